@@ -1,0 +1,5 @@
+import sys
+
+from glmprep.cli import main
+
+sys.exit(main())
