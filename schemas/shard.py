@@ -105,7 +105,7 @@ def _list_array(values: Sequence[np.ndarray], dtype: pa.DataType) -> pa.ListArra
     offsets = np.zeros(len(values) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
     flat = np.concatenate(values) if len(values) else np.zeros(0)
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat.astype(dtype.to_pandas_dtype(), copy=False), type=dtype))
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat.astype(np.dtype(str(dtype)), copy=False), type=dtype))
 
 
 def samples_to_batch(samples: Sequence[Mapping[str, object]], schema: pa.Schema) -> pa.RecordBatch:
