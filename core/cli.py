@@ -52,6 +52,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if extra and not getattr(args, "accepts_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args.argv_tail = raw[raw.index(args.command) + 1:]
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

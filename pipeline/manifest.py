@@ -1,0 +1,183 @@
+"""The run's ``manifest.json``: shards, accounting of every document, options, versions.
+
+Written by the pipeline itself (so a Dataflow job leaves one too), under a
+temporary name renamed when complete. Everything in it is deterministic except
+the ``run`` field (timestamps), which a local run adds at the end.
+"""
+from __future__ import annotations
+
+import json
+import posixpath
+import sys
+import time
+from typing import Dict, List, Optional
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+
+from glmprep.samples import OBJECTIVES
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 1
+REJECTS_DIR = "rejects"
+FUNNEL = ("read", "cleaned", "filtered", "exact_deduped", "near_deduped", "tokenized")
+
+
+def glmprep_version() -> str:
+    from glmprep import __version__
+    return __version__
+
+
+def library_versions() -> Dict[str, str]:
+    import apache_beam
+    import pyarrow
+    import tiktoken
+    versions = {"glmprep": glmprep_version(), "apache_beam": apache_beam.__version__,
+                "pyarrow": pyarrow.__version__, "numpy": np.__version__,
+                "tiktoken": getattr(tiktoken, "__version__", "unknown"),
+                "python": ".".join(map(str, sys.version_info[:3]))}
+    return versions
+
+
+def _join(directory: str, name: str) -> str:
+    return posixpath.join(directory, name) if "://" in directory else FileSystems.join(directory, name)
+
+
+class MergeShardSummariesFn(beam.CombineFn):
+    """Shard summaries -> one list sorted by file name (one small entry per shard)."""
+
+    def create_accumulator(self):
+        return []
+
+    def add_input(self, acc, summary):
+        acc.append(summary)
+        return acc
+
+    def merge_accumulators(self, accs):
+        return [s for acc in accs for s in acc]
+
+    def extract_output(self, acc):
+        return sorted(acc, key=lambda s: s["file"])
+
+
+def _sum_stats(shards: List[dict]) -> Dict[str, object]:
+    objectives = {o: {k: sum(s["objectives"][o][k] for s in shards)
+                      for k in ("rows", "tokens", "masked_tokens", "x_tokens", "spans")} for o in OBJECTIVES}
+    spans = np.sum([s["blank_span_lengths"] for s in shards], axis=0).tolist() if shards else []
+    fill = np.sum([s["fill_histogram"] for s in shards], axis=0).tolist() if shards else []
+    return {"objectives": objectives, "blank_span_lengths": spans, "fill_histogram": fill}
+
+
+def build_manifest(options: Dict[str, object], shards: List[dict], counts: Dict[str, int],
+                   reasons: Dict[str, int]) -> Dict[str, object]:
+    read_rejects = sum(n for r, n in reasons.items() if r.startswith("read/"))
+    docs_in = counts.get("read", 0) + read_rejects
+    kept = sum(s["documents"] for s in shards)
+    rejected = sum(reasons.values())
+    totals = {
+        "documents_in": docs_in,
+        "documents_kept": kept,
+        "documents_rejected": rejected,
+        "accounting_balanced": docs_in == kept + rejected,
+        "rejected_by_reason": dict(sorted(reasons.items())),
+        "exact_duplicates_removed": reasons.get("exact_dedup/exact_duplicate", 0),
+        "near_duplicates_removed": reasons.get("near_dedup/near_duplicate", 0),
+        "near_duplicate_clusters": counts.get("near_dup_clusters", 0),
+        "shards": len(shards),
+        "rows": sum(s["rows"] for s in shards),
+        "tokens": sum(s["tokens"] for s in shards),
+        "document_tokens": sum(s["document_tokens"] for s in shards),
+    }
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "shards": [{k: s[k] for k in ("file", "rows", "tokens", "sha256", "documents", "document_tokens")}
+                   for s in shards],
+        "totals": totals,
+        "funnel": {name: counts[name] for name in FUNNEL if name in counts},
+        "samples": _sum_stats(shards),
+        "options": options,
+        "versions": library_versions(),
+    }
+
+
+def write_json_atomically(path: str, data: Dict[str, object]) -> None:
+    temp = path + ".inprogress"
+    with FileSystems.create(temp) as fh:
+        fh.write((json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([temp], [path])
+
+
+def write_manifest(_, output: str, options, shards, counts, reasons) -> Dict[str, object]:
+    manifest = build_manifest(options, list(shards), dict(counts), dict(reasons))
+    write_json_atomically(_join(output, MANIFEST_NAME), manifest)
+    return manifest
+
+
+def read_manifest(output: str) -> Dict[str, object]:
+    with FileSystems.open(_join(output, MANIFEST_NAME)) as fh:
+        return json.loads(fh.read().decode("utf-8"))
+
+
+def finish_run(output: str, started: float) -> Dict[str, object]:
+    """Add the run's timing (the one non-deterministic field) to the manifest."""
+    manifest = read_manifest(output)
+    finished = time.time()
+    manifest["run"] = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+                       "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)),
+                       "seconds": round(finished - started, 3)}
+    write_json_atomically(_join(output, MANIFEST_NAME), manifest)
+    return manifest
+
+
+def previous_run_files(output: str) -> List[str]:
+    """Files of an earlier run in ``output`` (shards, manifest, rejects, leftovers)."""
+    patterns = [_join(output, p) for p in (MANIFEST_NAME, MANIFEST_NAME + ".inprogress", "part-*.arrow",
+                                            "part-*.arrow.inprogress", REJECTS_DIR + "/*")]
+    found: List[str] = []
+    for result in FileSystems.match(patterns):
+        found.extend(m.path for m in result.metadata_list)
+    return sorted(found)
+
+
+def remove_previous_run(output: str) -> None:
+    files = previous_run_files(output)
+    if files:
+        FileSystems.delete(files)
+
+
+def stats_table(manifest: Dict[str, object]) -> str:
+    """The run's funnel, rejects and samples as an aligned text table."""
+    totals = manifest["totals"]
+    lines = ["stage                         documents"]
+    funnel = manifest.get("funnel", {})
+    lines.append(f"  {'input records':28s}{totals['documents_in']:>10,}")
+    for name in FUNNEL:
+        if name in funnel:
+            lines.append(f"  {name.replace('_', ' '):28s}{funnel[name]:>10,}")
+    lines.append(f"  {'kept in shards':28s}{totals['documents_kept']:>10,}")
+    lines.append("")
+    lines.append("rejected (stage/reason)       documents")
+    for reason, n in totals["rejected_by_reason"].items():
+        lines.append(f"  {reason:28s}{n:>10,}")
+    lines.append(f"  {'total':28s}{totals['documents_rejected']:>10,}")
+    balanced = "yes" if totals["accounting_balanced"] else "NO"
+    lines.append(f"  in = kept + rejected: {balanced}")
+    if totals.get("near_duplicate_clusters"):
+        lines.append(f"  near-duplicate clusters: {totals['near_duplicate_clusters']:,}")
+    lines.append("")
+    lines.append("objective        samples        tokens   masked %   spans")
+    for o, s in manifest["samples"]["objectives"].items():
+        share = 100.0 * s["masked_tokens"] / s["x_tokens"] if s["x_tokens"] else 0.0
+        lines.append(f"  {o:12s}{s['rows']:>10,}{s['tokens']:>14,}{share:>10.1f}{s['spans']:>8,}")
+    lines.append(f"  {'total':12s}{totals['rows']:>10,}{totals['tokens']:>14,}")
+    lines.append(f"shards: {totals['shards']}   document tokens: {totals['document_tokens']:,}")
+    if "run" in manifest:
+        lines.append(f"time: {manifest['run']['seconds']:.1f} s")
+    return "\n".join(lines)
+
+
+def print_summary(manifest: Dict[str, object], result=None, out=sys.stdout) -> None:
+    print(stats_table(manifest), file=out)

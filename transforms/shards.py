@@ -1,0 +1,258 @@
+"""Tokenize documents, assign them to shards, build GLM samples and write Arrow shards.
+
+    (key, text) --TokenizeDocuments--> (key, token bytes)
+                --AssignShards-------> shard index -> [(key, token bytes), ...]
+                --WriteShards--------> one shard summary per written file
+
+A document goes to shard ``blake2b(key) mod num_shards``, so the assignment depends
+on nothing but the key and the number of shards. Inside a shard, documents are
+sorted by key before packing: the bytes of a shard do not depend on the runner,
+the number of workers or bundle order. Each shard is written under a temporary
+name and renamed when complete, by the worker that built it (writing is parallel).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import posixpath
+import time
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from glmprep.records import make_reject
+from glmprep.samples import OBJECTIVES, SampleBuilder, SampleOptions, sentence_table, split_document
+from glmprep.schemas.shard import ShardMetadata, write_shard
+from glmprep.tokenizer import cached_tokenizer
+
+TOKEN_DTYPE = np.uint32
+IN_PROGRESS_SUFFIX = ".inprogress"
+
+
+def shard_name(index: int, num_shards: int) -> str:
+    return f"part-{index:05d}-of-{num_shards:05d}.arrow"
+
+
+def shard_of(key: str, num_shards: int) -> int:
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") % num_shards
+
+
+def num_shards_for(total_tokens: int, tokens_per_shard: int, fixed: int = 0) -> int:
+    """Shard count: ``fixed`` when given, else enough shards of ``tokens_per_shard``."""
+    if fixed > 0:
+        return fixed
+    return max(1, math.ceil(total_tokens / max(1, tokens_per_shard)))
+
+
+class TokenizeBatchDoFn(beam.DoFn):
+    """[(key, text), ...] -> (key, uint32 token bytes); a text with no tokens is rejected.
+
+    The tokenizer is loaded once per worker; a batch goes through tiktoken's
+    threaded encoder.
+    """
+
+    def __init__(self, ranks_path: Optional[str]):
+        self.ranks_path = ranks_path
+        self.tokens = Metrics.counter("tokenize", "tokens")
+        self.msecs = Metrics.counter("tokenize", "msecs")
+
+    def setup(self):
+        self.tokenizer = cached_tokenizer(self.ranks_path)
+
+    def process(self, batch):
+        start = time.perf_counter()
+        encoded = self.tokenizer.encode_batch([text for _, text in batch], num_threads=2)
+        self.msecs.inc(int((time.perf_counter() - start) * 1000))
+        for (key, text), ids in zip(batch, encoded):
+            if not ids:
+                yield beam.pvalue.TaggedOutput(
+                    "rejects", make_reject(key, "tokenize", "no_tokens", "the text encodes to 0 tokens", text))
+                continue
+            self.tokens.inc(len(ids))
+            yield key, np.asarray(ids, dtype=TOKEN_DTYPE).tobytes()
+
+
+class TokenizeDocuments(beam.PTransform):
+    """PCollection[(key, text)] -> (PCollection[(key, token bytes)], rejects)."""
+
+    def __init__(self, ranks_path: Optional[str] = None):
+        super().__init__()
+        self.ranks_path = ranks_path
+
+    def expand(self, docs):
+        result = (
+            docs
+            | "Batch" >> beam.BatchElements(min_batch_size=16, max_batch_size=256)
+            | "Encode" >> beam.ParDo(TokenizeBatchDoFn(self.ranks_path)).with_outputs("rejects", main="tokens")
+        )
+        return result.tokens, result.rejects
+
+
+class _HashingSink:
+    """A write-only file wrapper that hashes what passes through (sha256 for the manifest)."""
+
+    def __init__(self, fh):
+        self._fh = fh
+        self.sha256 = hashlib.sha256()
+        self._pos = 0
+        self.closed = False
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        self.sha256.update(data)
+        self._fh.write(data)
+        self._pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._fh.close()
+            self.closed = True
+
+
+class ShardStats:
+    """Per-shard numbers for the manifest and the report (all small, mergeable counts)."""
+
+    def __init__(self, max_span: int, seq_len: int):
+        self.rows = {o: 0 for o in OBJECTIVES}
+        self.tokens = {o: 0 for o in OBJECTIVES}
+        self.masked = {o: 0 for o in OBJECTIVES}
+        self.text_tokens = {o: 0 for o in OBJECTIVES}
+        self.spans = {o: 0 for o in OBJECTIVES}
+        self.blank_span_lengths = np.zeros(max_span + 1, dtype=np.int64)
+        self.fill_histogram = np.zeros(20, dtype=np.int64)  # tokens used / seq_len, 5 % bins
+        self.seq_len = seq_len
+
+    def add(self, sample) -> None:
+        objective = sample["objective"]
+        n = len(sample["input_ids"])
+        sep = sample["sep"]
+        block = sample["block_position_ids"][sep:]
+        span_lengths = np.diff(np.flatnonzero(np.append(block == 1, True))) - 1
+        self.rows[objective] += 1
+        self.tokens[objective] += n
+        self.masked[objective] += int(span_lengths.sum())
+        self.text_tokens[objective] += int(sample["source_lengths"].sum())
+        self.spans[objective] += len(span_lengths)
+        if objective == "blank":
+            self.blank_span_lengths += np.bincount(span_lengths, minlength=len(self.blank_span_lengths))[
+                :len(self.blank_span_lengths)]
+        self.fill_histogram[min(19, n * 20 // self.seq_len)] += 1
+
+    def as_dict(self) -> Dict[str, object]:
+        return {
+            "objectives": {o: {"rows": self.rows[o], "tokens": self.tokens[o], "masked_tokens": self.masked[o],
+                               "x_tokens": self.text_tokens[o], "spans": self.spans[o]} for o in OBJECTIVES},
+            "blank_span_lengths": self.blank_span_lengths.tolist(),
+            "fill_histogram": self.fill_histogram.tolist(),
+        }
+
+
+class WriteShardDoFn(beam.DoFn):
+    """(shard index, [(key, token bytes), ...]) -> shard summary, after writing the shard."""
+
+    def __init__(self, output_dir: str, sample_options: SampleOptions, ranks_path: Optional[str],
+                 extra_metadata: Dict[str, object]):
+        self.output_dir = output_dir
+        self.sample_options = sample_options
+        self.ranks_path = ranks_path
+        self.extra_metadata = extra_metadata
+        self.rows = Metrics.counter("shards", "samples")
+        self.msecs = Metrics.counter("shards", "msecs")
+
+    def setup(self):
+        tokenizer = cached_tokenizer(self.ranks_path)
+        self.sentences = sentence_table(tokenizer)
+        self.builder = SampleBuilder(self.sample_options, tokenizer.specials)
+        self.metadata = ShardMetadata(
+            **tokenizer.metadata(), seq_len=self.sample_options.seq_len,
+            objective_weights=dict(self.sample_options.objective_weights),
+            sample_options=self.sample_options.to_metadata(), seed=self.sample_options.seed,
+            extra=self.extra_metadata)
+
+    def process(self, element, num_shards):
+        index, docs = element
+        start = time.perf_counter()
+        docs = sorted(docs)
+        name = shard_name(index, num_shards)
+        stats = ShardStats(self.sample_options.max_span, self.sample_options.seq_len)
+
+        def pieces():
+            for key, raw in docs:
+                tokens = np.frombuffer(raw, dtype=TOKEN_DTYPE)
+                yield from split_document(key, tokens, self.sentences.ends(tokens), self.builder.max_piece_len)
+
+        def samples():
+            for sample in self.builder.pack_pieces(pieces()):
+                stats.add(sample)
+                yield sample
+
+        final = posixpath.join(self.output_dir, name) if "://" in self.output_dir else \
+            FileSystems.join(self.output_dir, name)
+        temp = final + IN_PROGRESS_SUFFIX
+        sink = _HashingSink(FileSystems.create(temp))
+        try:
+            counts = write_shard(pa.PythonFile(sink, mode="w"), samples(), self.metadata)
+        finally:
+            sink.close()
+        if FileSystems.exists(final):
+            FileSystems.delete([final])
+        FileSystems.rename([temp], [final])
+        self.rows.inc(counts["rows"])
+        self.msecs.inc(int((time.perf_counter() - start) * 1000))
+        summary = {"file": name, "rows": counts["rows"], "tokens": counts["tokens"],
+                   "sha256": sink.sha256.hexdigest(), "documents": len(docs),
+                   "document_tokens": int(sum(len(raw) // 4 for _, raw in docs))}
+        summary.update(stats.as_dict())
+        yield summary
+
+
+class WriteShards(beam.PTransform):
+    """PCollection[(key, token bytes)] -> PCollection[shard summary]; shards written in parallel."""
+
+    def __init__(self, output_dir: str, sample_options: SampleOptions, ranks_path: Optional[str] = None,
+                 num_shards: int = 0, tokens_per_shard: int = 50_000_000,
+                 extra_metadata: Optional[Dict[str, object]] = None):
+        super().__init__()
+        self.output_dir = output_dir
+        self.sample_options = sample_options
+        self.ranks_path = ranks_path
+        self.num_shards = num_shards
+        self.tokens_per_shard = tokens_per_shard
+        self.extra_metadata = extra_metadata or {}
+
+    def expand(self, tokens):
+        # Only a count crosses into one worker: the total decides how many shards there are.
+        num_shards = (
+            tokens
+            | "CountTokens" >> beam.Map(lambda kv: len(kv[1]) // 4)
+            | "SumTokens" >> beam.CombineGlobally(sum)
+            | "ShardCount" >> beam.Map(num_shards_for, self.tokens_per_shard, self.num_shards)
+        )
+        num_shards_side = beam.pvalue.AsSingleton(num_shards)
+        return (
+            tokens
+            | "KeyByShard" >> beam.Map(lambda kv, n: (shard_of(kv[0], n), kv), n=num_shards_side)
+            # shard index -> [(key, token bytes), ...]
+            | "GroupByShard" >> beam.GroupByKey()
+            | "BuildAndWrite" >> beam.ParDo(
+                WriteShardDoFn(self.output_dir, self.sample_options, self.ranks_path, self.extra_metadata),
+                num_shards=num_shards_side)
+        )
