@@ -1,0 +1,456 @@
+"""Document quality filters (pure, no Beam), in the spirit of C4 and Gopher.
+
+A rule looks at one cleaned document and either lets it pass (None) or names what is
+wrong with it: the reject reason (the rule's name) and a detail with the measured value
+and the threshold. The rules, in the order they are checked:
+
+========================  ======================================================  ==========
+reason                    rejects when                                            default
+========================  ======================================================  ==========
+``too_short``             fewer words than ``min_words``                          5
+``too_long``              more words than ``max_words``                           100 000
+``alpha_ratio``           fraction of words holding a letter < ``min_alpha_ratio``  0.8
+``mean_word_length``      mean length of non-CJK words outside [min, max]         3 .. 10
+``symbol_ratio``          (``#`` + ``...`` + ``…``) per word > ``max_symbol_ratio``   0.1
+``bullet_lines``          fraction of lines starting with a bullet > max          0.9
+``ellipsis_lines``        fraction of lines ending with an ellipsis > max         0.3
+``duplicate_paragraphs``  characters in repeated paragraphs / all > max           0.2
+``duplicate_lines``       characters in repeated lines / all > max                0.2
+``top_ngram_repetition``  characters covered by the most frequent 2/3/4-gram > max  0.20/0.18/0.16
+========================  ======================================================  ==========
+
+Every rule after ``too_long`` is a ratio; ratios over a handful of words are noise
+(a one-line quote ending in "..." is 100% ellipsis lines; "to be or not to be" is 50%
+one repeated bigram), so they are only computed for texts of at least
+``ratio_rules_min_words`` words (default 50, the shortest document Gopher's thresholds
+were tuned on). Shorter texts are judged by length alone.
+
+Words, for all rules: a whitespace-separated token is a word, except that in Chinese
+and Japanese, which do not put spaces between words, every CJK ideograph or kana is a
+word of its own; the non-CJK runs glued to CJK characters count as words only when they
+hold a letter or digit, so "。" or "，" after a character is punctuation, like the
+"." after an English word. Lengths are in characters (code points).
+
+Each threshold is a module constant that reappears as the keyword default of its rule
+function and of ``FilterOptions``; setting it to None turns that rule (or that bound)
+off. ``QualityFilter(options).check(text)`` runs the enabled rules.
+``add_filter_arguments`` / ``filter_options_from`` expose the same options on the
+command line (``--min-words 20``, ``--max-words none``, ``--no-symbol-ratio``).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+
+# A one-line quote ("Simplicity is prerequisite for reliability.") is a real, useful
+# document of 5-30 words; below 5 words a text is a title, a label or a fragment with
+# nothing around a blank to infer it from. C4's 50-word minimum (on pages) would drop
+# every short quote, caption and dialogue line.
+MIN_WORDS = 5
+# Gopher's upper bound; beyond it a "document" is almost always a dump, a log or a
+# concatenation. Long real documents are split into samples later anyway.
+MAX_WORDS = 100_000
+# Ratio rules need enough text to be meaningful: 50 words is Gopher's minimum document
+# length, so its ratio thresholds were calibrated on texts at least this long.
+RATIO_RULES_MIN_WORDS = 50
+# Gopher: real prose in space-separated languages has a mean word length of about 4-6;
+# below 3 is letter soup or number tables, above 10 is URLs, hashes or glued words.
+MIN_MEAN_WORD_LENGTH = 3.0
+MAX_MEAN_WORD_LENGTH = 10.0
+# Gopher: more than one hashtag or ellipsis per ten words is tag spam or a list of
+# truncated teasers.
+MAX_SYMBOL_RATIO = 0.1
+# Gopher: when over 90% of lines are bullets the page is a menu or a link list.
+MAX_BULLET_LINES = 0.9
+# Gopher: when over 30% of lines end in an ellipsis the page is a list of truncated
+# previews ("Read more...").
+MAX_ELLIPSIS_LINES = 0.3
+# Gopher: over 20% of characters in repeated paragraphs / lines means boilerplate
+# (cookie banners, repeated footers, spam).
+MAX_DUPLICATE_PARAGRAPH_CHARS = 0.2
+MAX_DUPLICATE_LINE_CHARS = 0.2
+# Gopher: the most frequent 2-, 3- and 4-gram may cover at most 20%, 18% and 16% of the
+# characters. In Chinese, n-grams of characters: a frequent two-character word in a
+# real paragraph covers well under 10%.
+MAX_TOP_2GRAM_CHARS = 0.20
+MAX_TOP_3GRAM_CHARS = 0.18
+MAX_TOP_4GRAM_CHARS = 0.16
+# Gopher: at least 80% of words must contain a letter (CJK characters are letters);
+# number tables, code dumps and symbol art fall below.
+MIN_ALPHA_RATIO = 0.8
+
+# Line openers treated as bullets (after leading whitespace).
+BULLETS = ("•", "●", "○", "◦", "▪", "▫", "■", "□", "‣", "⁃", "·", "►", "▶", "➢",
+           "✓", "✔", "-", "*", "–", "—")
+ELLIPSES = ("...", "…")
+
+# Chinese ideographs (with extensions A-G and compatibility), Japanese kana.
+_CJK_RANGES = ("\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+               "\uff66-\uff9f\U00020000-\U0003134f")
+_CJK_CHAR = re.compile(f"[{_CJK_RANGES}]")
+_CJK_CHAR_OR_RUN = re.compile(f"[{_CJK_RANGES}]|[^{_CJK_RANGES}]+")
+_ALNUM = re.compile(r"[^\W_]")
+_LETTER = re.compile(r"[^\W\d_]")
+_EDGE_PUNCTUATION = re.compile(r"^[\W_]+|[\W_]+$")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+
+
+def split_words(text: str) -> List[str]:
+    """Words as the rules count them (see the module docstring).
+
+    >>> split_words("GLM infills blanks. 我们去公园，好吗？")
+    ['GLM', 'infills', 'blanks.', '我', '们', '去', '公', '园', '好', '吗']
+    >>> split_words("第3章 A4纸")
+    ['第', '3', '章', 'A4', '纸']
+    """
+    if not _CJK_CHAR.search(text):
+        return text.split()
+    words: List[str] = []
+    for token in text.split():
+        if not _CJK_CHAR.search(token):
+            words.append(token)
+            continue
+        for piece in _CJK_CHAR_OR_RUN.findall(token):
+            if _CJK_CHAR.match(piece) or _ALNUM.search(piece):
+                words.append(piece)
+    return words
+
+
+def is_cjk_word(word: str) -> bool:
+    """True for a word that is one CJK character (as produced by ``split_words``)."""
+    return _CJK_CHAR.match(word) is not None
+
+
+class TextView:
+    """One document's text with the pieces the rules need, each computed once."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    @cached_property
+    def words(self) -> List[str]:
+        return split_words(self.text)
+
+    @cached_property
+    def lines(self) -> List[str]:
+        """Non-blank lines, stripped."""
+        return [line.strip() for line in self.text.split("\n") if line.strip()]
+
+    @cached_property
+    def paragraphs(self) -> List[str]:
+        """Non-blank blocks separated by blank lines, stripped."""
+        return [block.strip() for block in _BLANK_LINE.split(self.text) if block.strip()]
+
+    @cached_property
+    def ngram_words(self) -> List[str]:
+        """Words lowercased and without leading/trailing punctuation, empty ones dropped,
+        so that "Buy now!" and "buy now." repeat the same bigram."""
+        stripped = (_EDGE_PUNCTUATION.sub("", word.lower()) for word in self.words)
+        return [word for word in stripped if word]
+
+
+# --- rules: (view, thresholds...) -> None to pass, or a detail string to reject ---
+
+def too_short(view: TextView, min_words: Optional[int] = MIN_WORDS) -> Optional[str]:
+    n_words = len(view.words)
+    if min_words is not None and n_words < min_words:
+        return f"{n_words} words < {min_words}"
+    return None
+
+
+def too_long(view: TextView, max_words: Optional[int] = MAX_WORDS) -> Optional[str]:
+    n_words = len(view.words)
+    if max_words is not None and n_words > max_words:
+        return f"{n_words} words > {max_words}"
+    return None
+
+
+def alpha_ratio(view: TextView, min_alpha_ratio: Optional[float] = MIN_ALPHA_RATIO) -> Optional[str]:
+    if min_alpha_ratio is None or not view.words:
+        return None
+    ratio = sum(1 for word in view.words if _LETTER.search(word)) / len(view.words)
+    if ratio < min_alpha_ratio:
+        return f"{ratio:.2f} of words have a letter < {min_alpha_ratio}"
+    return None
+
+
+def mean_word_length(view: TextView,
+                     min_mean_word_length: Optional[float] = MIN_MEAN_WORD_LENGTH,
+                     max_mean_word_length: Optional[float] = MAX_MEAN_WORD_LENGTH) -> Optional[str]:
+    """Mean length of the non-CJK words; skipped when they are under half of the words
+    (mostly Chinese text: its few Latin words say nothing about its quality)."""
+    latin_words = [word for word in view.words if not is_cjk_word(word)]
+    if not latin_words or 2 * len(latin_words) < len(view.words):
+        return None
+    mean = sum(len(word) for word in latin_words) / len(latin_words)
+    if min_mean_word_length is not None and mean < min_mean_word_length:
+        return f"mean word length {mean:.2f} < {min_mean_word_length}"
+    if max_mean_word_length is not None and mean > max_mean_word_length:
+        return f"mean word length {mean:.2f} > {max_mean_word_length}"
+    return None
+
+
+def symbol_ratio(view: TextView, max_symbol_ratio: Optional[float] = MAX_SYMBOL_RATIO) -> Optional[str]:
+    if max_symbol_ratio is None or not view.words:
+        return None
+    n_symbols = view.text.count("#") + sum(view.text.count(ellipsis) for ellipsis in ELLIPSES)
+    ratio = n_symbols / len(view.words)
+    if ratio > max_symbol_ratio:
+        return f"{n_symbols} '#'/ellipses per {len(view.words)} words = {ratio:.2f} > {max_symbol_ratio}"
+    return None
+
+
+def bullet_lines(view: TextView, max_bullet_lines: Optional[float] = MAX_BULLET_LINES) -> Optional[str]:
+    return _line_fraction(view.lines, lambda line: line.startswith(BULLETS),
+                          max_bullet_lines, "start with a bullet")
+
+
+def ellipsis_lines(view: TextView, max_ellipsis_lines: Optional[float] = MAX_ELLIPSIS_LINES) -> Optional[str]:
+    return _line_fraction(view.lines, lambda line: line.endswith(ELLIPSES),
+                          max_ellipsis_lines, "end with an ellipsis")
+
+
+def duplicate_paragraphs(view: TextView,
+                         max_duplicate_paragraph_chars: Optional[float] = MAX_DUPLICATE_PARAGRAPH_CHARS
+                         ) -> Optional[str]:
+    return _duplicate_chars(view.paragraphs, max_duplicate_paragraph_chars, "paragraphs")
+
+
+def duplicate_lines(view: TextView,
+                    max_duplicate_line_chars: Optional[float] = MAX_DUPLICATE_LINE_CHARS) -> Optional[str]:
+    return _duplicate_chars(view.lines, max_duplicate_line_chars, "lines")
+
+
+def top_ngram_repetition(view: TextView,
+                         max_top_2gram_chars: Optional[float] = MAX_TOP_2GRAM_CHARS,
+                         max_top_3gram_chars: Optional[float] = MAX_TOP_3GRAM_CHARS,
+                         max_top_4gram_chars: Optional[float] = MAX_TOP_4GRAM_CHARS) -> Optional[str]:
+    """Gopher's top n-gram coverage: characters in all occurrences of the most frequent
+    n-gram (of ``TextView.ngram_words``) over characters in all words."""
+    words = view.ngram_words
+    total_chars = sum(len(word) for word in words)
+    limits = ((2, max_top_2gram_chars), (3, max_top_3gram_chars), (4, max_top_4gram_chars))
+    for n, limit in limits:
+        if limit is None or len(words) < n or not total_chars:
+            continue
+        ngram_to_count = Counter(zip(*(words[i:] for i in range(n))))
+        ngram, count = ngram_to_count.most_common(1)[0]
+        if count < 2:
+            continue
+        coverage = count * sum(len(word) for word in ngram) / total_chars
+        if coverage > limit:
+            shown = " ".join(ngram) if not all(map(is_cjk_word, ngram)) else "".join(ngram)
+            return f"top {n}-gram {shown!r} x{count} covers {coverage:.2f} of characters > {limit}"
+    return None
+
+
+def _line_fraction(lines: List[str], predicate: Callable[[str], bool],
+                   limit: Optional[float], what: str) -> Optional[str]:
+    if limit is None or not lines:
+        return None
+    fraction = sum(1 for line in lines if predicate(line)) / len(lines)
+    if fraction > limit:
+        return f"{fraction:.2f} of {len(lines)} lines {what} > {limit}"
+    return None
+
+
+def _duplicate_chars(items: List[str], limit: Optional[float], what: str) -> Optional[str]:
+    """Characters in the second and later occurrences of an item, over all characters."""
+    if limit is None:
+        return None
+    seen = set()
+    duplicate_chars = total_chars = 0
+    for item in items:
+        total_chars += len(item)
+        if item in seen:
+            duplicate_chars += len(item)
+        else:
+            seen.add(item)
+    if total_chars and duplicate_chars / total_chars > limit:
+        return f"{duplicate_chars / total_chars:.2f} of characters in repeated {what} > {limit}"
+    return None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule function, its reject reason and the ``FilterOptions`` fields it takes
+    (passed as keyword arguments of the same name)."""
+
+    reason: str
+    check: Callable[..., Optional[str]]
+    option_fields: Tuple[str, ...]
+    is_ratio: bool  # only applied to texts of at least ratio_rules_min_words words
+
+
+RULES: Tuple[Rule, ...] = (
+    Rule("too_short", too_short, ("min_words",), False),
+    Rule("too_long", too_long, ("max_words",), False),
+    Rule("alpha_ratio", alpha_ratio, ("min_alpha_ratio",), True),
+    Rule("mean_word_length", mean_word_length, ("min_mean_word_length", "max_mean_word_length"), True),
+    Rule("symbol_ratio", symbol_ratio, ("max_symbol_ratio",), True),
+    Rule("bullet_lines", bullet_lines, ("max_bullet_lines",), True),
+    Rule("ellipsis_lines", ellipsis_lines, ("max_ellipsis_lines",), True),
+    Rule("duplicate_paragraphs", duplicate_paragraphs, ("max_duplicate_paragraph_chars",), True),
+    Rule("duplicate_lines", duplicate_lines, ("max_duplicate_line_chars",), True),
+    Rule("top_ngram_repetition", top_ngram_repetition,
+         ("max_top_2gram_chars", "max_top_3gram_chars", "max_top_4gram_chars"), True),
+)
+FILTER_REASONS = tuple(rule.reason for rule in RULES)
+
+
+def _option(default, help_text: str):
+    return dataclasses.field(default=default, metadata={"help": help_text})
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    """Every quality threshold; None turns a rule (or one bound of it) off.
+    Why each default: see the module constants."""
+
+    min_words: Optional[int] = _option(MIN_WORDS, "reject texts with fewer words (too_short)")
+    max_words: Optional[int] = _option(MAX_WORDS, "reject texts with more words (too_long)")
+    ratio_rules_min_words: Optional[int] = _option(
+        RATIO_RULES_MIN_WORDS, "apply the ratio rules (all but too_short/too_long) only to "
+                               "texts with at least this many words; none = to every text")
+    min_alpha_ratio: Optional[float] = _option(
+        MIN_ALPHA_RATIO, "reject when a smaller fraction of words hold a letter (alpha_ratio)")
+    min_mean_word_length: Optional[float] = _option(
+        MIN_MEAN_WORD_LENGTH, "reject when non-CJK words are shorter on average (mean_word_length)")
+    max_mean_word_length: Optional[float] = _option(
+        MAX_MEAN_WORD_LENGTH, "reject when non-CJK words are longer on average (mean_word_length)")
+    max_symbol_ratio: Optional[float] = _option(
+        MAX_SYMBOL_RATIO, "reject when there are more '#' and ellipses per word (symbol_ratio)")
+    max_bullet_lines: Optional[float] = _option(
+        MAX_BULLET_LINES, "reject when a larger fraction of lines start with a bullet (bullet_lines)")
+    max_ellipsis_lines: Optional[float] = _option(
+        MAX_ELLIPSIS_LINES, "reject when a larger fraction of lines end with an ellipsis (ellipsis_lines)")
+    max_duplicate_paragraph_chars: Optional[float] = _option(
+        MAX_DUPLICATE_PARAGRAPH_CHARS,
+        "reject when a larger fraction of characters are in repeated paragraphs (duplicate_paragraphs)")
+    max_duplicate_line_chars: Optional[float] = _option(
+        MAX_DUPLICATE_LINE_CHARS,
+        "reject when a larger fraction of characters are in repeated lines (duplicate_lines)")
+    max_top_2gram_chars: Optional[float] = _option(
+        MAX_TOP_2GRAM_CHARS, "reject when the most frequent 2-gram covers a larger fraction "
+                             "of characters (top_ngram_repetition)")
+    max_top_3gram_chars: Optional[float] = _option(
+        MAX_TOP_3GRAM_CHARS, "same for the most frequent 3-gram (top_ngram_repetition)")
+    max_top_4gram_chars: Optional[float] = _option(
+        MAX_TOP_4GRAM_CHARS, "same for the most frequent 4-gram (top_ngram_repetition)")
+
+    def __post_init__(self):
+        for option in dataclasses.fields(self):
+            value = getattr(self, option.name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or value < 0):
+                raise ValueError(f"filter option {option.name} must be a non-negative number "
+                                 f"or None, got {value!r}")
+        for low, high in (("min_words", "max_words"),
+                          ("min_mean_word_length", "max_mean_word_length")):
+            low_value, high_value = getattr(self, low), getattr(self, high)
+            if low_value is not None and high_value is not None and low_value > high_value:
+                raise ValueError(f"filter option {low}={low_value} is above {high}={high_value}")
+
+
+class QualityFilter:
+    """Runs the enabled rules of ``RULES`` in order; the first one that fires decides.
+
+    >>> QualityFilter().check("Too short.")
+    ('too_short', '2 words < 5')
+    >>> QualityFilter(FilterOptions(min_words=None)).check("Too short.") is None
+    True
+    """
+
+    def __init__(self, options: Optional[FilterOptions] = None):
+        self.options = options or FilterOptions()
+        self._rules: List[Tuple[Rule, Dict[str, Any]]] = []
+        for rule in RULES:
+            kwargs = {name: getattr(self.options, name) for name in rule.option_fields}
+            if any(value is not None for value in kwargs.values()):
+                self._rules.append((rule, kwargs))
+
+    @property
+    def reasons(self) -> Tuple[str, ...]:
+        """Reasons of the enabled rules, in checking order."""
+        return tuple(rule.reason for rule, _ in self._rules)
+
+    def check(self, text: str) -> Optional[Tuple[str, str]]:
+        """None when ``text`` passes every enabled rule, else ``(reason, detail)``."""
+        view = TextView(text)
+        min_words = self.options.ratio_rules_min_words
+        for rule, kwargs in self._rules:
+            if rule.is_ratio and min_words is not None and len(view.words) < min_words:
+                break  # the ratio rules all come after the length rules
+            detail = rule.check(view, **kwargs)
+            if detail is not None:
+                return rule.reason, detail
+        return None
+
+
+# --- command line ---
+
+_NONE_WORDS = ("none", "off")
+
+
+def _number_or_none(kind: type) -> Callable[[str], Optional[Union[int, float]]]:
+    def parse(value: str):
+        if value.strip().lower() in _NONE_WORDS:
+            return None
+        try:
+            return kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a {kind.__name__} or 'none', got {value!r}") from None
+    parse.__name__ = kind.__name__  # argparse names the type in its error messages
+    return parse
+
+
+def _field_kind(option: dataclasses.Field) -> type:
+    return int if isinstance(option.default, int) else float
+
+
+def add_filter_arguments(parser) -> None:
+    """Add one ``--<option-name>`` per ``FilterOptions`` field and one ``--no-<reason>``
+    per rule to an argparse-style parser (also Beam's ``_add_argparse_args`` parser)."""
+    for option in dataclasses.fields(FilterOptions):
+        parser.add_argument(
+            "--" + option.name.replace("_", "-"), dest=option.name,
+            type=_number_or_none(_field_kind(option)), default=option.default,
+            help=f"{option.metadata['help']} (default: {option.default}; 'none' turns it off)")
+    for rule in RULES:
+        parser.add_argument(
+            "--no-" + rule.reason.replace("_", "-"), dest="no_" + rule.reason,
+            action="store_true", default=False, help=f"turn off the {rule.reason} rule")
+
+
+def filter_options_from(source: Union[argparse.Namespace, Mapping[str, Any], Any]) -> FilterOptions:
+    """``FilterOptions`` from parsed arguments (a Namespace, Beam ``PipelineOptions`` or
+    a dict). Missing fields keep their defaults; strings such as "none" or "0.3" are
+    parsed; ``no_<reason>=True`` turns that rule off. Other keys are ignored."""
+    values = _as_mapping(source)
+    kwargs: Dict[str, Any] = {}
+    for option in dataclasses.fields(FilterOptions):
+        value = values.get(option.name, option.default)
+        if isinstance(value, str):
+            try:
+                value = _number_or_none(_field_kind(option))(value)
+            except argparse.ArgumentTypeError as exc:
+                raise ValueError(f"filter option {option.name}: {exc}") from None
+        kwargs[option.name] = value
+    for rule in RULES:
+        if values.get("no_" + rule.reason):
+            kwargs.update(dict.fromkeys(rule.option_fields))
+    return FilterOptions(**kwargs)
+
+
+def _as_mapping(source) -> Mapping[str, Any]:
+    if isinstance(source, Mapping):
+        return source
+    if hasattr(source, "get_all_options"):  # Beam PipelineOptions
+        return source.get_all_options()
+    return vars(source)
