@@ -245,7 +245,7 @@ def _word_hashes(code_points: np.ndarray, starts: np.ndarray, ends: np.ndarray) 
     return _fmix64(poly)
 
 
-def _batch_shingle_hashes(texts: Sequence[str], ngram: int) -> Tuple[np.ndarray, np.ndarray]:
+def batch_shingle_hashes(texts: Sequence[str], ngram: int) -> Tuple[np.ndarray, np.ndarray]:
     """Shingle hashes of many texts at once.
 
     Returns (hashes uint32 [n_shingles], counts int64 [n_texts]): the hashes of text i are
@@ -278,7 +278,7 @@ def _batch_shingle_hashes(texts: Sequence[str], ngram: int) -> Tuple[np.ndarray,
 
 def shingle_hashes(text: str, ngram: int) -> np.ndarray:
     """uint32 [n_shingles]: ``[shingle_hash(s) for s in shingles(text, ngram)]``, vectorised."""
-    return _batch_shingle_hashes([text], ngram)[0]
+    return batch_shingle_hashes([text], ngram)[0]
 
 
 # --- signatures -------------------------------------------------------------------------
@@ -295,7 +295,7 @@ def permutations(num_perm: int, seed: int) -> Tuple[np.ndarray, np.ndarray]:
 
 def signatures_of_hashes(hashes: np.ndarray, counts: np.ndarray, num_perm: int = 128,
                          seed: int = 1) -> np.ndarray:
-    """Shingle hashes of many texts (as :func:`_batch_shingle_hashes` returns them) ->
+    """Shingle hashes of many texts (as :func:`batch_shingle_hashes` returns them) ->
     uint32 [n_texts, num_perm] MinHash signatures.
 
     A text without shingles gets the empty signature (all 0xFFFFFFFF), as datasketch does.
@@ -334,7 +334,7 @@ def signatures(texts: Sequence[str], options: MinHashOptions = MinHashOptions())
     Batching short texts saves the fixed NumPy cost per call; the result is the same
     as one :func:`signature` per text.
     """
-    hashes, counts = _batch_shingle_hashes(texts, options.ngram)
+    hashes, counts = batch_shingle_hashes(texts, options.ngram)
     return signatures_of_hashes(hashes, counts, options.num_perm, options.seed)
 
 
