@@ -125,6 +125,15 @@ def segment_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.repeat(starts - exclusive_cumsum(lengths), lengths) + np.arange(total)
 
 
+def masking_capacity(text_lens: np.ndarray, objective: str, max_span: int) -> np.ndarray:
+    """Most tokens a piece's spans can cover: sentence spans may touch, blank spans of at most
+    ``max_span`` tokens need a gap between them (t = 5, max_span = 2: ``xx_xx`` -> 4)."""
+    text_lens = np.asarray(text_lens, dtype=np.int64)
+    if objective == "blank":
+        return text_lens - text_lens // (max_span + 1)
+    return text_lens
+
+
 @lru_cache(maxsize=16)
 def truncated_poisson_cdf(lam: float, max_span: int) -> np.ndarray:
     """CDF over lengths 1..max_span of Poisson(lam) restricted there and renormalised."""
@@ -264,12 +273,15 @@ class SampleBuilder:
         used = 0
         rng = objective = None
         for piece in pieces:
-            if group:
+            # Pieces of one document go to different samples: a document was split because it
+            # does not fit one sample, and spans on both sides of a cut would touch.
+            if group and piece.key != group[-1].key:
                 cost = self.options.piece_cost(objective, piece.x_len, len(piece.tokens))
                 if used + cost <= self.options.seq_len:
                     group.append(piece)
                     used += cost
                     continue
+            if group:
                 yield self.build(group, rng, objective)
             rng = KeyedRandom(self.options.seed, piece.sample_key)
             objective = self.objective_for(rng)
@@ -319,9 +331,10 @@ class SampleBuilder:
         sample["source_lengths"] = x_lens.astype(np.uint32)
         return sample
 
-    def _targets(self, x_lens: np.ndarray, text_lens: np.ndarray) -> np.ndarray:
-        """Tokens to mask per piece: ceil(ratio · x_len), at most the text."""
-        return np.minimum(text_lens, np.ceil(self.options.mask_ratio * x_lens - 1e-9).astype(np.int64))
+    def _targets(self, x_lens: np.ndarray, text_lens: np.ndarray, objective: str) -> np.ndarray:
+        """Tokens to mask per piece: ceil(ratio · x_len), capped by what the piece can hold."""
+        return np.minimum(masking_capacity(text_lens, objective, self.options.max_span),
+                          np.ceil(self.options.mask_ratio * x_lens - 1e-9).astype(np.int64))
 
     def _blank_spans(self, rng, x_lens, text_lens):
         """Poisson span lengths drawn until each piece's target is met, placed uniformly.
@@ -329,7 +342,7 @@ class SampleBuilder:
         Returns ((piece index per span, start within the piece's text), lengths),
         spans sorted by piece then start.
         """
-        targets = self._targets(x_lens, text_lens)
+        targets = self._targets(x_lens, text_lens, "blank")
         # Each span covers ≥ 1 token, so ``target`` draws always suffice for a piece.
         draws = np.maximum(targets, 1)
         lengths = np.searchsorted(self._span_cdf, rng.uniform(int(draws.sum())), side="right") + 1
@@ -385,7 +398,7 @@ class SampleBuilder:
 
     def _sentence_spans(self, rng, x_lens, text_lens, ends):
         """Whole sentences in random order until each piece's target is covered."""
-        targets = self._targets(x_lens, text_lens)
+        targets = self._targets(x_lens, text_lens, "sentence")
         ends = ends.copy()
         text_piece_end = np.cumsum(text_lens) - 1
         ends[text_piece_end[text_lens > 0]] = True          # sentences never cross pieces

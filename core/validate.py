@@ -26,7 +26,8 @@ seen. Rule names (what a failure is reported as):
                          last pieces, no mask or special inside text
     spans_in_documents   each span lies inside one piece's text
     blank_spans          blank: spans not adjacent, lengths ≤ max_span
-    mask_ratio           blank/sentence: masked tokens ≥ min(text, ceil(ratio · n))
+    mask_ratio           blank/sentence: each piece has ≥ ceil(ratio · its length) tokens masked
+                         (or as many as its text can hold)
     document_spans       document: one suffix span per piece, share within document_ratio
     manifest             shard rows/tokens/sha256 equal the manifest's (when one is present)
 """
@@ -43,7 +44,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from glmprep.samples import exclusive_cumsum, segment_ranges
+from glmprep.samples import exclusive_cumsum, masking_capacity, segment_ranges
 from glmprep.schemas.shard import OBJECTIVES, ShardFormatError, ShardReader
 
 MANIFEST_NAME = "manifest.json"
@@ -266,25 +267,24 @@ class _ShardCheck:
                   f"blank spans must be ≤ max_span {max_span} and not adjacent")
 
         ratio = float(opts.get("mask_ratio", 0.0))
-        masked = np.bincount(m_row, weights=span_len, minlength=n_rows)
-        text = expected_len - np.bincount(np.repeat(np.arange(n_rows), np.diff(s_off)),
-                                          weights=(piece == 0).astype(np.int64) + (piece == num - 1),
-                                          minlength=n_rows)
-        need = np.minimum(text, np.ceil(ratio * expected_len - 1e-9))
-        low = np.isin(objective, ["blank", "sentence"]) & (masked < need)
-        self.fail("mask_ratio", low, lambda i: f"{int(masked[i])} of {expected_len[i]} tokens masked, "
-                                               f"need ≥ {int(need[i])} (ratio {ratio})")
+        p_text_len = s_lens - (piece == 0) - (piece == num - 1)
+        src_row = np.repeat(np.arange(n_rows), np.diff(s_off))
+        masked = np.bincount(p_of_start, weights=span_len, minlength=len(s_lens))
+        p_obj = objective[src_row]
+        capacity = np.where(p_obj == "blank", masking_capacity(p_text_len, "blank", max_span), p_text_len)
+        need = np.minimum(capacity, np.ceil(ratio * s_lens - 1e-9))
+        low = np.isin(p_obj, ["blank", "sentence"]) & (masked < need)
+        self.fail("mask_ratio", np.unique(src_row[low]),
+                  lambda i: f"a document piece has fewer masked tokens than ceil({ratio} · its length)")
 
         doc = m_obj == "document"
         lo, hi = opts.get("document_ratio", (0.0, 1.0))
         p_text_end = p_end - (piece == num - 1)
-        p_text_len = s_lens - (piece == 0) - (piece == num - 1)
         sp_piece = p_of_start
         bad_doc = doc & ((span_last != p_text_end[sp_piece])
                          | (span_len < np.ceil(lo * p_text_len[sp_piece] - 1e-9))
                          | (span_len > np.ceil(hi * p_text_len[sp_piece] - 1e-9)))
         spans_per_piece = np.bincount(sp_piece[doc], minlength=len(s_lens))
-        src_row = np.repeat(np.arange(n_rows), np.diff(s_off))
         doc_rows = objective[src_row] == "document"
         self.fail("document_spans", np.union1d(np.unique(m_row[bad_doc]),
                                                np.unique(src_row[doc_rows & (spans_per_piece != 1) & (p_text_len > 0)])),
@@ -319,6 +319,8 @@ def expand_paths(paths: Sequence[str]) -> List[str]:
 def _check_manifest(directory: str, shard_paths: List[str], report: Report) -> None:
     path = os.path.join(directory, MANIFEST_NAME)
     if not os.path.exists(path):
+        report.violations.append(Violation(MANIFEST_NAME, "manifest", [], 0,
+                                           f"{directory} has no manifest.json: the run did not finish"))
         return
     with open(path, encoding="utf-8") as fh:
         manifest = json.load(fh)
@@ -333,6 +335,13 @@ def _check_manifest(directory: str, shard_paths: List[str], report: Report) -> N
         if digest != entry.get("sha256"):
             report.violations.append(Violation(name, "manifest", [], 0,
                                                f"sha256 {digest[:12]}… ≠ manifest {str(entry.get('sha256'))[:12]}…"))
+
+
+def validate_reader(reader: ShardReader, report: Optional[Report] = None) -> Report:
+    """Check one shard (file-backed or in memory)."""
+    report = report or Report()
+    _ShardCheck(reader, report).run()
+    return report
 
 
 def validate_paths(paths: Sequence[str]) -> Report:

@@ -120,6 +120,12 @@ def samples_to_batch(samples: Sequence[Mapping[str, object]], schema: pa.Schema)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+def samples_to_table(samples: Sequence[Mapping[str, object]], meta: ShardMetadata) -> pa.Table:
+    """Samples -> an in-memory table with the shard schema."""
+    schema = shard_schema(meta)
+    return pa.Table.from_batches([samples_to_batch(list(samples), schema)], schema=schema)
+
+
 def write_shard(sink, samples: Iterable[Mapping[str, object]], meta: ShardMetadata) -> Dict[str, int]:
     """Write samples as one Arrow IPC file to ``sink`` (a path or a writable binary file).
 
@@ -157,22 +163,33 @@ class ShardReader:
     """
 
     def __init__(self, path: str):
-        self.path = path
         try:
-            self._source = pa.memory_map(path, "r")
-            self._reader = pa.ipc.open_file(self._source)
+            source = pa.memory_map(path, "r")
+            table = pa.ipc.open_file(source).read_all()
         except (pa.ArrowInvalid, OSError) as exc:
             raise ShardFormatError(f"{path}: not a readable Arrow IPC file ({exc})") from exc
-        raw = (self._reader.schema.metadata or {}).get(METADATA_KEY)
+        self._init_from(table, path)
+
+    @classmethod
+    def from_table(cls, table: pa.Table, name: str = "<memory>") -> "ShardReader":
+        """A reader over a table already in memory (tests, and checks before writing)."""
+        reader = cls.__new__(cls)
+        reader._init_from(table, name)
+        return reader
+
+    def _init_from(self, table: pa.Table, path: str) -> None:
+        self.path = path
+        raw = (table.schema.metadata or {}).get(METADATA_KEY)
         if raw is None:
             raise ShardFormatError(f"{path}: no glmprep metadata in the Arrow schema")
         self.metadata = ShardMetadata.from_json(raw.decode())
-        self.schema = self._reader.schema
+        self.schema = table.schema
         expected = shard_schema(self.metadata).remove_metadata()
         if not self.schema.remove_metadata().equals(expected):
             raise ShardFormatError(f"{path}: columns differ from the glmprep schema:\n{self.schema}")
-        self.table = self._reader.read_all()
-        self.num_rows = self.table.num_rows
+        # Reading from a memory map keeps the buffers in the map: no copy of the shard.
+        self.table = table
+        self.num_rows = table.num_rows
         self._flat: Dict[str, "tuple[np.ndarray, np.ndarray]"] = {}
 
     def flat(self, name: str) -> "tuple[np.ndarray, np.ndarray]":

@@ -1,0 +1,11 @@
+"""Shared fixtures."""
+from __future__ import annotations
+
+import pytest
+
+from glmprep.tokenizer import GLMTokenizer
+
+
+@pytest.fixture(scope="session")
+def tokenizer() -> GLMTokenizer:
+    return GLMTokenizer()

@@ -1,0 +1,30 @@
+"""Helpers shared by the tests. Tests use only the repository's own data (data/sample), never ../shared."""
+from __future__ import annotations
+
+import os
+
+from glmprep.samples import SampleOptions
+from glmprep.schemas.shard import ShardMetadata
+from glmprep.tokenizer import GLMTokenizer, SpecialIds
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLE_DIR = os.path.join(REPO, "data", "sample")
+
+# A small made-up vocabulary for builder tests: ordinary ids 0..999, specials after.
+TOY_BASE_VOCAB = 1000
+TOY_SPECIALS = SpecialIds.after(TOY_BASE_VOCAB)
+
+
+def toy_metadata(options: SampleOptions, base_vocab: int = TOY_BASE_VOCAB) -> ShardMetadata:
+    specials = SpecialIds.after(base_vocab)
+    return ShardMetadata(
+        tokenizer_name="toy", tokenizer_sha256="0" * 64, base_vocab_size=base_vocab,
+        vocab_size=base_vocab + 8, special_tokens=specials.as_map(), seq_len=options.seq_len,
+        objective_weights=dict(options.objective_weights), sample_options=options.to_metadata(),
+        seed=options.seed)
+
+
+def tokenizer_metadata(tok: GLMTokenizer, options: SampleOptions) -> ShardMetadata:
+    return ShardMetadata(**tok.metadata(), seq_len=options.seq_len,
+                         objective_weights=dict(options.objective_weights),
+                         sample_options=options.to_metadata(), seed=options.seed)

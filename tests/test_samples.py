@@ -1,0 +1,269 @@
+"""The sample builder against GLM_SPEC §2–§5: worked example, properties, distributions."""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from glmprep.samples import (OBJECTIVES, SampleBuilder, SampleOptions, assemble, sentence_table,
+                             split_document, truncated_poisson_pmf)
+from glmprep.schemas.shard import ShardReader, samples_to_table
+from glmprep.validate import validate_reader
+
+from support import TOY_BASE_VOCAB, TOY_SPECIALS, toy_metadata, tokenizer_metadata
+
+SP = TOY_SPECIALS
+
+
+def build_all(docs, options, specials=SP, ends=None):
+    """docs: {key: tokens}; returns samples packed in key order."""
+    builder = SampleBuilder(options, specials)
+    pieces = []
+    for key in sorted(docs):
+        tokens = np.asarray(docs[key], dtype=np.uint32)
+        e = ends[key] if ends else np.zeros(len(tokens), dtype=bool)
+        pieces.extend(split_document(key, tokens, e, builder.max_piece_len))
+    return list(builder.pack_pieces(pieces))
+
+
+def rebuild_documents(samples, specials=SP):
+    """Reference reconstruction with plain loops: {key: tokens} from Part A + Part B."""
+    pieces = defaultdict(dict)
+    for s in samples:
+        ids, sep, pos = s["input_ids"].tolist(), s["sep"], s["position_ids"].tolist()
+        fill, i = {}, sep
+        while i < len(ids):
+            assert ids[i] == specials.sop
+            j = i + 1
+            while j < len(ids) and ids[j] != specials.sop:
+                j += 1
+            fill[pos[i]] = ids[i + 1:j]
+            i = j
+        x = []
+        for p, t in enumerate(ids[:sep]):
+            x.extend(fill.pop(p) if p in fill else [t])
+        assert not fill
+        at = 0
+        for key, piece, num, length in zip(s["source_ids"], s["source_piece"], s["source_num_pieces"],
+                                           s["source_lengths"]):
+            part = x[at:at + length]
+            at += length
+            if piece == 0:
+                assert part[0] == specials.enc
+                part = part[1:]
+            if piece == num - 1:
+                assert part[-1] == specials.eos
+                part = part[:-1]
+            pieces[key][int(piece)] = part
+        assert at == len(x)
+    return {k: sum((v[i] for i in sorted(v)), []) for k, v in pieces.items()}
+
+
+# --------------------------------------------------------------------------- worked example
+def test_paper_example_gives_the_expected_arrays():
+    # x1..x6 as ids 1..6; spans [x3] and [x5, x6]; Part B order: [x5, x6] first, as in the paper.
+    s = assemble(np.arange(1, 7), np.array([2, 4]), np.array([1, 2]), SP.mask, np.array([1, 0]), SP)
+    M, S, E = SP.mask, SP.sop, SP.eop
+    assert s["sep"] == 5
+    assert s["input_ids"].tolist() == [1, 2, M, 4, M, S, 5, 6, S, 3]
+    assert s["target_ids"].tolist()[5:] == [5, 6, E, 3, E]
+    assert s["loss_mask"].tolist() == [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
+    assert s["position_ids"].tolist() == [0, 1, 2, 3, 4, 4, 4, 4, 2, 2]
+    assert s["block_position_ids"].tolist() == [0, 0, 0, 0, 0, 1, 2, 3, 1, 2]
+
+
+def test_paper_example_in_span_order():
+    s = assemble(np.arange(1, 7), np.array([2, 4]), np.array([1, 2]), SP.mask, np.array([0, 1]), SP)
+    assert s["input_ids"].tolist()[5:] == [SP.sop, 3, SP.sop, 5, 6]
+    assert s["position_ids"].tolist()[5:] == [2, 2, 4, 4, 4]
+    assert s["block_position_ids"].tolist()[5:] == [1, 2, 1, 2, 3]
+
+
+# --------------------------------------------------------------------------- properties
+documents = st.dictionaries(
+    keys=st.text(alphabet="abcdefgh", min_size=1, max_size=6),
+    values=st.lists(st.integers(0, TOY_BASE_VOCAB - 1), min_size=1, max_size=700),
+    min_size=1, max_size=8)
+
+sample_options = st.builds(
+    lambda seq_len, w, lam, ratio, max_span, lo, seed: SampleOptions(
+        seq_len=seq_len, objective_weights=dict(zip(OBJECTIVES, w)), poisson_lambda=lam,
+        mask_ratio=ratio, max_span=max_span, document_ratio=(lo, 1.0), seed=seed),
+    st.integers(16, 300),
+    st.tuples(st.floats(0.1, 1), st.floats(0, 1), st.floats(0, 1)),
+    st.floats(0.5, 6), st.floats(0.05, 0.5), st.integers(1, 12), st.floats(0.1, 1.0),
+    st.integers(0, 2 ** 31))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=documents, options=sample_options, data=st.data())
+def test_every_invariant_holds(docs, options, data):
+    ends = {k: np.array(data.draw(st.lists(st.booleans(), min_size=len(v), max_size=len(v))))
+            for k, v in docs.items()}
+    samples = build_all(docs, options, ends=ends)
+    assert all(len(s["input_ids"]) <= options.seq_len for s in samples)
+    report = validate_reader(ShardReader.from_table(samples_to_table(samples, toy_metadata(options))))
+    assert report.ok, [str(v) for v in report.violations]
+    assert rebuild_documents(samples) == {k: list(v) for k, v in docs.items()}
+
+
+@settings(max_examples=40, deadline=None)
+@given(docs=documents, options=sample_options)
+def test_same_seed_same_samples(docs, options):
+    a, b = build_all(docs, options), build_all(docs, options)
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert x.keys() == y.keys()
+        for k in x:
+            assert np.array_equal(np.asarray(x[k]), np.asarray(y[k])), k
+
+
+@settings(max_examples=40, deadline=None)
+@given(docs=st.lists(st.lists(st.integers(0, TOY_BASE_VOCAB - 1), min_size=200, max_size=400),
+                     min_size=4, max_size=4),
+       seed=st.integers(0, 2 ** 31))
+def test_different_seed_different_samples(docs, seed):
+    # Four documents: the chance that every random choice coincides is negligible.
+    docs = {f"d{i}": d for i, d in enumerate(docs)}
+    a = build_all(docs, SampleOptions(seq_len=512, seed=seed))
+    b = build_all(docs, SampleOptions(seq_len=512, seed=seed + 1))
+    assert any(not np.array_equal(x["input_ids"], y["input_ids"]) for x, y in zip(a, b))
+
+
+def test_long_document_is_split_without_loss():
+    tokens = np.arange(5000) % TOY_BASE_VOCAB
+    options = SampleOptions(seq_len=128)
+    samples = build_all({"long": tokens}, options)
+    assert len({s["source_num_pieces"][0] for s in samples}) == 1
+    assert rebuild_documents(samples)["long"] == tokens.tolist()
+
+
+def test_split_prefers_sentence_ends():
+    tokens = np.arange(300, dtype=np.uint32)
+    ends = np.zeros(300, dtype=bool)
+    ends[[70, 150, 230]] = True
+    pieces = split_document("d", tokens, ends, max_x_len=102)
+    assert [len(p.tokens) for p in pieces] == [71, 80, 80, 69]
+
+
+# --------------------------------------------------------------------------- distributions
+def spans_of(sample):
+    """Span lengths of a sample from its block positions."""
+    block = np.asarray(sample["block_position_ids"][sample["sep"]:])
+    return np.diff(np.flatnonzero(np.append(block == 1, True))) - 1
+
+
+def long_documents(count, length, seed=7):
+    rng = np.random.default_rng(seed)
+    return {f"doc{i:04d}": rng.integers(0, TOY_BASE_VOCAB, length) for i in range(count)}
+
+
+def test_blank_span_lengths_follow_truncated_poisson():
+    options = SampleOptions(seq_len=2048, objective_weights={"blank": 1.0}, seed=11)
+    samples = build_all(long_documents(300, 1500), options)
+    lengths = np.concatenate([spans_of(s) for s in samples])
+    assert len(lengths) >= 20_000
+    pmf = truncated_poisson_pmf(options.poisson_lambda, options.max_span)
+    observed = np.bincount(lengths, minlength=options.max_span + 1)[1:]
+    expected = pmf * len(lengths)
+    # Merge the tail where the expected count is under 5 (chi-square validity).
+    cut = int(np.flatnonzero(expected >= 5)[-1]) + 1
+    obs = np.append(observed[:cut], observed[cut:].sum())
+    exp = np.append(expected[:cut], expected[cut:].sum())
+    keep = exp > 0
+    result = stats.chisquare(obs[keep], exp[keep] * obs[keep].sum() / exp[keep].sum())
+    assert result.pvalue > 0.001, (result, obs, exp.round(1))
+
+
+def test_every_blank_sample_masks_at_least_the_ratio():
+    rng = np.random.default_rng(3)
+    docs = {f"d{i}": rng.integers(0, TOY_BASE_VOCAB, int(rng.integers(1, 900))) for i in range(400)}
+    options = SampleOptions(seq_len=512, objective_weights={"blank": 1.0}, seed=5)
+    samples = build_all(docs, options)
+    for s in samples:
+        n = int(np.sum(s["source_lengths"]))
+        assert spans_of(s).sum() >= math.ceil(0.15 * n)
+        assert spans_of(s).sum() / n >= 0.15
+
+
+def test_document_span_share_is_uniform():
+    options = SampleOptions(seq_len=512, objective_weights={"document": 1.0}, seed=2)
+    # One 400-token document per sample, so each sample has one suffix span.
+    samples = build_all(long_documents(3000, 400, seed=1), options)
+    shares = np.array([spans_of(s)[0] / 400 for s in samples])
+    assert len(shares) == 3000
+    result = stats.kstest(shares, stats.uniform(loc=0.5, scale=0.5).cdf)
+    assert result.pvalue > 0.001, result
+    assert shares.min() >= 0.5 and shares.max() <= 1.0
+
+
+ENGLISH = ("The river rose after three days of rain. Did the bridge hold? It did! "
+           "Engineers checked it twice; nobody was hurt: the town was lucky.\n"
+           "Markets opened again on Monday. Prices of bread stayed the same.")
+CHINESE = ("河水在三天的雨后上涨了。桥还好吗？桥没有倒！工程师检查了两次；没有人受伤。"
+           "星期一市场重新开门了。面包的价格没有变化。")
+
+
+@pytest.mark.parametrize("text", [ENGLISH, CHINESE], ids=["english", "chinese"])
+def test_sentence_spans_are_whole_sentences(tokenizer, text):
+    table = sentence_table(tokenizer)
+    tokens = tokenizer.encode_array(text)
+    ends = table.ends(tokens)
+    boundaries = set((np.flatnonzero(ends) + 1).tolist()) | {0}
+    options = SampleOptions(seq_len=256, objective_weights={"sentence": 1.0})
+    builder = SampleBuilder(options, tokenizer.specials)
+    seen = 0
+    for seed in range(30):
+        builder.options = SampleOptions(seq_len=256, objective_weights={"sentence": 1.0}, seed=seed)
+        piece = split_document(f"doc{seed}", tokens, ends, builder.max_piece_len)
+        sample = builder.build_one(piece)
+        assert sample["objective"] == "sentence"
+        sep = sample["sep"]
+        masks = np.flatnonzero(sample["input_ids"][:sep] == tokenizer.specials.smask)
+        lengths = spans_of(sample)
+        order = np.argsort(sample["position_ids"][sep:][sample["block_position_ids"][sep:] == 1])
+        # x offset of each span: mask position in Part A + tokens hidden by earlier spans
+        starts = masks - 1 + np.concatenate([[0], np.cumsum(lengths[order] - 1)[:-1]])
+        for start, length in zip(starts, lengths[order]):
+            assert start in boundaries and start + length in boundaries
+            span_text = tokenizer.decode(tokens[start:start + length]).strip()
+            assert span_text[-1] in ".?!;:。？！；…"
+            seen += 1
+    assert seen >= 30
+
+
+def test_sentence_ends_in_both_languages(tokenizer):
+    table = sentence_table(tokenizer)
+    for text, count in ((ENGLISH, 8), (CHINESE, 7), ("Pi is 3.14 and version 2.7.1 stays in one sentence.", 1)):
+        tokens = tokenizer.encode_array(text)
+        assert int(table.ends(tokens).sum()) == count, text
+
+
+def test_real_text_samples_validate(tokenizer):
+    table = sentence_table(tokenizer)
+    options = SampleOptions(seq_len=128, seed=9)
+    builder = SampleBuilder(options, tokenizer.specials)
+    pieces = []
+    for key, text in (("en", ENGLISH * 6), ("zh", CHINESE * 6), ("tags", "a [MASK] b <|endoftext|> sop eop")):
+        tokens = tokenizer.encode_array(text)
+        pieces += split_document(key, tokens, table.ends(tokens), builder.max_piece_len)
+    samples = list(builder.pack_pieces(pieces))
+    report = validate_reader(ShardReader.from_table(samples_to_table(samples, tokenizer_metadata(tokenizer, options))))
+    assert report.ok, [str(v) for v in report.violations]
+    rebuilt = rebuild_documents(samples, tokenizer.specials)
+    assert tokenizer.decode(rebuilt["tags"]) == "a [MASK] b <|endoftext|> sop eop"
+    assert max(rebuilt["tags"]) < tokenizer.base_vocab_size
+
+
+def test_options_reject_nonsense():
+    with pytest.raises(ValueError, match="mask_ratio"):
+        SampleOptions(mask_ratio=1.5)
+    with pytest.raises(ValueError, match="unknown objectives"):
+        SampleOptions(objective_weights={"blanks": 1.0})
+    with pytest.raises(ValueError, match="document_ratio"):
+        SampleOptions(document_ratio=(0.9, 0.5))
