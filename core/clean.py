@@ -3,8 +3,9 @@
 ``clean_text`` is pure (no Beam) and does, in this order:
 
 1. rejects text holding a lone UTF-16 surrogate (JSON ``"\\ud800"`` decodes to one;
-   it cannot be encoded as UTF-8, so it would break every later stage)
-   -> reject reason ``invalid_unicode``;
+   it cannot be encoded as UTF-8, so it would break every later stage, Beam's coders
+   included: the JSON reader therefore rejects such records already, with the same
+   reason) -> reject reason ``invalid_unicode``;
 2. turns every line break ``str.splitlines`` knows (``\\r\\n``, ``\\r``, ``\\v``,
    ``\\f``, ``\\x1c``-``\\x1e``, ``\\x85``, U+2028, U+2029) into ``\\n``;
 3. removes ANSI/VT100 escape sequences (CSI such as ``\\x1b[31m``, OSC such as

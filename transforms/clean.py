@@ -40,9 +40,17 @@ class CleanTextDoFn(beam.DoFn):
         if result.reject is not None:
             reason, detail = result.reject
             self._counters[reason].inc()
-            yield beam.pvalue.TaggedOutput(REJECTS, make_reject(key, "clean", reason, detail, text))
+            yield beam.pvalue.TaggedOutput(
+                REJECTS, make_reject(key, "clean", reason, detail, _encodable(text)))
         else:
             yield key, result.text
+
+
+def _encodable(text: str) -> str:
+    """``text`` with lone surrogates spelled as ``\\udXXX``. Beam's coders encode str as
+    UTF-8, which a lone surrogate cannot be; the reader already rejects JSON ones, but a
+    document from elsewhere must not turn into a reject that fails the run downstream."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class CheckQualityDoFn(beam.DoFn):
