@@ -366,7 +366,8 @@ def validate_paths(paths: Sequence[str]) -> Report:
     return report
 
 
-def print_report(report: Report, out=sys.stdout) -> None:
+def print_report(report: Report, out=None) -> None:
+    out = out or sys.stdout
     for v in report.violations:
         print(f"FAIL {v}", file=out)
     mix = ", ".join(f"{o} {n}" for o, n in report.objectives.items())
@@ -376,6 +377,10 @@ def print_report(report: Report, out=sys.stdout) -> None:
 
 
 def _run(args) -> int:
+    missing = [p for p in args.paths if not os.path.exists(p) and not glob.glob(p)]
+    if missing:
+        print(f"glmprep validate: no such file or directory: {' '.join(missing)}", file=sys.stderr)
+        return 2
     paths = expand_paths(args.paths)
     if not paths:
         print(f"glmprep validate: no shards found in {' '.join(args.paths)}", file=sys.stderr)

@@ -179,5 +179,5 @@ def stats_table(manifest: Dict[str, object]) -> str:
     return "\n".join(lines)
 
 
-def print_summary(manifest: Dict[str, object], result=None, out=sys.stdout) -> None:
-    print(stats_table(manifest), file=out)
+def print_summary(manifest: Dict[str, object], out=None) -> None:
+    print(stats_table(manifest), file=out or sys.stdout)

@@ -214,7 +214,7 @@ def run(argv: Sequence[str], quiet: bool = False) -> int:
         return EXIT_OK  # a remote job: nothing local to summarise
     manifest = manifest_lib.finish_run(cfg.output, started)
     if not (quiet or opts.quiet):
-        manifest_lib.print_summary(manifest, result)
+        manifest_lib.print_summary(manifest)
     if opts.report:
         from glmprep.report import write_report
         write_report(cfg.output)
