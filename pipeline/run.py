@@ -151,14 +151,13 @@ class UsageError(Exception):
 
 def config_from(opts) -> RunConfig:
     try:
-        sample = sample_options_from(opts)
-    except ValueError as exc:
+        return RunConfig(
+            inputs=list(opts.input or []), output=opts.output, sample=sample_options_from(opts),
+            read=read_options_from(opts), filters=filter_options_from(opts),
+            near_dedup=neardedup_options_from(opts), tokenizer=opts.tokenizer,
+            num_shards=opts.num_shards, tokens_per_shard=opts.tokens_per_shard)
+    except ValueError as exc:  # contradictory or out-of-range options
         raise UsageError(str(exc)) from None
-    return RunConfig(
-        inputs=list(opts.input or []), output=opts.output, sample=sample,
-        read=read_options_from(opts), filters=filter_options_from(opts),
-        near_dedup=neardedup_options_from(opts), tokenizer=opts.tokenizer,
-        num_shards=opts.num_shards, tokens_per_shard=opts.tokens_per_shard)
 
 
 def check_up_front(cfg: RunConfig, overwrite: bool) -> None:
