@@ -232,7 +232,7 @@ class _Position:
             return "while reading the file as one document"
         if self.value is None:
             return f"before the first {self.unit}"
-        return f"at {self.unit} {self.value}, after {self.docs} documents"
+        return f"after {self.unit} {self.value} ({self.docs} documents kept)"
 
 
 def read_file(path: str, options: ReadOptions = ReadOptions(),
@@ -281,7 +281,7 @@ def _read_jsonl(stream: BinaryIO, path: str, options: ReadOptions, note: Note,
             note(BLANK_LINES)
             continue
         where = f"{path}:{line_number}"
-        line = _decode(raw, where, options, note)
+        line = _decode(raw.rstrip(b"\r\n"), where, options, note)
         if isinstance(line, dict):
             yield line
             continue
@@ -289,7 +289,7 @@ def _read_jsonl(stream: BinaryIO, path: str, options: ReadOptions, note: Note,
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             yield make_reject(where, STAGE, MALFORMED_JSON,
-                              f"{where}: {exc.msg} at column {exc.colno}", line)
+                              f"{where}: {exc.msg} (column {exc.colno})", line)
             continue
         except RecursionError:
             yield make_reject(where, STAGE, MALFORMED_JSON, f"{where}: JSON nested too deeply", line)
@@ -401,7 +401,7 @@ def _decode(data: bytes, where: str, options: ReadOptions, note: Note) -> Union[
             note(UTF8_REPLACED)
             return replaced
         return make_reject(where, STAGE, INVALID_UTF8,
-                           f"{where}: invalid UTF-8 byte 0x{data[exc.start]:02x} at byte {exc.start}",
+                           f"{where}: invalid UTF-8 byte 0x{data[exc.start]:02x} at byte offset {exc.start}",
                            replaced)
 
 
