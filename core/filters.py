@@ -115,9 +115,9 @@ def split_words(text: str) -> List[str]:
         if not _CJK_CHAR.search(token):
             words.append(token)
             continue
-        for piece in _CJK_CHAR_OR_RUN.findall(token):
-            if _CJK_CHAR.match(piece) or _ALNUM.search(piece):
-                words.append(piece)
+        # a CJK character is alphanumeric, so this keeps every one of them
+        words.extend(piece for piece in _CJK_CHAR_OR_RUN.findall(token)
+                     if piece.isalnum() or _ALNUM.search(piece))
     return words
 
 
@@ -137,6 +137,11 @@ class TextView:
         return split_words(self.text)
 
     @cached_property
+    def cjk_word_count(self) -> int:
+        """Words that are one CJK character: exactly the CJK characters of the text."""
+        return len(_CJK_CHAR.findall(self.text))
+
+    @cached_property
     def lines(self) -> List[str]:
         """Non-blank lines, stripped."""
         return [line.strip() for line in self.text.split("\n") if line.strip()]
@@ -150,7 +155,8 @@ class TextView:
     def ngram_words(self) -> List[str]:
         """Words lowercased and without leading/trailing punctuation, empty ones dropped,
         so that "Buy now!" and "buy now." repeat the same bigram."""
-        stripped = (_EDGE_PUNCTUATION.sub("", word.lower()) for word in self.words)
+        stripped = (word.lower() if word[0].isalnum() and word[-1].isalnum()
+                    else _EDGE_PUNCTUATION.sub("", word.lower()) for word in self.words)
         return [word for word in stripped if word]
 
 
@@ -173,7 +179,8 @@ def too_long(view: TextView, max_words: Optional[int] = MAX_WORDS) -> Optional[s
 def alpha_ratio(view: TextView, min_alpha_ratio: Optional[float] = MIN_ALPHA_RATIO) -> Optional[str]:
     if min_alpha_ratio is None or not view.words:
         return None
-    ratio = sum(1 for word in view.words if _LETTER.search(word)) / len(view.words)
+    with_letter = sum(1 for word in view.words if word.isalpha() or _LETTER.search(word))
+    ratio = with_letter / len(view.words)
     if ratio < min_alpha_ratio:
         return f"{ratio:.2f} of words have a letter < {min_alpha_ratio}"
     return None
@@ -184,10 +191,11 @@ def mean_word_length(view: TextView,
                      max_mean_word_length: Optional[float] = MAX_MEAN_WORD_LENGTH) -> Optional[str]:
     """Mean length of the non-CJK words; skipped when they are under half of the words
     (mostly Chinese text: its few Latin words say nothing about its quality)."""
-    latin_words = [word for word in view.words if not is_cjk_word(word)]
-    if not latin_words or 2 * len(latin_words) < len(view.words):
+    n_latin_words = len(view.words) - view.cjk_word_count
+    if not n_latin_words or 2 * n_latin_words < len(view.words):
         return None
-    mean = sum(len(word) for word in latin_words) / len(latin_words)
+    latin_chars = sum(map(len, view.words)) - view.cjk_word_count
+    mean = latin_chars / n_latin_words
     if min_mean_word_length is not None and mean < min_mean_word_length:
         return f"mean word length {mean:.2f} < {min_mean_word_length}"
     if max_mean_word_length is not None and mean > max_mean_word_length:

@@ -109,11 +109,11 @@ Note = Callable[[str], None]
 class ReadOptions:
     """How to read input files; the keyword arguments of ``ReadDocuments``."""
 
-    fmt: str = "auto"            # one of FORMATS; "auto" goes by the file extension
-    text_field: str = "text"     # JSON key / Parquet column holding the text
-    id_field: Optional[str] = "id"  # JSON key / Parquet column holding the id; None: keys from positions
-    text_mode: str = "file"      # one of TEXT_MODES, for plain text files
-    invalid_utf8: str = "reject"  # one of INVALID_UTF8_MODES
+    fmt: str = "auto"               # one of FORMATS; "auto" goes by the file extension
+    text_field: str = "text"        # JSON key / Parquet column holding the text
+    id_field: Optional[str] = "id"  # JSON key / Parquet column of the id; None: positional keys
+    text_mode: str = "file"         # one of TEXT_MODES, for plain text files
+    invalid_utf8: str = "reject"    # one of INVALID_UTF8_MODES
 
     def __post_init__(self):
         for name, allowed in (("fmt", FORMATS), ("text_mode", TEXT_MODES),
@@ -455,11 +455,13 @@ class ReadDocuments(beam.PTransform):
             pbegin
             | 'CreatePatterns' >> beam.Create(self._patterns)
             | 'MatchFiles' >> fileio.MatchAll(EmptyMatchTreatment.ALLOW)
+            # FileMetadata
             | 'ExtractPathAndSize' >> beam.Map(lambda metadata: (metadata.path, metadata.size_in_bytes))
-            # a file matched by several patterns is read once; this also spreads files
-            # over workers, as a reshuffle would
+            # (path, size_in_bytes); a file matched by several patterns is read once, and
+            # the grouping spreads files over workers as a reshuffle would
             | 'DropRepeatedFiles' >> beam.Distinct()
             | 'ReadRecords' >> beam.ParDo(ReadRecordsDoFn(self._options)).with_outputs(REJECTS, main='docs'))
+        # docs: (key, text); rejects: reject dicts
         return results.docs, results[REJECTS]
 
 
