@@ -4,20 +4,20 @@ A rule looks at one cleaned document and either lets it pass (None) or names wha
 wrong with it: the reject reason (the rule's name) and a detail with the measured value
 and the threshold. The rules, in the order they are checked:
 
-========================  ======================================================  ==========
-reason                    rejects when                                            default
-========================  ======================================================  ==========
-``too_short``             fewer words than ``min_words``                          5
-``too_long``              more words than ``max_words``                           100 000
-``alpha_ratio``           fraction of words holding a letter < ``min_alpha_ratio``  0.8
-``mean_word_length``      mean length of non-CJK words outside [min, max]         3 .. 10
-``symbol_ratio``          (``#`` + ``...`` + ``…``) per word > ``max_symbol_ratio``   0.1
-``bullet_lines``          fraction of lines starting with a bullet > max          0.9
-``ellipsis_lines``        fraction of lines ending with an ellipsis > max         0.3
-``duplicate_paragraphs``  characters in repeated paragraphs / all > max           0.2
-``duplicate_lines``       characters in repeated lines / all > max                0.2
-``top_ngram_repetition``  characters covered by the most frequent 2/3/4-gram > max  0.20/0.18/0.16
-========================  ======================================================  ==========
+========================  =========================================================  ==============
+reason                    rejects when                                               default
+========================  =========================================================  ==============
+``too_short``             fewer words than ``min_words``                             5
+``too_long``              more words than ``max_words``                              100 000
+``alpha_ratio``           fraction of words holding a letter < ``min_alpha_ratio``   0.8
+``mean_word_length``      mean length of non-CJK words outside [min, max]            3 .. 10
+``symbol_ratio``          (``#`` + ``...`` + ``…``) per word > ``max_symbol_ratio``  0.1
+``bullet_lines``          fraction of lines starting with a bullet > max             0.9
+``ellipsis_lines``        fraction of lines ending with an ellipsis > max            0.3
+``duplicate_paragraphs``  characters in repeated paragraphs / all > max              0.2
+``duplicate_lines``       characters in repeated lines / all > max                   0.2
+``top_ngram_repetition``  characters covered by the top 2/3/4-gram > max             0.20/0.18/0.16
+========================  =========================================================  ==============
 
 Every rule after ``too_long`` is a ratio; ratios over a handful of words are noise
 (a one-line quote ending in "..." is 100% ellipsis lines; "to be or not to be" is 50%

@@ -92,6 +92,7 @@ def test_invalid_utf8_is_rejected_or_replaced(tmp_path):
     assert docs == [(f"{path}:1", "good")]
     assert reasons(rejects) == [(f"{path}:2", "invalid_utf8")]
     assert "0xe9 at byte offset 13" in rejects[0]["detail"]
+    assert len(docs) + len(rejects) == 2
 
     noted = []
     items = list(read_file(path, ReadOptions(invalid_utf8="replace"), noted.append))
@@ -106,6 +107,7 @@ def test_lone_surrogate_escape_is_rejected_at_read(tmp_path):
     docs, rejects = read(path)
     assert docs == [(f"{path}:2", "pair \U0001F600 ok")]
     assert reasons(rejects) == [(f"{path}:1", "invalid_unicode"), (f"{path}:3", "invalid_unicode")]
+    assert len(docs) + len(rejects) == 3
 
 
 def test_control_characters_survive_reading_for_the_clean_stage(tmp_path):
@@ -179,6 +181,7 @@ def test_text_paragraphs(tmp_path):
     docs, rejects = read(path, text_mode="paragraph")
     assert docs == [(f"{path}#0", "First paragraph,\nsecond line."), (f"{path}#2", "Third.")]
     assert reasons(rejects) == [(f"{path}#1", "invalid_utf8")]
+    assert len(docs) + len(rejects) == 3
     docs, rejects = read(path, text_mode="paragraph", invalid_utf8="replace")
     assert docs[1] == (f"{path}#1", "Second \ufffd paragraph.") and rejects == []
 
@@ -202,6 +205,7 @@ def test_parquet_rows_ids_and_nulls(tmp_path):
     docs, rejects = read(path)
     assert docs == [("10", "ten"), (f"{path}:1", "no id")]
     assert reasons(rejects) == [("12", "missing_text")]
+    assert len(docs) + len(rejects) == 3
 
 
 def test_parquet_without_text_column_or_with_non_string_text(tmp_path):
