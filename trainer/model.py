@@ -1,0 +1,318 @@
+"""The reference GLM (GLM_SPEC §7), forward and backward written by hand in NumPy.
+
+    x = wte[input_ids] + wpe[position_ids] + wbpe[block_position_ids]     # 2D positions
+    for each block:  x = x + attn(ln_1(x), mask(sep));  x = x + mlp(ln_2(x))
+    h = ln_f(x);  logits = h[loss positions] @ wte.T                      # tied output
+
+Every layer is a pair ``<layer>(...) -> (out, cache)`` / ``<layer>_backward(dout, cache)``.
+Parameters are a flat ``{name: array}`` dict (the names are the checkpoint's keys);
+gradients come back as a dict with the same names. Shapes use B batch rows, T padded
+length, D d_model, H heads, F d_ff, V vocab (the compacted one, see vocab.py), N loss
+positions.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Dict, Tuple
+
+import numpy as np
+
+Params = Dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class GLMConfig:
+    vocab_size: int              # rows of the token embedding = output classes (tied)
+    n_positions: int = 256       # position_ids are < this: the shards' seq_len
+    n_block_positions: int = 257  # block_position_ids are ≤ seq_len (a document span plus its sop)
+    d_model: int = 128           # residual stream width
+    n_layers: int = 2            # transformer blocks
+    n_heads: int = 4             # d_model must divide evenly; 32-wide heads suit small models
+    d_ff: int = 0                # MLP hidden width; 0 means the usual 4 * d_model
+    ln_eps: float = 1e-5         # layer norm epsilon
+    init_std: float = 0.02       # N(0, std) for weights and embeddings (GPT-2's choice)
+    dtype: str = "float32"       # float64 only for finite-difference gradient checks
+
+    def __post_init__(self):
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+
+    @property
+    def hidden(self) -> int:
+        return self.d_ff or 4 * self.d_model
+
+    def to_dict(self) -> Dict[str, object]:
+        return asdict(self)
+
+
+def init_params(cfg: GLMConfig, seed: int = 0) -> Params:
+    """Random N(0, init_std) weights; residual output projections scaled by 1/sqrt(2 n_layers)."""
+    rng = np.random.default_rng(seed)
+    D, F, std = cfg.d_model, cfg.hidden, cfg.init_std
+    proj_std = std / math.sqrt(2 * cfg.n_layers)  # keeps the residual stream's variance flat in depth
+
+    def normal(shape, s=std):
+        return rng.normal(0.0, s, size=shape)
+
+    p = {"wte": normal((cfg.vocab_size, D)), "wpe": normal((cfg.n_positions, D)),
+         "wbpe": normal((cfg.n_block_positions, D))}
+    for i in range(cfg.n_layers):
+        p.update({
+            f"h{i}.ln_1.g": np.ones(D), f"h{i}.ln_1.b": np.zeros(D),
+            f"h{i}.attn.w_qkv": normal((D, 3 * D)), f"h{i}.attn.b_qkv": np.zeros(3 * D),
+            f"h{i}.attn.w_o": normal((D, D), proj_std), f"h{i}.attn.b_o": np.zeros(D),
+            f"h{i}.ln_2.g": np.ones(D), f"h{i}.ln_2.b": np.zeros(D),
+            f"h{i}.mlp.w_fc": normal((D, F)), f"h{i}.mlp.b_fc": np.zeros(F),
+            f"h{i}.mlp.w_proj": normal((F, D), proj_std), f"h{i}.mlp.b_proj": np.zeros(D),
+        })
+    p["ln_f.g"], p["ln_f.b"] = np.ones(D), np.zeros(D)
+    return {k: v.astype(cfg.dtype) for k, v in p.items()}
+
+
+def sub(params: Params, prefix: str) -> Params:
+    """The parameters under ``prefix.`` with the prefix removed: sub(p, "h0.ln_1") -> {"g", "b"}."""
+    n = len(prefix) + 1
+    return {k[n:]: v for k, v in params.items() if k.startswith(prefix + ".")}
+
+
+def prefixed(grads: Params, prefix: str) -> Params:
+    return {f"{prefix}.{k}": v for k, v in grads.items()}
+
+
+# --------------------------------------------------------------------------- mask
+def attention_mask(sep: np.ndarray, lengths: np.ndarray, T: int) -> np.ndarray:
+    """Which keys each query sees (GLM_SPEC §2): all of Part A, and Part B causally; never padding.
+
+    >>> attention_mask(np.array([2]), np.array([4]), 5)[0].astype(int)
+    array([[1, 1, 0, 0, 0],
+           [1, 1, 0, 0, 0],
+           [1, 1, 1, 0, 0],
+           [1, 1, 1, 1, 0],
+           [1, 1, 1, 1, 0]])
+    """
+    q = np.arange(T)[None, :, None]                   # [1, T, 1]
+    k = np.arange(T)[None, None, :]                   # [1, 1, T]
+    sep = np.asarray(sep)[:, None, None]              # [B, 1, 1]
+    length = np.asarray(lengths)[:, None, None]       # [B, 1, 1]
+    return ((k < sep) | (k <= q)) & (k < length)      # [B, T, T] bool
+
+
+def mask_bias(mask: np.ndarray, dtype) -> np.ndarray:
+    """[B, T, T] bool -> [B, 1, T, T] additive bias: 0 where visible, -inf where not."""
+    return np.where(mask, 0.0, -np.inf).astype(dtype)[:, None]
+
+
+# --------------------------------------------------------------------------- layers
+def embed(p: Params, ids, pos, bpos):
+    """Token + position + block-position embeddings: [B, T] ids -> [B, T, D]."""
+    x = p["wte"][ids] + p["wpe"][pos] + p["wbpe"][bpos]  # [B, T, D]
+    return x, (ids, pos, bpos, p["wte"].shape[0], p["wpe"].shape[0], p["wbpe"].shape[0])
+
+
+def scatter_rows(index: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """out[i] = sum of rows[j] with index[j] == i; [M] ints, [M, D] -> [n, D] (sorted reduceat)."""
+    index, rows = index.ravel(), rows.reshape(len(index.ravel()), -1)
+    order = np.argsort(index, kind="stable")
+    sorted_index = index[order]
+    starts = np.flatnonzero(np.r_[True, sorted_index[1:] != sorted_index[:-1]])
+    out = np.zeros((n, rows.shape[1]), dtype=rows.dtype)
+    if len(index):
+        out[sorted_index[starts]] = np.add.reduceat(rows[order], starts, axis=0)
+    return out
+
+
+def embed_backward(dx, cache) -> Params:
+    ids, pos, bpos, V, P, Q = cache
+    return {"wte": scatter_rows(ids, dx, V), "wpe": scatter_rows(pos, dx, P),
+            "wbpe": scatter_rows(bpos, dx, Q)}
+
+
+def layer_norm(p: Params, x, eps: float):
+    """[..., D] -> [..., D], normalised over D then scaled by g and shifted by b."""
+    mu = x.mean(-1, keepdims=True)                      # [..., 1]
+    xc = x - mu                                          # [..., D]
+    rstd = 1.0 / np.sqrt((xc * xc).mean(-1, keepdims=True) + eps)  # [..., 1]
+    xhat = xc * rstd                                     # [..., D]
+    return xhat * p["g"] + p["b"], (xhat, rstd, p["g"])
+
+
+def layer_norm_backward(dy, cache):
+    xhat, rstd, g = cache
+    D = xhat.shape[-1]
+    grads = {"g": (dy * xhat).reshape(-1, D).sum(0), "b": dy.reshape(-1, D).sum(0)}
+    dxhat = dy * g                                       # [..., D]
+    dx = rstd * (dxhat - dxhat.mean(-1, keepdims=True)
+                 - xhat * (dxhat * xhat).mean(-1, keepdims=True))
+    return dx, grads
+
+
+def linear(w, b, x):
+    """[..., in] @ [in, out] + [out] -> [..., out]."""
+    return x @ w + b, (x, w)
+
+
+def linear_backward(dy, cache):
+    x, w = cache
+    n_in, n_out = w.shape
+    dw = x.reshape(-1, n_in).T @ dy.reshape(-1, n_out)  # [in, out]
+    return dy @ w.T, dw, dy.reshape(-1, n_out).sum(0)
+
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+
+
+def gelu(x):
+    """GPT-2's tanh approximation of GeLU, elementwise."""
+    t = np.tanh(_GELU_C * (x + 0.044715 * x ** 3))
+    return 0.5 * x * (1.0 + t), (x, t)
+
+
+def gelu_backward(dy, cache):
+    x, t = cache
+    dt = _GELU_C * (1.0 + 3 * 0.044715 * x * x)
+    return dy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dt)
+
+
+def softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def attention(p: Params, x, bias, n_heads: int):
+    """Multi-head self-attention; [B, T, D], bias [B, 1, T, T] -> [B, T, D]."""
+    B, T, D = x.shape
+    Dh = D // n_heads
+    qkv, c_qkv = linear(p["w_qkv"], p["b_qkv"], x)                       # [B, T, 3D]
+    q, k, v = qkv.reshape(B, T, 3, n_heads, Dh).transpose(2, 0, 3, 1, 4)  # 3 x [B, H, T, Dh]
+    scale = 1.0 / math.sqrt(Dh)
+    att = softmax((q @ k.swapaxes(-1, -2)) * scale + bias)               # [B, H, T, T]
+    a = (att @ v).transpose(0, 2, 1, 3).reshape(B, T, D)                # [B, T, D]
+    out, c_o = linear(p["w_o"], p["b_o"], a)                              # [B, T, D]
+    return out, (c_qkv, q, k, v, att, c_o, n_heads, scale)
+
+
+def attention_backward(dout, cache):
+    c_qkv, q, k, v, att, c_o, n_heads, scale = cache
+    B, H, T, Dh = q.shape
+    da, dw_o, db_o = linear_backward(dout, c_o)                         # [B, T, D]
+    da = da.reshape(B, T, H, Dh).transpose(0, 2, 1, 3)                  # [B, H, T, Dh]
+    datt = da @ v.swapaxes(-1, -2)                                      # [B, H, T, T]
+    dv = att.swapaxes(-1, -2) @ da                                      # [B, H, T, Dh]
+    ds = att * (datt - (datt * att).sum(-1, keepdims=True)) * scale     # [B, H, T, T]; 0 where masked
+    dq = ds @ k                                                          # [B, H, T, Dh]
+    dk = ds.swapaxes(-1, -2) @ q                                         # [B, H, T, Dh]
+    dqkv = np.stack([dq, dk, dv]).transpose(1, 3, 0, 2, 4).reshape(B, T, 3 * H * Dh)  # [B, T, 3D]
+    dx, dw_qkv, db_qkv = linear_backward(dqkv, c_qkv)
+    return dx, {"w_qkv": dw_qkv, "b_qkv": db_qkv, "w_o": dw_o, "b_o": db_o}
+
+
+def mlp(p: Params, x):
+    """[B, T, D] -> [B, T, F] -> GeLU -> [B, T, D]."""
+    h, c_fc = linear(p["w_fc"], p["b_fc"], x)       # [B, T, F]
+    g, c_gelu = gelu(h)                             # [B, T, F]
+    out, c_proj = linear(p["w_proj"], p["b_proj"], g)  # [B, T, D]
+    return out, (c_fc, c_gelu, c_proj)
+
+
+def mlp_backward(dout, cache):
+    c_fc, c_gelu, c_proj = cache
+    dg, dw_proj, db_proj = linear_backward(dout, c_proj)
+    dx, dw_fc, db_fc = linear_backward(gelu_backward(dg, c_gelu), c_fc)
+    return dx, {"w_fc": dw_fc, "b_fc": db_fc, "w_proj": dw_proj, "b_proj": db_proj}
+
+
+def block(p: Params, x, bias, cfg: GLMConfig):
+    """Pre-LN transformer block: x + attn(ln_1(x)), then + mlp(ln_2(.)); [B, T, D] -> [B, T, D]."""
+    h1, c_ln1 = layer_norm(sub(p, "ln_1"), x, cfg.ln_eps)
+    a, c_attn = attention(sub(p, "attn"), h1, bias, cfg.n_heads)
+    x = x + a
+    h2, c_ln2 = layer_norm(sub(p, "ln_2"), x, cfg.ln_eps)
+    m, c_mlp = mlp(sub(p, "mlp"), h2)
+    return x + m, (c_ln1, c_attn, c_ln2, c_mlp)
+
+
+def block_backward(dout, cache):
+    c_ln1, c_attn, c_ln2, c_mlp = cache
+    dh2, g_mlp = mlp_backward(dout, c_mlp)
+    dx2, g_ln2 = layer_norm_backward(dh2, c_ln2)
+    dx = dout + dx2                                  # residual: both paths reach x
+    dh1, g_attn = attention_backward(dx, c_attn)
+    dx1, g_ln1 = layer_norm_backward(dh1, c_ln1)
+    grads = {**prefixed(g_ln1, "ln_1"), **prefixed(g_attn, "attn"),
+             **prefixed(g_ln2, "ln_2"), **prefixed(g_mlp, "mlp")}
+    return dx + dx1, grads
+
+
+def cross_entropy(h_sel, wte, targets, denom: float):
+    """Tied output + CE at the loss positions: [N, D], [V, D], [N] -> (sum of losses / denom, per-token)."""
+    logits = h_sel @ wte.T                                   # [N, V]
+    logits = logits - logits.max(-1, keepdims=True)
+    logz = np.log(np.exp(logits).sum(-1))                     # [N]
+    losses = logz - logits[np.arange(len(targets)), targets]  # [N]
+    return losses.sum() / denom, (h_sel, wte, targets, logits, logz, denom), losses
+
+
+def cross_entropy_backward(cache):
+    h_sel, wte, targets, logits, logz, denom = cache
+    dlogits = np.exp(logits - logz[:, None])                 # [N, V] softmax
+    dlogits[np.arange(len(targets)), targets] -= 1.0
+    dlogits /= denom
+    return dlogits @ wte, dlogits.T @ h_sel                  # [N, D], [V, D]
+
+
+# --------------------------------------------------------------------------- the model
+def hidden_states(params: Params, cfg: GLMConfig, ids, pos, bpos, sep, lengths):
+    """The final layer-normed hidden states: [B, T] inputs -> [B, T, D], plus the cache for backward."""
+    x, c_emb = embed(params, ids, pos, bpos)                         # [B, T, D]
+    bias = mask_bias(attention_mask(sep, lengths, ids.shape[1]), x.dtype)  # [B, 1, T, T]
+    c_blocks = []
+    for i in range(cfg.n_layers):
+        x, c = block(sub(params, f"h{i}"), x, bias, cfg)             # [B, T, D]
+        c_blocks.append(c)
+    h, c_lnf = layer_norm(sub(params, "ln_f"), x, cfg.ln_eps)        # [B, T, D]
+    return h, (c_emb, c_blocks, c_lnf)
+
+
+def hidden_states_backward(dh, cache) -> Params:
+    c_emb, c_blocks, c_lnf = cache
+    dx, grads = layer_norm_backward(dh, c_lnf)
+    grads = prefixed(grads, "ln_f")
+    for i in reversed(range(len(c_blocks))):
+        dx, g = block_backward(dx, c_blocks[i])
+        grads.update(prefixed(g, f"h{i}"))
+    grads.update(embed_backward(dx, c_emb))
+    return grads
+
+
+def loss_and_grads(params: Params, cfg: GLMConfig, batch, denom: float = 0.0,
+                   need_grads: bool = True) -> Tuple[float, Params, np.ndarray]:
+    """Mean cross-entropy over the batch's loss positions, its gradients, and the per-position losses.
+
+    ``batch`` holds compacted ids: input_ids, target_ids, loss_mask, position_ids,
+    block_position_ids [B, T]; sep, lengths [B]. The loss is summed and divided by
+    ``denom`` (default: this batch's number of loss positions), so gradient accumulation
+    over several batches divides by the total once. Logits are computed only at loss
+    positions.
+    """
+    h, cache = hidden_states(params, cfg, batch["input_ids"], batch["position_ids"],
+                             batch["block_position_ids"], batch["sep"], batch["lengths"])
+    where = np.nonzero(batch["loss_mask"])                  # 2 x [N]
+    denom = denom or max(len(where[0]), 1)
+    loss, c_ce, losses = cross_entropy(h[where], params["wte"], batch["target_ids"][where], denom)
+    if not need_grads:
+        return float(loss), {}, losses
+    dh_sel, dwte_out = cross_entropy_backward(c_ce)         # [N, D], [V, D]
+    dh = np.zeros_like(h)
+    dh[where] = dh_sel                                      # [B, T, D]; zero off the loss positions
+    grads = hidden_states_backward(dh, cache)
+    grads["wte"] = grads["wte"] + dwte_out                  # tied: input and output uses add up
+    return float(loss), grads, losses
+
+
+def next_token_logits(params: Params, cfg: GLMConfig, ids, pos, bpos, sep: int) -> np.ndarray:
+    """Logits [V] predicting the token after the last one of a single unpadded sequence [T]."""
+    T = len(ids)
+    h, _ = hidden_states(params, cfg, ids[None], pos[None], bpos[None],
+                         np.array([sep]), np.array([T]))   # [1, T, D]
+    return h[0, -1] @ params["wte"].T                       # [V]
