@@ -164,14 +164,25 @@ _GELU_C = math.sqrt(2.0 / math.pi)
 
 def gelu(x):
     """GPT-2's tanh approximation of GeLU, elementwise."""
-    t = np.tanh(_GELU_C * (x + 0.044715 * x ** 3))
+    t = np.tanh(_GELU_C * (x + 0.044715 * (x * x * x)))  # x*x*x: float32 ** is ~100x slower
     return 0.5 * x * (1.0 + t), (x, t)
 
 
 def gelu_backward(dy, cache):
     x, t = cache
-    dt = _GELU_C * (1.0 + 3 * 0.044715 * x * x)
-    return dy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dt)
+    # d/dx = 0.5 (1 + t) + 0.5 x (1 - t²) c (1 + 3·0.044715 x²), built in place: these are the biggest arrays
+    dt = x * x                                  # [..., F]
+    dt *= 3 * 0.044715 * _GELU_C
+    dt += _GELU_C
+    d = t * t
+    np.subtract(1.0, d, out=d)
+    d *= x
+    d *= dt
+    d += t
+    d += 1.0
+    d *= 0.5
+    d *= dy
+    return d
 
 
 def softmax(x):
