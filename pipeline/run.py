@@ -160,13 +160,22 @@ def config_from(opts) -> RunConfig:
         raise UsageError(str(exc)) from None
 
 
-def check_up_front(cfg: RunConfig, overwrite: bool) -> None:
-    """Errors that must stop the run before any work: one clear line each."""
+def is_remote(path: str) -> bool:
+    return "://" in path
+
+
+def check_up_front(cfg: RunConfig, overwrite: bool, offline: bool = False) -> None:
+    """Errors that must stop the run before any work: one clear line each.
+
+    ``offline`` (a Dataflow ``--dry_run``) skips the checks that would list remote storage.
+    """
     if not cfg.inputs:
         raise UsageError("--input is required (a file, glob or gs:// pattern)")
     if not cfg.output:
         raise UsageError("--output is required (a directory)")
     for pattern in cfg.inputs:
+        if offline and is_remote(pattern):
+            continue
         try:
             matched = FileSystems.match([pattern])[0].metadata_list
         except Exception as exc:  # Beam raises filesystem-specific errors
@@ -177,6 +186,8 @@ def check_up_front(cfg: RunConfig, overwrite: bool) -> None:
         raise UsageError(f"tokenizer ranks file not found: {cfg.tokenizer}")
     if cfg.num_shards < 0 or cfg.tokens_per_shard <= 0:
         raise UsageError("--num-shards must be ≥ 0 and --tokens-per-shard > 0")
+    if offline and is_remote(cfg.output):
+        return
     previous = manifest_lib.previous_run_files(cfg.output)
     if previous and not overwrite:
         raise UsageError(f"{cfg.output} already holds a run ({len(previous)} file(s), e.g. "
@@ -199,7 +210,7 @@ def run(argv: Sequence[str], quiet: bool = False) -> int:
     opts = options.view_as(GLMPrepOptions)
     try:
         cfg = config_from(opts)
-        check_up_front(cfg, opts.overwrite)
+        check_up_front(cfg, opts.overwrite, offline=bool(options.get_all_options().get("dry_run")))
     except UsageError as exc:
         print(f"glmprep run: {exc}", file=sys.stderr)
         return EXIT_USAGE

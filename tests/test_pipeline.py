@@ -1,0 +1,150 @@
+"""``glmprep run`` end to end on the bundled sample corpus, plus its up-front checks."""
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+import os
+
+import pyarrow.parquet as pq
+import pytest
+
+from glmprep.cli import main
+from glmprep.pipeline.manifest import read_manifest
+from glmprep.schemas.shard import ShardReader
+from glmprep.validate import validate_paths
+
+from support import SAMPLE_DIR
+
+INPUTS = [os.path.join(SAMPLE_DIR, "*.jsonl.gz"), os.path.join(SAMPLE_DIR, "notes.txt"),
+          os.path.join(SAMPLE_DIR, "extra.parquet")]
+SMALL = ["--seq-len", "256", "--num-shards", "3", "--quiet"]
+
+
+def run_args(output, *extra):
+    args = ["run", "--output", str(output)]
+    for pattern in INPUTS:
+        args += ["--input", pattern]
+    return args + SMALL + list(extra)
+
+
+def input_records():
+    """Documents in the sample inputs, counted without glmprep's readers."""
+    n = 0
+    for path in glob.glob(INPUTS[0]):
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            n += sum(1 for line in fh if line.strip())
+    with open(INPUTS[1], encoding="utf-8") as fh:
+        n += 1  # text mode "file": the whole file is one document
+    n += pq.read_metadata(INPUTS[2]).num_rows
+    return n
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "out"
+    assert main(run_args(out)) == 0
+    return out
+
+
+def shard_hashes(out):
+    return {s["file"]: s["sha256"] for s in read_manifest(str(out))["shards"]}
+
+
+def test_run_validates_and_accounts_for_every_document(first_run):
+    report = validate_paths([str(first_run)])
+    assert report.ok, [str(v) for v in report.violations]
+    manifest = read_manifest(str(first_run))
+    totals = manifest["totals"]
+    assert totals["documents_in"] == input_records()
+    assert totals["documents_in"] == totals["documents_kept"] + totals["documents_rejected"]
+    assert totals["accounting_balanced"]
+    assert len(manifest["shards"]) == 3 == totals["shards"]
+    assert report.rows == totals["rows"] and report.tokens == totals["tokens"]
+    # every reject is on disk with a reason, and the counts agree
+    rejects = [json.loads(line) for path in glob.glob(str(first_run / "rejects" / "*.jsonl"))
+               for line in open(path, encoding="utf-8")]
+    assert len(rejects) == totals["documents_rejected"]
+    by_reason = {}
+    for r in rejects:
+        assert set(r) == {"key", "stage", "reason", "detail", "preview"} and len(r["preview"]) <= 200
+        by_reason[f"{r['stage']}/{r['reason']}"] = by_reason.get(f"{r['stage']}/{r['reason']}", 0) + 1
+    assert by_reason == totals["rejected_by_reason"]
+
+
+def test_duplicates_and_junk_are_rejected_with_reasons(first_run):
+    rejects = {}
+    for path in glob.glob(str(first_run / "rejects" / "*.jsonl")):
+        for line in open(path, encoding="utf-8"):
+            r = json.loads(line)
+            rejects[r["key"]] = r
+    # The sample corpus labels its injected documents by id suffix.
+    dups = [k for k in rejects if k.endswith("-dup")]
+    assert dups and all(rejects[k]["reason"] == "exact_duplicate" for k in dups)
+    assert all(rejects[k]["detail"].startswith("kept ") for k in dups)
+    for suffix, reasons in (("-short", {"too_short"}), ("-bullets", {"bullet_lines"}),
+                            ("-repeat", {"duplicate_lines"}), ("-ellipsis", {"ellipsis_lines"})):
+        hits = [k for k in rejects if k.endswith(suffix)]
+        assert len(hits) == 4 and {rejects[k]["reason"] for k in hits} == reasons, suffix
+
+
+def test_chinese_and_messy_documents_survive(first_run):
+    kept = set()
+    for path in sorted(glob.glob(str(first_run / "*.arrow"))):
+        for ids in ShardReader(path).table.column("source_ids").to_pylist():
+            kept.update(ids)
+    zh = [k for k in kept if k.startswith("zh-")]
+    assert len(zh) > 250
+    for suffix in ("-ansi", "-ctrl", "-crlf", "-tokens", "-long"):
+        assert any(k.endswith(suffix) for k in kept), suffix
+
+
+def test_second_run_gives_identical_shards(first_run, tmp_path):
+    again = tmp_path / "again"
+    assert main(run_args(again)) == 0
+    assert shard_hashes(again) == shard_hashes(first_run)
+    a, b = read_manifest(str(first_run)), read_manifest(str(again))
+    a.pop("run"), b.pop("run")
+    assert a == b
+
+
+def test_multi_processing_gives_identical_shards(first_run, tmp_path):
+    out = tmp_path / "mp"
+    assert main(run_args(out, "--direct_running_mode=multi_processing", "--direct_num_workers=2")) == 0
+    assert shard_hashes(out) == shard_hashes(first_run)
+
+
+def test_stats_prints_the_funnel(first_run, capsys):
+    assert main(["stats", str(first_run)]) == 0
+    out = capsys.readouterr().out
+    assert "exact_dedup/exact_duplicate" in out and "in = kept + rejected: yes" in out
+
+
+def test_dataflow_job_builds_offline(tmp_path):
+    """The Dataflow graph is built and validated without submitting anything."""
+    code = main(["run", "--input", INPUTS[0], "--output", "gs://my-bucket/glmprep-test",
+                 "--runner=DataflowRunner", "--dry_run=True", "--no_auth", "--sdk_location=container",
+                 "--project=my-project", "--region=us-central1", "--temp_location=gs://my-bucket/tmp",
+                 "--staging_location=gs://my-bucket/staging"])
+    assert code == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--input", "/nonexistent/*.jsonl"], "matches no file"),
+    (["--input", INPUTS[0], "--tokenizer", "/nonexistent.tiktoken"], "tokenizer ranks file not found"),
+    (["--input", INPUTS[0], "--mask-ratio", "1.5"], "mask_ratio"),
+    (["--input", INPUTS[0], "--near-dedup-threshold", "1.5"], "near-dedup"),
+    (["--output", "x"], "--input is required"),
+])
+def test_bad_command_lines_stop_before_work(tmp_path, capsys, args, message):
+    if "--output" not in args:
+        args = args + ["--output", str(tmp_path / "out")]
+    assert main(["run"] + args) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
+
+
+def test_existing_run_needs_overwrite(first_run, capsys):
+    assert main(run_args(first_run)) == 2
+    assert "--overwrite" in capsys.readouterr().err
