@@ -52,6 +52,8 @@ def add_commands(subparsers) -> None:
                    help="keep the full tokenizer vocabulary as output classes (slow with 100k ids)")
     p.add_argument("--eval-every", type=int, default=0, help="held-out loss every N steps (default: off)")
     p.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps (default: at the end)")
+    p.add_argument("--stop-after", type=int, default=0,
+                   help="stop and save after this many steps of this invocation, to continue with --resume")
     p.add_argument("--log-every", type=int, default=10, help="progress line every N steps when not a TTY")
     p.add_argument("--tokenizer", default=None, help="ranks file the shards must have been made with")
     p.set_defaults(func=train_command)
@@ -198,7 +200,8 @@ def _train(args) -> int:
 
     start, tokens = time.perf_counter(), 0
     try:
-        while state.step < tc.steps:
+        last = min(tc.steps, state.step + args.stop_after) if args.stop_after else tc.steps
+        while state.step < last:
             stats = T.train_step(state, stream)
             tokens += stats["tokens"]
             rate = tokens / max(time.perf_counter() - start, 1e-9)
@@ -208,7 +211,7 @@ def _train(args) -> int:
             if args.eval_every and len(eval_rows) and state.step % args.eval_every == 0:
                 row["eval_loss"] = f"{T.evaluate(state, shards, eval_rows)['all']['loss']:.6f}"
             log.writerow(row)
-            progress.update(state.step, stats["loss"], stats["lr"], rate, force=state.step == tc.steps)
+            progress.update(state.step, stats["loss"], stats["lr"], rate, force=state.step == last)
             if args.save_every and state.step % args.save_every == 0:
                 save()
     except KeyboardInterrupt:
