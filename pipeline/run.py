@@ -22,6 +22,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from glmprep.filters import FilterOptions, filter_options_from
 from glmprep.pipeline import manifest as manifest_lib
+from glmprep.pipeline import progress
 from glmprep.pipeline.options import GLMPrepOptions, add_run_arguments, sample_options_from
 from glmprep.records import STAGES
 from glmprep.samples import SampleOptions
@@ -106,12 +107,14 @@ class GLMPrep(beam.PTransform):
         tokens, bad = docs | "Tokenize" >> TokenizeDocuments(cfg.tokenizer)
         rejects.append(bad)
         funnel.append(_count(tokens, "tokenized"))
+        _ = tokens | "ProgressKept" >> progress.CountProgress(progress.KEPT)
 
         summaries = tokens | "WriteShards" >> WriteShards(
             cfg.output, cfg.sample, cfg.tokenizer, cfg.num_shards, cfg.tokens_per_shard,
             extra_metadata={"glmprep_version": manifest_lib.glmprep_version()})
 
-        all_rejects = rejects | "FlattenRejects" >> beam.Flatten()
+        all_rejects = (rejects | "FlattenRejects" >> beam.Flatten()
+                       | "ProgressRejected" >> progress.CountProgress(progress.REJECTED))
         _ = (all_rejects
              | "RejectToJson" >> beam.Map(lambda r: json.dumps(r, ensure_ascii=False, sort_keys=True))
              | "WriteRejects" >> beam.io.WriteToText(
@@ -217,8 +220,10 @@ def run(argv: Sequence[str], quiet: bool = False) -> int:
     started = time.time()
     pipeline = beam.Pipeline(options=options)
     _ = pipeline | "GLMPrep" >> GLMPrep(cfg)
-    result = pipeline.run()
-    result.wait_until_finish()
+    local = options.view_as(StandardOptions).runner in ("DirectRunner", "direct")
+    with progress.reporting(enabled=local and not (quiet or opts.quiet)):
+        result = pipeline.run()
+        result.wait_until_finish()
     if options.view_as(StandardOptions).runner not in ("DirectRunner", "direct", None) \
             and not os.path.exists(os.path.join(cfg.output, manifest_lib.MANIFEST_NAME)):
         return EXIT_OK  # a remote job: nothing local to summarise

@@ -48,6 +48,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.fileio import EmptyMatchTreatment
 from apache_beam.metrics import Metrics
 
+from glmprep.pipeline import progress
 from glmprep.records import Doc, make_reject
 
 STAGE = "read"
@@ -430,7 +431,9 @@ class ReadRecordsDoFn(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(REJECTS, item)
             else:
                 self._counters[DOCS_READ].inc()
+                progress.note(progress.DOCS_READ)
                 yield item
+        progress.note(progress.BYTES_READ, size_in_bytes or 0)
 
 
 class ReadDocuments(beam.PTransform):
