@@ -2,9 +2,13 @@
 
 The flow for one shard's documents, in a fixed order:
 
-    split_document   a document's tokens -> pieces that fit a sample (cut at sentence ends)
-    pack_pieces      pieces -> groups of pieces, each group one sample (cost-aware)
-    SampleBuilder    a group -> spans (per objective) -> Part A / Part B arrays
+    PieceTable.from_documents   documents -> pieces that fit a sample (cut at sentence ends)
+    SampleBuilder.pack          pieces -> consecutive groups, one per sample (cost-aware greedy)
+    SampleBuilder._build        groups -> spans per objective -> Part A / Part B columns
+
+Everything after packing runs on whole batches of samples at once (columns, not
+rows): per-sample Python work is a key hash and a packing step, so building
+samples is faster than tokenizing them.
 
 Vocabulary used throughout:
 
@@ -14,11 +18,12 @@ Vocabulary used throughout:
     part_a   x with each span replaced by one mask token; ``sep = len(part_a)``
     part_b   per span, in a random order: input ``sop s_1..s_l``, target ``s_1..s_l eop``
 
-Every random choice comes from ``KeyedRandom(seed, sample key)``, the sample key
-being ``"<first document key>#<piece>"``; the first draw picks the objective.
+Every random choice comes from the keyed stream of the sample (``glmprep.rng``), the
+sample key being ``"<first document key>#<piece>"``; draw 0 picks the objective.
 """
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -26,7 +31,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from glmprep.rng import KeyedRandom
+from glmprep.rng import _GOLDEN, KeyedRandom, splitmix64, stream_base
 from glmprep.tokenizer import GLMTokenizer, SpecialIds
 
 OBJECTIVES = ("blank", "sentence", "document")
@@ -90,7 +95,8 @@ class SampleOptions:
         if objective == "document":
             return x_len + 2
         # Each blank/sentence span covers ≥ 1 token and spans stop once the target is met.
-        return x_len + 2 * min(text_len, math.ceil(self.mask_ratio * x_len))
+        capacity = int(masking_capacity(np.array([text_len]), objective, self.max_span)[0])
+        return x_len + 2 * min(capacity, math.ceil(self.mask_ratio * x_len - 1e-9))
 
     def max_piece_len(self) -> int:
         """Largest piece (in x tokens, ENC and eos included) whose cost fits seq_len."""
@@ -181,17 +187,26 @@ class SentenceTable:
             self.starts_space[i] = raw[:1].isspace()
             self.blank[i] = raw.isspace()
 
-    def ends(self, tokens: np.ndarray) -> np.ndarray:
-        """bool [n]: True on the last token of each sentence (the final token always)."""
+    def ends(self, tokens: np.ndarray, doc_lengths: Optional[np.ndarray] = None) -> np.ndarray:
+        """bool [n]: True on the last token of each sentence.
+
+        ``tokens`` may hold several documents back to back (``doc_lengths``); a
+        document's last token always ends a sentence and nothing looks across.
+        """
         n = len(tokens)
         if n == 0:
             return np.zeros(0, dtype=bool)
+        last = np.cumsum(doc_lengths) - 1 if doc_lengths is not None else np.array([n - 1])
         next_space = np.ones(n, dtype=bool)
         next_space[:-1] = self.starts_space[tokens[1:]]
+        next_space[last] = True
         ends = self.strong[tokens] | (self.ascii_end[tokens] & next_space)
-        # Trailing white space belongs to the sentence before it.
-        ends[:-1] &= ~(self.blank[tokens[1:]] & ends[1:])
-        ends[-1] = True
+        # Trailing white space belongs to the sentence before it (within a document).
+        joins = np.zeros(n, dtype=bool)
+        joins[:-1] = self.blank[tokens[1:]] & ends[1:]
+        joins[last] = False
+        ends &= ~joins
+        ends[last] = True
         return ends
 
 
@@ -223,20 +238,14 @@ class Piece:
     def x_len(self) -> int:
         return len(self.tokens) + self.has_enc + self.has_eos
 
-    @property
-    def sample_key(self) -> str:
-        return f"{self.key}#{self.piece}"
 
-
-def split_document(key: str, tokens: np.ndarray, ends: np.ndarray, max_x_len: int) -> List[Piece]:
-    """Cut a document into pieces of at most ``max_x_len`` x-tokens.
+def split_points(ends: np.ndarray, max_x_len: int) -> List[int]:
+    """Cut offsets ``[0, …, t]`` of a document into pieces of at most ``max_x_len`` x-tokens.
 
     A cut goes after the last sentence end in the second half of the window, or
-    mid-sentence when the window holds none. Nothing is dropped.
+    mid-sentence when the window holds none.
     """
-    t = len(tokens)
-    if t + 2 <= max_x_len:
-        return [Piece(key, 0, 1, tokens, ends)]
+    t = len(ends)
     budget = max_x_len - 2  # room for ENC and eos whichever piece this is
     cuts = [0]
     while t - cuts[-1] > budget:
@@ -244,127 +253,394 @@ def split_document(key: str, tokens: np.ndarray, ends: np.ndarray, max_x_len: in
         found = np.flatnonzero(ends[lo:hi])
         cuts.append(lo + int(found[-1]) + 1 if len(found) else hi)
     cuts.append(t)
+    return cuts
+
+
+def split_document(key: str, tokens: np.ndarray, ends: np.ndarray, max_x_len: int) -> List[Piece]:
+    """Cut a document into pieces that fit a sample; nothing is dropped."""
+    cuts = split_points(ends, max_x_len) if len(tokens) + 2 > max_x_len else [0, len(tokens)]
     n = len(cuts) - 1
     return [Piece(key, i, n, tokens[a:b], ends[a:b]) for i, (a, b) in enumerate(zip(cuts, cuts[1:]))]
 
 
-# --------------------------------------------------------------------------- building
-class SampleBuilder:
-    """Turns groups of pieces into GLM samples (dicts with the shard's columns)."""
+@dataclass
+class PieceTable:
+    """Pieces in columns: their text tokens back to back, one row per piece."""
 
-    def __init__(self, options: SampleOptions, specials: SpecialIds):
+    tokens: np.ndarray        # [T] uint32, every piece's text in order
+    ends: np.ndarray          # [T] bool sentence ends
+    keys: List[str]           # [P] document key of each piece
+    piece: np.ndarray         # [P] index of the piece in its document
+    num_pieces: np.ndarray    # [P]
+    lengths: np.ndarray       # [P] text tokens
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return exclusive_cumsum(self.lengths)
+
+    @property
+    def x_lengths(self) -> np.ndarray:
+        return self.lengths + (self.piece == 0) + (self.piece == self.num_pieces - 1)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def select(self, start: int, stop: int) -> "PieceTable":
+        """Pieces ``start:stop`` as a new table."""
+        offsets = self.offsets
+        lo = int(offsets[start]) if start < len(self) else len(self.tokens)
+        hi = int(offsets[stop]) if stop < len(self) else len(self.tokens)
+        return PieceTable(self.tokens[lo:hi], self.ends[lo:hi], self.keys[start:stop],
+                          self.piece[start:stop], self.num_pieces[start:stop], self.lengths[start:stop])
+
+    @classmethod
+    def concat(cls, tables: Sequence["PieceTable"]) -> "PieceTable":
+        return cls(np.concatenate([t.tokens for t in tables]), np.concatenate([t.ends for t in tables]),
+                   [k for t in tables for k in t.keys], np.concatenate([t.piece for t in tables]),
+                   np.concatenate([t.num_pieces for t in tables]), np.concatenate([t.lengths for t in tables]))
+
+    @classmethod
+    def from_pieces(cls, pieces: Sequence[Piece]) -> "PieceTable":
+        return cls(
+            np.concatenate([p.tokens for p in pieces]).astype(np.uint32, copy=False) if pieces else np.zeros(0, np.uint32),
+            np.concatenate([p.ends for p in pieces]).astype(bool, copy=False) if pieces else np.zeros(0, bool),
+            [p.key for p in pieces], np.array([p.piece for p in pieces], dtype=np.int64),
+            np.array([p.num_pieces for p in pieces], dtype=np.int64),
+            np.array([len(p.tokens) for p in pieces], dtype=np.int64))
+
+    @classmethod
+    def from_documents(cls, keys: Sequence[str], tokens: Sequence[np.ndarray], max_x_len: int,
+                       table: Optional[SentenceTable] = None,
+                       ends: Optional[Sequence[np.ndarray]] = None) -> "PieceTable":
+        """Documents -> pieces; only documents longer than a sample go through a Python loop."""
+        lengths = np.array([len(t) for t in tokens], dtype=np.int64)
+        flat = np.concatenate(tokens).astype(np.uint32, copy=False) if len(tokens) else np.zeros(0, np.uint32)
+        if ends is not None:
+            flat_ends = np.concatenate(ends).astype(bool, copy=False) if len(ends) else np.zeros(0, bool)
+        elif table is not None:
+            flat_ends = table.ends(flat, lengths)
+        else:
+            raise ValueError("PieceTable.from_documents needs a SentenceTable or the sentence ends")
+        long_docs = np.flatnonzero(lengths + 2 > max_x_len)
+        if not len(long_docs):
+            ones = np.ones(len(keys), dtype=np.int64)
+            return cls(flat, flat_ends, list(keys), np.zeros(len(keys), np.int64), ones, lengths)
+        doc_offsets = exclusive_cumsum(lengths)
+        piece_keys, piece_index, piece_count, piece_len = [], [], [], []
+        previous = 0
+        for d in long_docs.tolist():
+            piece_keys.extend(keys[previous:d])
+            piece_index.extend([0] * (d - previous))
+            piece_count.extend([1] * (d - previous))
+            piece_len.extend(lengths[previous:d].tolist())
+            start = int(doc_offsets[d])
+            cuts = split_points(flat_ends[start:start + int(lengths[d])], max_x_len)
+            n = len(cuts) - 1
+            piece_keys.extend([keys[d]] * n)
+            piece_index.extend(range(n))
+            piece_count.extend([n] * n)
+            piece_len.extend(np.diff(cuts).tolist())
+            previous = d + 1
+        piece_keys.extend(keys[previous:])
+        piece_index.extend([0] * (len(keys) - previous))
+        piece_count.extend([1] * (len(keys) - previous))
+        piece_len.extend(lengths[previous:].tolist())
+        return cls(flat, flat_ends, piece_keys, np.array(piece_index, np.int64),
+                   np.array(piece_count, np.int64), np.array(piece_len, np.int64))
+
+
+# --------------------------------------------------------------------------- samples in columns
+@dataclass
+class SampleColumns:
+    """Built samples, column by column (row i of a list column is ``values[offsets[i]:offsets[i+1]]``)."""
+
+    input_ids: np.ndarray            # [N] uint32
+    target_ids: np.ndarray           # [N] uint32
+    loss_mask: np.ndarray            # [N] uint8
+    position_ids: np.ndarray         # [N] int64
+    block_position_ids: np.ndarray   # [N] int64
+    offsets: np.ndarray              # [R+1] row boundaries in the token columns
+    sep: np.ndarray                  # [R]
+    objective: List[str]             # [R]
+    source_ids: List[str]            # [P] pieces in row order
+    source_piece: np.ndarray         # [P]
+    source_num_pieces: np.ndarray    # [P]
+    source_lengths: np.ndarray       # [P] x tokens of each piece
+    source_offsets: np.ndarray       # [R+1] row boundaries in the source columns
+    span_lengths: np.ndarray         # [K] every span, for statistics
+    span_objective: np.ndarray       # [K] objective index (OBJECTIVES) of each span
+
+    def __len__(self) -> int:
+        return len(self.sep)
+
+    def row(self, i: int) -> Dict[str, object]:
+        """One sample as a dict of the shard's columns."""
+        a, b = self.offsets[i], self.offsets[i + 1]
+        c, d = self.source_offsets[i], self.source_offsets[i + 1]
+        return {
+            "input_ids": self.input_ids[a:b], "target_ids": self.target_ids[a:b],
+            "loss_mask": self.loss_mask[a:b], "position_ids": self.position_ids[a:b],
+            "block_position_ids": self.block_position_ids[a:b], "sep": int(self.sep[i]),
+            "objective": self.objective[i], "source_ids": self.source_ids[c:d],
+            "source_piece": self.source_piece[c:d], "source_num_pieces": self.source_num_pieces[c:d],
+            "source_lengths": self.source_lengths[c:d],
+        }
+
+    def rows(self) -> Iterator[Dict[str, object]]:
+        return (self.row(i) for i in range(len(self)))
+
+
+# --------------------------------------------------------------------------- building
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix_int(x: int) -> int:
+    """SplitMix64 on one Python int (same as glmprep.rng.splitmix64)."""
+    x ^= x >> 30
+    x = (x * 0xBF58476D1CE4E5B9) & _MASK64
+    x ^= x >> 27
+    x = (x * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def _draw(bases: np.ndarray, counters: np.ndarray) -> np.ndarray:
+    """Counter-based bits: draw ``counter`` of the stream starting at ``base`` (as KeyedRandom)."""
+    with np.errstate(over="ignore"):
+        return splitmix64(counters.astype(np.uint64) * _GOLDEN + bases)
+
+
+def _uniform(bits: np.ndarray) -> np.ndarray:
+    return (bits >> np.uint64(11)).astype(np.float64) * (1.0 / float(1 << 53))
+
+
+def _within(counts: np.ndarray) -> np.ndarray:
+    """Index of each element within its group: counts [2, 3] -> [0, 1, 0, 1, 2]."""
+    return np.arange(int(counts.sum())) - np.repeat(exclusive_cumsum(counts), counts)
+
+
+# Rows built at once; bounds the memory of one batch of columns.
+BUILD_BATCH_ROWS = 2048
+# Document tokens gathered before pieces are cut and packed.
+CHUNK_TOKENS = 1 << 20
+
+
+class SampleBuilder:
+    """Builds GLM samples from documents, many samples per NumPy pass.
+
+    Random choices of a sample come from the stream ``KeyedRandom(seed, key)`` of its
+    sample key ``"<first document key>#<piece>"``, draws numbered per sample:
+    draw 0 picks the objective; blank samples then draw span lengths and slot keys,
+    sentence samples one key per sentence, document samples one share per piece;
+    the draws after those order the spans in Part B.
+    """
+
+    def __init__(self, options: SampleOptions, specials: SpecialIds, table: Optional[SentenceTable] = None):
         self.options = options
         self.specials = specials
-        self.mask_ids = {"blank": specials.mask, "sentence": specials.smask, "document": specials.gmask}
+        self.table = table
+        self.mask_ids = np.array([specials.mask, specials.smask, specials.gmask], dtype=np.uint32)
         weights = np.array([options.objective_weights.get(o, 0.0) for o in OBJECTIVES], dtype=np.float64)
-        self._objective_cdf = np.cumsum(weights / weights.sum())
+        self._objective_cdf = np.cumsum(weights / weights.sum()).tolist()
         self._objective_cdf[-1] = 1.0
         self._span_cdf = truncated_poisson_cdf(float(options.poisson_lambda), int(options.max_span))
         self.max_piece_len = options.max_piece_len()
 
-    # -- packing ----------------------------------------------------------------------
-    def objective_for(self, rng: KeyedRandom) -> str:
-        """The objective of a sample: the first draw of its stream."""
-        return OBJECTIVES[int(np.searchsorted(self._objective_cdf, rng.uniform(1)[0], side="right"))]
+    # -- public entry points -------------------------------------------------------
+    def build_documents(self, docs: Iterable[Tuple]) -> Iterator[SampleColumns]:
+        """``(key, tokens)`` or ``(key, tokens, ends)`` documents, in order -> batches of samples.
+
+        Documents are gathered into chunks; the samples do not depend on the chunking.
+        """
+        carry: Optional[PieceTable] = None
+        keys, tokens, ends = [], [], []
+        size = 0
+        for doc in docs:
+            keys.append(doc[0])
+            tokens.append(np.asarray(doc[1], dtype=np.uint32))
+            if len(doc) > 2:
+                ends.append(np.asarray(doc[2], dtype=bool))
+            size += len(doc[1])
+            if size >= CHUNK_TOKENS:
+                table = PieceTable.from_documents(keys, tokens, self.max_piece_len, self.table, ends or None)
+                carry = yield from self._build_table(table if carry is None else PieceTable.concat([carry, table]),
+                                                     final=False)
+                keys, tokens, ends, size = [], [], [], 0
+        if keys:
+            table = PieceTable.from_documents(keys, tokens, self.max_piece_len, self.table, ends or None)
+            carry = table if carry is None else PieceTable.concat([carry, table])
+        if carry is not None and len(carry):
+            yield from self._build_table(carry, final=True)
 
     def pack_pieces(self, pieces: Iterable[Piece]) -> Iterator[Dict[str, object]]:
-        """Greedy, order-preserving packing; yields one built sample per group."""
-        group: List[Piece] = []
-        used = 0
-        rng = objective = None
-        for piece in pieces:
-            # Pieces of one document go to different samples: a document was split because it
-            # does not fit one sample, and spans on both sides of a cut would touch.
-            if group and piece.key != group[-1].key:
-                cost = self.options.piece_cost(objective, piece.x_len, len(piece.tokens))
-                if used + cost <= self.options.seq_len:
-                    group.append(piece)
-                    used += cost
-                    continue
-            if group:
-                yield self.build(group, rng, objective)
-            rng = KeyedRandom(self.options.seed, piece.sample_key)
-            objective = self.objective_for(rng)
-            group = [piece]
-            used = self.options.piece_cost(objective, piece.x_len, len(piece.tokens))
-        if group:
-            yield self.build(group, rng, objective)
+        """Pieces in order -> samples as dicts (the simple, row-at-a-time interface)."""
+        pieces = list(pieces)
+        if pieces:
+            for batch in self._build_table(PieceTable.from_pieces(pieces), final=True):
+                yield from batch.rows()
 
     def build_one(self, pieces: Sequence[Piece], objective: Optional[str] = None) -> Dict[str, object]:
-        """Build one sample from ``pieces`` (objective drawn unless given)."""
-        rng = KeyedRandom(self.options.seed, pieces[0].sample_key)
-        drawn = self.objective_for(rng)
-        return self.build(pieces, rng, objective or drawn)
+        """All ``pieces`` in one sample (the objective drawn unless given)."""
+        table = PieceTable.from_pieces(list(pieces))
+        base, drawn = self._stream(table.keys[0], int(table.piece[0]))
+        chosen = OBJECTIVES.index(objective) if objective else drawn
+        return self._build(table, np.array([0]), np.array([chosen]), np.array([base], dtype=np.uint64)).row(0)
 
-    # -- one sample ----------------------------------------------------------------------
-    def build(self, pieces: Sequence[Piece], rng: KeyedRandom, objective: str) -> Dict[str, object]:
-        sp = self.specials
-        x_lens = np.array([p.x_len for p in pieces], dtype=np.int64)
-        text_lens = np.array([len(p.tokens) for p in pieces], dtype=np.int64)
-        x_starts = exclusive_cumsum(x_lens)
-        text_starts = x_starts + np.array([p.has_enc for p in pieces], dtype=np.int64)
-        parts = []
-        for p in pieces:
-            if p.has_enc:
-                parts.append(np.array([sp.enc], dtype=np.uint32))
-            parts.append(p.tokens.astype(np.uint32, copy=False))
-            if p.has_eos:
-                parts.append(np.array([sp.eos], dtype=np.uint32))
-        x = np.concatenate(parts)
+    # -- packing -------------------------------------------------------------------
+    def _stream(self, key: str, piece: int) -> Tuple[int, int]:
+        """(stream base, objective index) of the sample whose first piece is ``key#piece``."""
+        base = stream_base(self.options.seed, f"{key}#{piece}")
+        u = (_splitmix_int(base) >> 11) * (1.0 / float(1 << 53))  # draw 0 of the stream
+        return base, bisect.bisect_right(self._objective_cdf, u)
 
-        if objective == "blank":
-            starts, lengths = self._blank_spans(rng, x_lens, text_lens)
-        elif objective == "sentence":
-            ends = np.concatenate([p.ends for p in pieces]) if pieces else np.zeros(0, bool)
-            starts, lengths = self._sentence_spans(rng, x_lens, text_lens, ends)
-        else:
-            starts, lengths = self._document_spans(rng, text_lens)
-        # Span offsets are within each piece's text; move them into x.
-        piece_of_span, starts = starts
-        starts = starts + text_starts[piece_of_span]
-        order = np.argsort(rng.bits(len(starts)), kind="stable")
-        sample = assemble(x, starts, lengths, self.mask_ids[objective], order, sp)
-        sample["objective"] = objective
-        sample["source_ids"] = [p.key for p in pieces]
-        sample["source_piece"] = np.array([p.piece for p in pieces], dtype=np.uint32)
-        sample["source_num_pieces"] = np.array([p.num_pieces for p in pieces], dtype=np.uint32)
-        sample["source_lengths"] = x_lens.astype(np.uint32)
-        return sample
+    def pack(self, table: PieceTable) -> Tuple[List[int], List[int], List[int]]:
+        """Greedy order-preserving packing: (first piece, objective index, stream base) per sample.
 
-    def _targets(self, x_lens: np.ndarray, text_lens: np.ndarray, objective: str) -> np.ndarray:
-        """Tokens to mask per piece: ceil(ratio · x_len), capped by what the piece can hold."""
-        return np.minimum(masking_capacity(text_lens, objective, self.options.max_span),
-                          np.ceil(self.options.mask_ratio * x_lens - 1e-9).astype(np.int64))
-
-    def _blank_spans(self, rng, x_lens, text_lens):
-        """Poisson span lengths drawn until each piece's target is met, placed uniformly.
-
-        Returns ((piece index per span, start within the piece's text), lengths),
-        spans sorted by piece then start.
+        Pieces of one document go to different samples: a document was split because
+        it does not fit one sample, and spans on both sides of a cut would touch.
         """
-        targets = self._targets(x_lens, text_lens, "blank")
-        # Each span covers ≥ 1 token, so ``target`` draws always suffice for a piece.
-        draws = np.maximum(targets, 1)
-        lengths = np.searchsorted(self._span_cdf, rng.uniform(int(draws.sum())), side="right") + 1
-        piece = np.repeat(np.arange(len(targets)), draws)
-        seg0 = exclusive_cumsum(draws)
-        covered_before = np.cumsum(lengths) - lengths - np.repeat(np.cumsum(lengths)[seg0] - lengths[seg0], draws)
-        keep = (covered_before < np.repeat(targets, draws))
-        piece, lengths = piece[keep], lengths[keep].astype(np.int64)
-        counts = np.bincount(piece, minlength=len(targets))
-        totals = np.bincount(piece, weights=lengths, minlength=len(targets)).astype(np.int64)
-        free = text_lens - totals - np.maximum(counts - 1, 0)
+        x_len = table.x_lengths
+        costs = [self._costs(o, x_len, table.lengths) for o in OBJECTIVES]
+        limit = self.options.seq_len
+        keys, pieces = table.keys, table.piece.tolist()
+        starts, objectives, bases = [], [], []
+        used, cost = 0, None
+        for i in range(len(keys)):
+            if cost is not None and keys[i] != keys[i - 1] and used + cost[i] <= limit:
+                used += cost[i]
+                continue
+            base, objective = self._stream(keys[i], pieces[i])
+            starts.append(i)
+            objectives.append(objective)
+            bases.append(base)
+            cost = costs[objective]
+            used = cost[i]
+        return starts, objectives, bases
+
+    def _costs(self, objective: str, x_len: np.ndarray, text_len: np.ndarray) -> List[int]:
+        """Worst-case tokens of each piece in a sample of ``objective`` (as SampleOptions.piece_cost)."""
+        if objective == "document":
+            return (x_len + 2).tolist()
+        capacity = masking_capacity(text_len, objective, self.options.max_span)
+        return (x_len + 2 * np.minimum(capacity, np.ceil(self.options.mask_ratio * x_len - 1e-9))).astype(np.int64).tolist()
+
+    def _build_table(self, table: PieceTable, final: bool):
+        """Pack and build a table; without ``final`` the last (open) sample is returned to carry over."""
+        starts, objectives, bases = self.pack(table)
+        carry = None
+        if not final:
+            if len(starts) <= 1:
+                return table
+            # The last sample may still grow with the next chunk's pieces: carry it over.
+            carry = table.select(starts[-1], len(table))
+            table = table.select(0, starts[-1])
+            starts, objectives, bases = starts[:-1], objectives[:-1], bases[:-1]
+        starts_arr = np.array(starts + [len(table)], dtype=np.int64)
+        for lo in range(0, len(starts), BUILD_BATCH_ROWS):
+            hi = min(lo + BUILD_BATCH_ROWS, len(starts))
+            sub = table.select(int(starts_arr[lo]), int(starts_arr[hi]))
+            yield self._build(sub, starts_arr[lo:hi] - starts_arr[lo], np.array(objectives[lo:hi]),
+                              np.array(bases[lo:hi], dtype=np.uint64))
+        return carry
+
+    # -- building ------------------------------------------------------------------
+    def _build(self, table: PieceTable, group_starts: np.ndarray, objectives: np.ndarray,
+               bases: np.ndarray) -> SampleColumns:
+        """Samples from pieces: sample r holds pieces ``group_starts[r]`` up to the next start."""
+        sp = self.specials
+        n_rows, n_pieces = len(group_starts), len(table)
+        pieces_per_row = np.diff(np.append(group_starts, n_pieces))
+        piece_row = np.repeat(np.arange(n_rows), pieces_per_row)
+        piece_objective = objectives[piece_row]
+        has_enc = table.piece == 0
+        has_eos = table.piece == table.num_pieces - 1
+        x_len = table.lengths + has_enc + has_eos
+        x_off = exclusive_cumsum(x_len)
+        text_start = x_off + has_enc                       # where each piece's text sits in x
+        x = np.empty(int(x_len.sum()), dtype=np.uint32)
+        x[x_off[has_enc]] = sp.enc
+        x[(x_off + x_len - 1)[has_eos]] = sp.eos
+        x[segment_ranges(text_start, table.lengths)] = table.tokens
+
+        next_counter = np.ones(n_rows, dtype=np.int64)    # draw 0 was the objective
+        spans = []
+        for index, make in ((0, self._blank_spans), (1, self._sentence_spans), (2, self._document_spans)):
+            chosen = np.flatnonzero(piece_objective == index)
+            if len(chosen):
+                piece, start, length = make(table, chosen, piece_row, x_len, bases, next_counter)
+                spans.append((piece, start, length))
+        piece = np.concatenate([s[0] for s in spans])
+        start = np.concatenate([s[1] for s in spans]) + text_start[piece]
+        length = np.concatenate([s[2] for s in spans])
+        by_start = np.argsort(start, kind="stable")
+        start, length, piece = start[by_start], length[by_start], piece[by_start]
+        span_row = piece_row[piece]
+        # Part B order: a random permutation of each sample's spans.
+        per_row = np.bincount(span_row, minlength=n_rows)
+        keys = _draw(bases[span_row], next_counter[span_row] + _within(per_row))
+        order = np.lexsort((keys, span_row))
+        row_x_len = np.bincount(piece_row, weights=x_len, minlength=n_rows).astype(np.int64)
+        cols = assemble_batch(x, row_x_len, start, length, span_row, self.mask_ids[objectives[span_row]], order, sp)
+        source_offsets = np.append(group_starts, n_pieces)
+        return SampleColumns(
+            **cols, objective=[OBJECTIVES[o] for o in objectives.tolist()], source_ids=list(table.keys),
+            source_piece=table.piece, source_num_pieces=table.num_pieces, source_lengths=x_len,
+            source_offsets=source_offsets, span_lengths=length, span_objective=objectives[span_row])
+
+    def _targets(self, table: PieceTable, chosen: np.ndarray, x_len: np.ndarray, objective: str) -> np.ndarray:
+        """Tokens to mask per chosen piece: ceil(ratio · x_len), capped by what the piece can hold."""
+        return np.minimum(masking_capacity(table.lengths[chosen], objective, self.options.max_span),
+                          np.ceil(self.options.mask_ratio * x_len[chosen] - 1e-9).astype(np.int64))
+
+    def _blank_spans(self, table, chosen, piece_row, x_len, bases, next_counter):
+        """Poisson lengths drawn until each piece's target is met, then placed uniformly."""
+        targets = self._targets(table, chosen, x_len, "blank")
+        text_len = table.lengths[chosen]
+        rows = piece_row[chosen]
+        draws = np.maximum(targets, 1)          # each span covers ≥ 1 token: enough draws
+        draw_piece = np.repeat(np.arange(len(chosen)), draws)
+        draw_row = rows[draw_piece]
+        row_draws = np.bincount(rows, weights=draws, minlength=len(bases)).astype(np.int64)
+        counters = next_counter[draw_row] + (np.arange(len(draw_row)) - exclusive_cumsum(row_draws)[draw_row])
+        lengths = np.searchsorted(self._span_cdf, _uniform(_draw(bases[draw_row], counters)), side="right") + 1
+        excl = np.cumsum(lengths) - lengths
+        covered_before = excl - np.repeat(excl[exclusive_cumsum(draws)], draws)
+        keep = covered_before < np.repeat(targets, draws)
+        span_piece, lengths = draw_piece[keep], lengths[keep].astype(np.int64)
+        next_counter += row_draws
+        counts = np.bincount(span_piece, minlength=len(chosen))
+        totals = np.bincount(span_piece, weights=lengths, minlength=len(chosen)).astype(np.int64)
+        free = text_len - totals - np.maximum(counts - 1, 0)
         bad = np.flatnonzero(free < 0)
         if len(bad):
-            piece, lengths, counts, free = self._redraw_blank(rng, piece, lengths, counts, free,
-                                                              bad, targets, text_lens)
-        return self._place(rng, piece, lengths, counts, free), lengths
+            span_piece, lengths, counts, free = self._redraw(table, chosen, span_piece, lengths, counts, free,
+                                                             bad, targets, text_len)
+        # Placement: per piece, which of free + k slots hold spans (uniform over arrangements).
+        slots = free + counts
+        slot_piece = np.repeat(np.arange(len(chosen)), slots)
+        slot_row = rows[slot_piece]
+        row_slots = np.bincount(rows, weights=slots, minlength=len(bases)).astype(np.int64)
+        slot_keys = _draw(bases[slot_row], next_counter[slot_row] +
+                          (np.arange(len(slot_row)) - exclusive_cumsum(row_slots)[slot_row]))
+        next_counter += row_slots
+        order = np.lexsort((slot_keys, slot_piece))
+        rank = np.arange(len(order)) - np.repeat(exclusive_cumsum(slots), slots)
+        picked = np.sort(order[rank < np.repeat(counts, slots)])
+        slot_index = picked - np.repeat(exclusive_cumsum(slots), counts)
+        # span i of a piece starts after (slot_i - i) free tokens, i gaps and the spans before
+        # it, i.e. at slot_i + (tokens of the spans before it)
+        excl = np.cumsum(lengths) - lengths
+        first = exclusive_cumsum(counts)[counts > 0]
+        spans_before = excl - np.repeat(excl[first], counts[counts > 0])
+        return chosen[span_piece], slot_index + spans_before, lengths
 
-    def _redraw_blank(self, rng, piece, lengths, counts, free, bad, targets, text_lens):
-        """Pieces whose draw does not fit: draw again, then fall back to the fewest spans."""
-        by_piece = {i: lengths[piece == i] for i in range(len(targets))}
-        for i in bad:
-            target, room = int(targets[i]), int(text_lens[i])
+    def _redraw(self, table, chosen, span_piece, lengths, counts, free, bad, targets, text_len):
+        """Pieces whose draw does not fit: draw again from a side stream, then fall back
+        to the fewest even spans that reach the target."""
+        by_piece = np.split(lengths, np.cumsum(counts)[:-1])
+        for i in bad.tolist():
+            p = int(chosen[i])
+            target, room = int(targets[i]), int(text_len[i])
+            rng = KeyedRandom(self.options.seed, f"{table.keys[p]}#{int(table.piece[p])}/redraw")
             for _ in range(_BLANK_REDRAWS):
                 drawn = np.searchsorted(self._span_cdf, rng.uniform(target), side="right") + 1
                 drawn = drawn[:int(np.searchsorted(np.cumsum(drawn), target)) + 1]
@@ -376,61 +652,115 @@ class SampleBuilder:
             by_piece[i] = drawn.astype(np.int64)
             counts[i] = len(drawn)
             free[i] = room - drawn.sum() - (len(drawn) - 1)
-        piece = np.repeat(np.arange(len(targets)), counts)
-        lengths = np.concatenate([by_piece[i] for i in range(len(targets))]).astype(np.int64)
-        return piece, lengths, counts, free
+        span_piece = np.repeat(np.arange(len(chosen)), counts)
+        return span_piece, np.concatenate(by_piece).astype(np.int64), counts, free
 
-    def _place(self, rng, piece, lengths, counts, free):
-        """Uniform non-adjacent placement: per piece choose which of free+k slots are spans."""
-        slots = free + counts
-        slot_piece = np.repeat(np.arange(len(counts)), slots)
-        keys = rng.bits(int(slots.sum()))
-        order = np.lexsort((keys, slot_piece))              # by piece, then random key
-        rank = np.arange(len(order)) - np.repeat(exclusive_cumsum(slots), slots)
-        chosen = order[rank < np.repeat(counts, slots)]     # k random slots per piece
-        slot_index = np.sort(chosen) - np.repeat(exclusive_cumsum(slots), counts)
-        # span i of a piece starts after (slot_i - i) free tokens, i gaps and the spans before it,
-        # i.e. at slot_i + (tokens of the spans before it)
-        spans_before = np.cumsum(lengths) - lengths - np.repeat(
-            (np.cumsum(lengths) - lengths)[exclusive_cumsum(counts)[counts > 0]], counts[counts > 0])
-        starts = slot_index + spans_before
-        return piece, starts
-
-    def _sentence_spans(self, rng, x_lens, text_lens, ends):
+    def _sentence_spans(self, table, chosen, piece_row, x_len, bases, next_counter):
         """Whole sentences in random order until each piece's target is covered."""
-        targets = self._targets(x_lens, text_lens, "sentence")
-        ends = ends.copy()
-        text_piece_end = np.cumsum(text_lens) - 1
-        ends[text_piece_end[text_lens > 0]] = True          # sentences never cross pieces
+        targets = self._targets(table, chosen, x_len, "sentence")
+        text_len = table.lengths[chosen]
+        offsets = table.offsets[chosen]
+        ends = table.ends[segment_ranges(offsets, text_len)]
+        local_end = np.cumsum(text_len) - 1
+        ends[local_end] = True                               # sentences never cross pieces
         sent_end = np.flatnonzero(ends)
-        sent_start = np.concatenate([[0], sent_end[:-1] + 1]) if len(sent_end) else sent_end
+        sent_start = np.concatenate([[0], sent_end[:-1] + 1])
         sent_len = sent_end - sent_start + 1
-        sent_piece = np.searchsorted(text_piece_end, sent_start)
-        order = np.lexsort((rng.bits(len(sent_len)), sent_piece))
+        sent_piece = np.searchsorted(local_end, sent_start)
+        sent_row = piece_row[chosen][sent_piece]
+        row_sents = np.bincount(sent_row, minlength=len(bases))
+        keys = _draw(bases[sent_row], next_counter[sent_row] +
+                     (np.arange(len(sent_row)) - exclusive_cumsum(row_sents)[sent_row]))
+        next_counter += row_sents
+        order = np.lexsort((keys, sent_piece))
         lens_in_order = sent_len[order]
         piece_in_order = sent_piece[order]
-        seg0 = np.searchsorted(piece_in_order, np.arange(len(text_lens)))
-        csum = np.cumsum(lens_in_order) - lens_in_order
-        covered_before = csum - csum[seg0[piece_in_order]]
-        chosen = np.sort(order[covered_before < targets[piece_in_order]])
-        piece = sent_piece[chosen]
-        text_offset = exclusive_cumsum(text_lens)
-        return (piece, sent_start[chosen] - text_offset[piece]), sent_len[chosen].astype(np.int64)
+        first = np.searchsorted(piece_in_order, np.arange(len(chosen)))
+        excl = np.cumsum(lens_in_order) - lens_in_order
+        covered_before = excl - excl[first[piece_in_order]]
+        picked = np.sort(order[covered_before < targets[piece_in_order]])
+        piece = sent_piece[picked]
+        text_offset = exclusive_cumsum(text_len)
+        return chosen[piece], sent_start[picked] - text_offset[piece], sent_len[picked].astype(np.int64)
 
-    def _document_spans(self, rng, text_lens):
+    def _document_spans(self, table, chosen, piece_row, x_len, bases, next_counter):
         """One suffix per piece, its share of the piece's text uniform on the ratio range."""
         lo, hi = self.options.document_ratio
-        ratio = lo + (hi - lo) * rng.uniform(len(text_lens))
-        lengths = np.clip(np.ceil(ratio * text_lens - 1e-9).astype(np.int64), 1, None)
-        has_text = text_lens > 0
-        piece = np.flatnonzero(has_text)
-        lengths = np.minimum(lengths, text_lens)[has_text]
-        return (piece, text_lens[has_text] - lengths), lengths
+        text_len = table.lengths[chosen]
+        rows = piece_row[chosen]
+        row_pieces = np.bincount(rows, minlength=len(bases))
+        u = _uniform(_draw(bases[rows], next_counter[rows] + (np.arange(len(rows)) - exclusive_cumsum(row_pieces)[rows])))
+        next_counter += row_pieces
+        lengths = np.clip(np.ceil((lo + (hi - lo) * u) * text_len - 1e-9).astype(np.int64), 1, None)
+        lengths = np.minimum(lengths, text_len)
+        has_text = text_len > 0
+        return chosen[has_text], (text_len - lengths)[has_text], lengths[has_text]
+
+
+def assemble_batch(x: np.ndarray, row_x_len: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+                   span_row: np.ndarray, mask_ids: np.ndarray, order: np.ndarray,
+                   specials: SpecialIds) -> Dict[str, np.ndarray]:
+    """Part A / Part B columns for many samples at once.
+
+    ``x`` holds the samples' uncorrupted tokens back to back (``row_x_len`` each);
+    spans are ``starts``/``lengths`` in ``x`` sorted by start, ``span_row`` their sample,
+    ``mask_ids`` their mask token; ``order`` lists span indices grouped by sample in
+    Part B order.
+    """
+    n_rows = len(row_x_len)
+    starts = np.asarray(starts, dtype=np.int64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    keep = np.ones(len(x), dtype=bool)
+    keep[segment_ranges(starts, lengths)] = False
+    keep[starts] = True                                       # each span leaves one mask behind
+    part_a = np.asarray(x, dtype=np.uint32).copy()
+    part_a[starts] = mask_ids
+    part_a = part_a[keep]
+    sep = row_x_len - np.bincount(span_row, weights=lengths - 1, minlength=n_rows).astype(np.int64)
+    a_off = exclusive_cumsum(sep)
+    mask_pos = starts - exclusive_cumsum(lengths - 1) - a_off[span_row]   # mask index within its Part A
+
+    lens_b = lengths[order]
+    block_lens = lens_b + 1                                   # sop + span tokens
+    block_starts = exclusive_cumsum(block_lens)
+    token_pos = segment_ranges(block_starts + 1, lens_b)
+    tokens = np.asarray(x, dtype=np.uint32)[segment_ranges(starts[order], lens_b)]
+    b_len = int(block_lens.sum())
+    b_input = np.empty(b_len, dtype=np.uint32)
+    b_input[block_starts] = specials.sop
+    b_input[token_pos] = tokens
+    b_target = np.empty(b_len, dtype=np.uint32)
+    b_target[token_pos - 1] = tokens
+    b_target[block_starts + lens_b] = specials.eop
+    b_rows = np.bincount(span_row[order], weights=block_lens, minlength=n_rows).astype(np.int64)
+    b_off = exclusive_cumsum(b_rows)
+
+    row_len = sep + b_rows
+    row_off = exclusive_cumsum(row_len)
+    total = int(row_len.sum())
+    a_local = np.arange(len(part_a)) - np.repeat(a_off, sep)
+    dest_a = a_local + np.repeat(row_off, sep)
+    dest_b = np.arange(b_len) - np.repeat(b_off, b_rows) + np.repeat(row_off + sep, b_rows)
+    input_ids = np.empty(total, dtype=np.uint32)
+    input_ids[dest_a] = part_a
+    input_ids[dest_b] = b_input
+    target_ids = input_ids.copy()
+    target_ids[dest_b] = b_target
+    position_ids = np.empty(total, dtype=np.int64)
+    position_ids[dest_a] = a_local
+    position_ids[dest_b] = np.repeat(mask_pos[order], block_lens)
+    block_position_ids = np.zeros(total, dtype=np.int64)
+    block_position_ids[dest_b] = np.arange(b_len) - np.repeat(block_starts, block_lens) + 1
+    loss_mask = np.zeros(total, dtype=np.uint8)
+    loss_mask[dest_b] = 1
+    return {"input_ids": input_ids, "target_ids": target_ids, "loss_mask": loss_mask,
+            "position_ids": position_ids, "block_position_ids": block_position_ids,
+            "offsets": np.append(row_off, total), "sep": sep}
 
 
 def assemble(x: np.ndarray, starts: np.ndarray, lengths: np.ndarray, mask_id: int,
              order: np.ndarray, specials: SpecialIds) -> Dict[str, object]:
-    """Part A / Part B arrays for spans (sorted by start) of ``x``; ``order`` is the Part B order.
+    """Part A / Part B arrays of one sample; ``order`` is the Part B order of the spans.
 
     GLM paper example, x = x1..x6 (ids 1..6), spans [x3] and [x5, x6], Part B order (2, 1):
 
@@ -442,45 +772,11 @@ def assemble(x: np.ndarray, starts: np.ndarray, lengths: np.ndarray, mask_id: in
     >>> s["position_ids"].tolist(), s["block_position_ids"].tolist()
     ([0, 1, 2, 3, 4, 4, 4, 4, 2, 2], [0, 0, 0, 0, 0, 1, 2, 3, 1, 2])
     """
-    n, k = len(x), len(starts)
-    starts = np.asarray(starts, dtype=np.int64)
-    lengths = np.asarray(lengths, dtype=np.int64)
-    span_tokens = segment_ranges(starts, lengths)            # x positions inside spans, in x order
-    keep = np.ones(n, dtype=bool)
-    keep[span_tokens] = False
-    keep[starts] = True                                      # each span leaves one mask behind
-    part_a = np.asarray(x, dtype=np.uint32).copy()
-    part_a[starts] = mask_id
-    part_a = part_a[keep]
-    sep = len(part_a)
-    mask_pos = starts - exclusive_cumsum(lengths - 1)        # where each span's mask sits in Part A
-
-    lens_b = lengths[order]
-    block_lens = lens_b + 1                                  # sop + tokens
-    block_starts = exclusive_cumsum(block_lens)
-    token_pos = segment_ranges(block_starts + 1, lens_b)     # Part B slots holding span tokens
-    tokens = np.asarray(x, dtype=np.uint32)[segment_ranges(starts[order], lens_b)]
-    b_len = int(block_lens.sum())
-    b_input = np.empty(b_len, dtype=np.uint32)
-    b_input[block_starts] = specials.sop
-    b_input[token_pos] = tokens
-    b_target = np.empty(b_len, dtype=np.uint32)
-    b_target[token_pos - 1] = tokens
-    b_target[block_starts + lens_b] = specials.eop
-
-    total = sep + b_len
-    position_ids = np.empty(total, dtype=np.int64)
-    position_ids[:sep] = np.arange(sep)
-    position_ids[sep:] = np.repeat(mask_pos[order], block_lens)
-    block_position_ids = np.zeros(total, dtype=np.int64)
-    block_position_ids[sep:] = np.arange(b_len) - np.repeat(block_starts, block_lens) + 1
-    loss_mask = np.zeros(total, dtype=np.uint8)
-    loss_mask[sep:] = 1
-    return {
-        "input_ids": np.concatenate([part_a, b_input]),
-        "target_ids": np.concatenate([part_a, b_target]),
-        "loss_mask": loss_mask,
-        "position_ids": position_ids,
-        "block_position_ids": block_position_ids,
-        "sep": sep,
-    }
+    k = len(starts)
+    cols = assemble_batch(np.asarray(x), np.array([len(x)]), np.asarray(starts), np.asarray(lengths),
+                          np.zeros(k, dtype=np.int64), np.full(k, mask_id, dtype=np.uint32),
+                          np.asarray(order), specials)
+    out = {name: cols[name] for name in ("input_ids", "target_ids", "loss_mask", "position_ids",
+                                         "block_position_ids")}
+    out["sep"] = int(cols["sep"][0])
+    return out

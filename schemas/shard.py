@@ -120,6 +120,41 @@ def samples_to_batch(samples: Sequence[Mapping[str, object]], schema: pa.Schema)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+def columns_to_batch(columns, schema: pa.Schema) -> pa.RecordBatch:
+    """Samples already in columns (``glmprep.samples.SampleColumns``) -> one RecordBatch, no row loop."""
+    offsets = pa.array(np.asarray(columns.offsets, dtype=np.int32))
+    source_offsets = pa.array(np.asarray(columns.source_offsets, dtype=np.int32))
+    arrays = []
+    for f in schema:
+        if f.name in TOKEN_COLUMNS:
+            values = np.asarray(getattr(columns, f.name)).astype(np.dtype(str(f.type.value_type)), copy=False)
+            arrays.append(pa.ListArray.from_arrays(offsets, pa.array(values, type=f.type.value_type)))
+        elif f.name in SOURCE_COLUMNS:
+            raw = getattr(columns, f.name)
+            values = pa.array(raw, type=f.type.value_type) if f.name == "source_ids" else \
+                pa.array(np.asarray(raw).astype(np.uint32, copy=False), type=f.type.value_type)
+            arrays.append(pa.ListArray.from_arrays(source_offsets, values))
+        else:
+            arrays.append(pa.array(np.asarray(getattr(columns, f.name)) if f.name == "sep" else
+                                   getattr(columns, f.name), type=f.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def write_shard_columns(sink, batches: Iterable[object], meta: ShardMetadata) -> Dict[str, int]:
+    """Write batches of samples in columns as one Arrow IPC file; returns rows and tokens."""
+    schema = shard_schema(meta)
+    rows = tokens = 0
+    with pa.ipc.new_file(sink, schema) as writer:
+        for columns in batches:
+            batch = columns_to_batch(columns, schema)
+            writer.write_batch(batch)
+            rows += batch.num_rows
+            tokens += int(columns.offsets[-1])
+        if rows == 0:
+            writer.write_batch(samples_to_batch([], schema))
+    return {"rows": rows, "tokens": tokens}
+
+
 def samples_to_table(samples: Sequence[Mapping[str, object]], meta: ShardMetadata) -> pa.Table:
     """Samples -> an in-memory table with the shard schema."""
     schema = shard_schema(meta)

@@ -25,8 +25,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from glmprep.records import make_reject
-from glmprep.samples import OBJECTIVES, SampleBuilder, SampleOptions, sentence_table, split_document
-from glmprep.schemas.shard import ShardMetadata, write_shard
+from glmprep.samples import OBJECTIVES, SampleBuilder, SampleOptions, sentence_table
+from glmprep.schemas.shard import ShardMetadata, write_shard_columns
 from glmprep.tokenizer import cached_tokenizer
 
 TOKEN_DTYPE = np.uint32
@@ -140,21 +140,23 @@ class ShardStats:
         self.fill_histogram = np.zeros(20, dtype=np.int64)  # tokens used / seq_len, 5 % bins
         self.seq_len = seq_len
 
-    def add(self, sample) -> None:
-        objective = sample["objective"]
-        n = len(sample["input_ids"])
-        sep = sample["sep"]
-        block = sample["block_position_ids"][sep:]
-        span_lengths = np.diff(np.flatnonzero(np.append(block == 1, True))) - 1
-        self.rows[objective] += 1
-        self.tokens[objective] += n
-        self.masked[objective] += int(span_lengths.sum())
-        self.text_tokens[objective] += int(sample["source_lengths"].sum())
-        self.spans[objective] += len(span_lengths)
-        if objective == "blank":
-            self.blank_span_lengths += np.bincount(span_lengths, minlength=len(self.blank_span_lengths))[
-                :len(self.blank_span_lengths)]
-        self.fill_histogram[min(19, n * 20 // self.seq_len)] += 1
+    def add(self, columns) -> None:
+        """Count a batch of samples in columns (``glmprep.samples.SampleColumns``)."""
+        row_objective = np.array([OBJECTIVES.index(o) for o in columns.objective], dtype=np.int64)
+        row_len = np.diff(columns.offsets)
+        row_x = np.add.reduceat(columns.source_lengths, columns.source_offsets[:-1])
+        for i, o in enumerate(OBJECTIVES):
+            rows = row_objective == i
+            spans = columns.span_objective == i
+            self.rows[o] += int(rows.sum())
+            self.tokens[o] += int(row_len[rows].sum())
+            self.text_tokens[o] += int(row_x[rows].sum())
+            self.masked[o] += int(columns.span_lengths[spans].sum())
+            self.spans[o] += int(spans.sum())
+        blank = columns.span_lengths[columns.span_objective == 0]
+        self.blank_span_lengths += np.bincount(np.minimum(blank, len(self.blank_span_lengths) - 1),
+                                               minlength=len(self.blank_span_lengths))
+        self.fill_histogram += np.bincount(np.minimum(19, row_len * 20 // self.seq_len), minlength=20)
 
     def as_dict(self) -> Dict[str, object]:
         return {
@@ -179,8 +181,7 @@ class WriteShardDoFn(beam.DoFn):
 
     def setup(self):
         tokenizer = cached_tokenizer(self.ranks_path)
-        self.sentences = sentence_table(tokenizer)
-        self.builder = SampleBuilder(self.sample_options, tokenizer.specials)
+        self.builder = SampleBuilder(self.sample_options, tokenizer.specials, sentence_table(tokenizer))
         self.metadata = ShardMetadata(
             **tokenizer.metadata(), seq_len=self.sample_options.seq_len,
             objective_weights=dict(self.sample_options.objective_weights),
@@ -194,22 +195,18 @@ class WriteShardDoFn(beam.DoFn):
         name = shard_name(index, num_shards)
         stats = ShardStats(self.sample_options.max_span, self.sample_options.seq_len)
 
-        def pieces():
-            for key, raw in docs:
-                tokens = np.frombuffer(raw, dtype=TOKEN_DTYPE)
-                yield from split_document(key, tokens, self.sentences.ends(tokens), self.builder.max_piece_len)
-
-        def samples():
-            for sample in self.builder.pack_pieces(pieces()):
-                stats.add(sample)
-                yield sample
+        def batches():
+            documents = ((key, np.frombuffer(raw, dtype=TOKEN_DTYPE)) for key, raw in docs)
+            for columns in self.builder.build_documents(documents):
+                stats.add(columns)
+                yield columns
 
         final = posixpath.join(self.output_dir, name) if "://" in self.output_dir else \
             FileSystems.join(self.output_dir, name)
         temp = final + IN_PROGRESS_SUFFIX
         sink = _HashingSink(FileSystems.create(temp))
         try:
-            counts = write_shard(pa.PythonFile(sink, mode="w"), samples(), self.metadata)
+            counts = write_shard_columns(pa.PythonFile(sink, mode="w"), batches(), self.metadata)
         finally:
             sink.close()
         if FileSystems.exists(final):

@@ -1,0 +1,70 @@
+"""Tokenize and shard transforms, and the batch builder they use."""
+from __future__ import annotations
+
+import glob
+import os
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from glmprep import samples as samples_lib
+from glmprep.samples import SampleBuilder, SampleOptions, sentence_table
+from glmprep.schemas.shard import ShardReader
+from glmprep.transforms.shards import TokenizeDocuments, WriteShards, num_shards_for, shard_of
+from glmprep.validate import validate_paths
+
+DOCS = [(f"d{i:03d}", f"Document {i} talks about rivers. It has {i % 7} sentences! 中文句子{i}。")
+        for i in range(60)] + [("empty-ish", "")]
+
+
+def test_tokenize_rejects_texts_without_tokens():
+    with TestPipeline() as p:
+        tokens, rejects = p | beam.Create(DOCS) | TokenizeDocuments()
+        assert_that(tokens | beam.Map(lambda kv: kv[0]), equal_to([k for k, t in DOCS if t]), label="kept")
+        assert_that(rejects | beam.Map(lambda r: (r["key"], r["stage"], r["reason"])),
+                    equal_to([("empty-ish", "tokenize", "no_tokens")]), label="rejected")
+
+
+def test_write_shards_in_parallel_and_valid(tmp_path):
+    out = str(tmp_path)
+    with TestPipeline() as p:
+        tokens, _ = p | beam.Create(DOCS) | TokenizeDocuments()
+        summaries = tokens | WriteShards(out, SampleOptions(seq_len=64), num_shards=3)
+        assert_that(summaries | beam.Map(lambda s: s["file"]),
+                    equal_to([f"part-0000{i}-of-00003.arrow" for i in range(3)]))
+    files = sorted(glob.glob(os.path.join(out, "*.arrow")))
+    assert len(files) == 3 and not glob.glob(os.path.join(out, "*.inprogress"))
+    report = validate_paths(files)
+    assert report.ok, [str(v) for v in report.violations]
+    keys = {k for f in files for ids in ShardReader(f).table.column("source_ids").to_pylist() for k in ids}
+    assert keys == {k for k, t in DOCS if t}
+    for f in files:  # every document sits in the shard its key hashes to
+        index = int(os.path.basename(f)[5:10])
+        for ids in ShardReader(f).table.column("source_ids").to_pylist():
+            assert all(shard_of(k, 3) == index for k in ids)
+
+
+def test_shard_count_from_tokens():
+    assert num_shards_for(0, 100) == 1
+    assert num_shards_for(1001, 100) == 11
+    assert num_shards_for(10**9, 100, fixed=4) == 4
+
+
+def test_batches_do_not_depend_on_chunking(tokenizer, monkeypatch):
+    rng = np.random.default_rng(0)
+    docs = [(f"k{i:04d}", rng.integers(0, 5000, int(rng.integers(1, 1500))).astype(np.uint32)) for i in range(300)]
+    builder = SampleBuilder(SampleOptions(seq_len=256, seed=3), tokenizer.specials, sentence_table(tokenizer))
+
+    def build():
+        return [row for batch in builder.build_documents(docs) for row in batch.rows()]
+
+    whole = build()
+    monkeypatch.setattr(samples_lib, "CHUNK_TOKENS", 700)
+    monkeypatch.setattr(samples_lib, "BUILD_BATCH_ROWS", 7)
+    chunked = build()
+    assert len(whole) == len(chunked) > 100
+    for a, b in zip(whole, chunked):
+        for name in a:
+            assert np.array_equal(np.asarray(a[name]), np.asarray(b[name])), name
