@@ -357,8 +357,8 @@ class SampleColumns:
     input_ids: np.ndarray            # [N] uint32
     target_ids: np.ndarray           # [N] uint32
     loss_mask: np.ndarray            # [N] uint8
-    position_ids: np.ndarray         # [N] int64
-    block_position_ids: np.ndarray   # [N] int64
+    position_ids: np.ndarray         # [N] int32
+    block_position_ids: np.ndarray   # [N] int32
     offsets: np.ndarray              # [R+1] row boundaries in the token columns
     sep: np.ndarray                  # [R]
     objective: List[str]             # [R]
@@ -556,10 +556,13 @@ class SampleBuilder:
         x_len = table.lengths + has_enc + has_eos
         x_off = exclusive_cumsum(x_len)
         text_start = x_off + has_enc                       # where each piece's text sits in x
-        x = np.empty(int(x_len.sum()), dtype=np.uint32)
-        x[x_off[has_enc]] = sp.enc
-        x[(x_off + x_len - 1)[has_eos]] = sp.eos
-        x[segment_ranges(text_start, table.lengths)] = table.tokens
+        # x: the texts with ENC inserted before first pieces and eos after last pieces
+        # (at a shared position, the eos closing one piece goes before the next ENC).
+        text_off = exclusive_cumsum(table.lengths)
+        where = np.concatenate([(text_off + table.lengths)[has_eos], text_off[has_enc]])
+        what = np.concatenate([np.full(int(has_eos.sum()), sp.eos), np.full(int(has_enc.sum()), sp.enc)])
+        x = np.insert(table.tokens, where[np.argsort(where, kind="stable")],
+                      what[np.argsort(where, kind="stable")].astype(np.uint32))
 
         next_counter = np.ones(n_rows, dtype=np.int64)    # draw 0 was the objective
         spans = []
@@ -614,18 +617,8 @@ class SampleBuilder:
         if len(bad):
             span_piece, lengths, counts, free = self._redraw(table, chosen, span_piece, lengths, counts, free,
                                                              bad, targets, text_len)
-        # Placement: per piece, which of free + k slots hold spans (uniform over arrangements).
-        slots = free + counts
-        slot_piece = np.repeat(np.arange(len(chosen)), slots)
-        slot_row = rows[slot_piece]
-        row_slots = np.bincount(rows, weights=slots, minlength=len(bases)).astype(np.int64)
-        slot_keys = _draw(bases[slot_row], next_counter[slot_row] +
-                          (np.arange(len(slot_row)) - exclusive_cumsum(row_slots)[slot_row]))
-        next_counter += row_slots
-        order = np.lexsort((slot_keys, slot_piece))
-        rank = np.arange(len(order)) - np.repeat(exclusive_cumsum(slots), slots)
-        picked = np.sort(order[rank < np.repeat(counts, slots)])
-        slot_index = picked - np.repeat(exclusive_cumsum(slots), counts)
+        # Placement: per piece, which k of free + k slots hold spans (uniform over arrangements).
+        slot_index = self._choose_slots(table, chosen, free + counts, counts, rows, bases, next_counter)
         # span i of a piece starts after (slot_i - i) free tokens, i gaps and the spans before
         # it, i.e. at slot_i + (tokens of the spans before it)
         excl = np.cumsum(lengths) - lengths
@@ -633,10 +626,49 @@ class SampleBuilder:
         spans_before = excl - np.repeat(excl[first], counts[counts > 0])
         return chosen[span_piece], slot_index + spans_before, lengths
 
+    def _choose_slots(self, table, chosen, slots, counts, rows, bases, next_counter):
+        """A uniformly random k-subset of ``range(slots)`` per piece, sorted; concatenated.
+
+        Draws ``k + margin`` slot numbers with replacement and keeps the first k distinct
+        ones in draw order (a uniform k-subset), so only ~k values are sorted, not every
+        slot. A piece left with fewer than k distinct draws (rare) is redone from a
+        side stream by ranking every slot.
+        """
+        margin = np.ceil(2.0 * counts * counts / np.maximum(slots, 1)).astype(np.int64) + 4
+        draws = np.where(counts == slots, 0, counts + margin)      # all slots taken: nothing to draw
+        draw_piece = np.repeat(np.arange(len(chosen)), draws)
+        draw_row = rows[draw_piece]
+        row_draws = np.bincount(rows, weights=draws, minlength=len(bases)).astype(np.int64)
+        bits = _draw(bases[draw_row], next_counter[draw_row] +
+                     (np.arange(len(draw_row)) - exclusive_cumsum(row_draws)[draw_row]))
+        next_counter += row_draws
+        value = (_uniform(bits) * slots[draw_piece]).astype(np.int64)
+        by_value = np.lexsort((np.arange(len(value)), value, draw_piece))   # stable: first draw first
+        first = np.ones(len(value), dtype=bool)
+        sv, sp = value[by_value], draw_piece[by_value]
+        first[by_value[1:]] = (sv[1:] != sv[:-1]) | (sp[1:] != sp[:-1])
+        rank = np.cumsum(first) - 1                                 # distinct draws so far, per piece
+        rank -= np.repeat(np.append(0, np.cumsum(first))[exclusive_cumsum(draws)], draws)
+        taken = first & (rank < counts[draw_piece])
+        got = np.bincount(draw_piece[taken], minlength=len(chosen))
+        picked_piece, picked_value = draw_piece[taken], value[taken]
+        full = np.flatnonzero(counts == slots)
+        short = np.flatnonzero((got < counts) & (counts < slots))
+        extra_piece, extra_value = [full.repeat(counts[full])], [_within(counts[full])]
+        for i in short.tolist():
+            p = int(chosen[i])
+            rng = KeyedRandom(self.options.seed, f"{table.keys[p]}#{int(table.piece[p])}/place")
+            extra_piece.append(np.full(counts[i], i))
+            extra_value.append(np.sort(np.argsort(rng.bits(int(slots[i])), kind="stable")[:counts[i]]))
+        keep = ~np.isin(picked_piece, short)
+        piece = np.concatenate([picked_piece[keep]] + extra_piece)
+        value = np.concatenate([picked_value[keep]] + extra_value)
+        return value[np.lexsort((value, piece))]
+
     def _redraw(self, table, chosen, span_piece, lengths, counts, free, bad, targets, text_len):
         """Pieces whose draw does not fit: draw again from a side stream, then fall back
         to the fewest even spans that reach the target."""
-        by_piece = np.split(lengths, np.cumsum(counts)[:-1])
+        redrawn_piece, redrawn = [], []
         for i in bad.tolist():
             p = int(chosen[i])
             target, room = int(targets[i]), int(text_len[i])
@@ -649,11 +681,15 @@ class SampleBuilder:
             else:
                 k = -(-target // self.options.max_span)
                 drawn = np.full(k, target // k) + (np.arange(k) < target % k)
-            by_piece[i] = drawn.astype(np.int64)
+            redrawn_piece.append(np.full(len(drawn), i))
+            redrawn.append(drawn.astype(np.int64))
             counts[i] = len(drawn)
             free[i] = room - drawn.sum() - (len(drawn) - 1)
-        span_piece = np.repeat(np.arange(len(chosen)), counts)
-        return span_piece, np.concatenate(by_piece).astype(np.int64), counts, free
+        keep = ~np.isin(span_piece, bad)
+        span_piece = np.concatenate([span_piece[keep]] + redrawn_piece)
+        lengths = np.concatenate([lengths[keep]] + redrawn)
+        by_piece = np.argsort(span_piece, kind="stable")
+        return span_piece[by_piece], lengths[by_piece], counts, free
 
     def _sentence_spans(self, table, chosen, piece_row, x_len, bases, next_counter):
         """Whole sentences in random order until each piece's target is covered."""
@@ -746,10 +782,10 @@ def assemble_batch(x: np.ndarray, row_x_len: np.ndarray, starts: np.ndarray, len
     input_ids[dest_b] = b_input
     target_ids = input_ids.copy()
     target_ids[dest_b] = b_target
-    position_ids = np.empty(total, dtype=np.int64)
+    position_ids = np.empty(total, dtype=np.int32)
     position_ids[dest_a] = a_local
     position_ids[dest_b] = np.repeat(mask_pos[order], block_lens)
-    block_position_ids = np.zeros(total, dtype=np.int64)
+    block_position_ids = np.zeros(total, dtype=np.int32)
     block_position_ids[dest_b] = np.arange(b_len) - np.repeat(block_starts, block_lens) + 1
     loss_mask = np.zeros(total, dtype=np.uint8)
     loss_mask[dest_b] = 1

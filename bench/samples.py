@@ -1,0 +1,84 @@
+"""Sample building speed against raw tiktoken, measured in the same run.
+
+    python bench/samples.py [CORPUS.jsonl.gz ...]
+
+Default corpus: the bundled sample (data/sample/*.jsonl.gz). Prints
+  - raw tiktoken ``encode_ordinary`` tokens/s on one thread (the baseline),
+  - sample building tokens/s per objective at seq_len 512 and 2048 on one core
+    (sentence ends + splitting + packing + spans + Part A/Part B arrays, from
+    token arrays to finished samples; document tokens per second),
+  - the ratio of each to the baseline. Target: blank ≥ 3× tiktoken.
+Each figure is the best of ``--repeat`` timings.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import gzip
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from glmprep.samples import OBJECTIVES, SampleBuilder, SampleOptions, sentence_table
+from glmprep.tokenizer import GLMTokenizer
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_texts(paths):
+    texts = []
+    for path in paths:
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            texts.extend(json.loads(line)["text"] for line in fh if line.strip())
+    return texts
+
+
+def best_of(repeat, fn):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def build_all(builder, docs):
+    return sum(len(batch) for batch in builder.build_documents(docs))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("corpora", nargs="*", help="gzip JSON Lines files with a 'text' field")
+    parser.add_argument("--repeat", type=int, default=3, help="timings per figure; the best is kept")
+    args = parser.parse_args(argv)
+    paths = args.corpora or sorted(glob.glob(os.path.join(REPO, "data", "sample", "*.jsonl.gz")))
+    texts = load_texts(paths)
+    tok = GLMTokenizer()
+    enc = tok._enc
+    mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+
+    encoded = []
+    t_tok = best_of(args.repeat, lambda: encoded.__setitem__(slice(None), [enc.encode_ordinary(t) for t in texts]))
+    n_tokens = sum(len(e) for e in encoded)
+    base = n_tokens / t_tok
+    print(f"corpus: {len(texts):,} documents, {mb:.1f} MB, {n_tokens:,} tokens ({', '.join(map(os.path.basename, paths))})")
+    print(f"raw tiktoken encode_ordinary, 1 thread: {base / 1e6:6.2f} M tokens/s  ({mb / t_tok:.1f} MB/s)")
+
+    docs = [(f"doc{i:07d}", np.asarray(e, dtype=np.uint32)) for i, e in enumerate(encoded) if e]
+    table = sentence_table(tok)
+    print(f"{'seq_len':>8s} {'objective':>10s} {'M tokens/s':>11s} {'samples/s':>10s} {'× tiktoken':>11s}")
+    for seq_len in (512, 2048):
+        for objective in OBJECTIVES:
+            builder = SampleBuilder(SampleOptions(seq_len=seq_len, objective_weights={objective: 1.0}), tok.specials, table)
+            rows = [0]
+            t = best_of(args.repeat, lambda: rows.__setitem__(0, build_all(builder, docs)))
+            rate = n_tokens / t
+            print(f"{seq_len:>8d} {objective:>10s} {rate / 1e6:>11.2f} {rows[0] / t:>10.0f} {rate / base:>10.2f}×")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
