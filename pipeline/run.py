@@ -21,13 +21,14 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from glmprep.filters import FilterOptions, filter_options_from
+from glmprep.minhash import MinHashOptions
 from glmprep.pipeline import manifest as manifest_lib
 from glmprep.pipeline import progress
 from glmprep.pipeline.options import GLMPrepOptions, add_run_arguments, sample_options_from
 from glmprep.records import STAGES
 from glmprep.samples import SampleOptions
 from glmprep.transforms.clean import CleanDocuments, FilterDocuments
-from glmprep.transforms.dedup import ExactDedup
+from glmprep.transforms.dedup import ExactDedup, UniqueKeys
 from glmprep.transforms.neardedup import NearDedup, neardedup_options_from
 from glmprep.transforms.read import ReadDocuments, read_options_from
 from glmprep.transforms.shards import TokenizeDocuments, WriteShards
@@ -44,7 +45,7 @@ class RunConfig:
     sample: SampleOptions = field(default_factory=SampleOptions)
     read: object = None          # glmprep.transforms.read options (None: defaults)
     filters: Optional[FilterOptions] = None
-    near_dedup: object = None    # glmprep.minhash options, or None to skip near dedup
+    near_dedup: Optional[MinHashOptions] = field(default_factory=MinHashOptions)  # None: skip near dedup
     tokenizer: Optional[str] = None
     num_shards: int = 0
     tokens_per_shard: int = 50_000_000
@@ -97,6 +98,10 @@ class GLMPrep(beam.PTransform):
         docs, bad = docs | "Filter" >> FilterDocuments(cfg.filters or FilterOptions())
         rejects.append(bad)
         funnel.append(_count(docs, "filtered"))
+        # Two records with the same id must not both go on: near dedup joins by key and
+        # shards list source keys. Their rejects count under exact_dedup.
+        docs, bad = docs | "UniqueKeys" >> UniqueKeys()
+        rejects.append(bad)
         docs, bad = docs | "ExactDedup" >> ExactDedup()
         rejects.append(bad)
         funnel.append(_count(docs, "exact_deduped"))

@@ -275,7 +275,7 @@ def test_read_documents_pipeline(tmp_path):
     text = write(tmp_path, "f.txt", b"Plain text file.")
 
     pipeline = TestPipeline()
-    # Local wildcards skip directories; a pattern naming one matches it.
+    # The directory is matched by the wildcard and named by a pattern: read (and rejected) once.
     patterns = [str(tmp_path / "*.*"), good, str(directory)]
     docs, rejects = pipeline | ReadDocuments(patterns, invalid_utf8="replace")
     expected_docs = ([("a1", "alpha"), (f"{good}:3", "beta"), ("b1", "caf\ufffd"), (text, "Plain text file.")]

@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import glob
 import io
 import json
 import lzma
+import os
 import re
 import zlib
 from dataclasses import dataclass
@@ -42,10 +44,8 @@ import apache_beam as beam
 import pyarrow
 import pyarrow.parquet as pq
 import zstandard
-from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.io.fileio import EmptyMatchTreatment
 from apache_beam.metrics import Metrics
 
 from glmprep.pipeline import progress
@@ -414,6 +414,27 @@ def _record_key(record_id: Any, fallback: str) -> str:
     return fallback
 
 
+def match_pattern(pattern: str) -> Iterator[tuple]:
+    """``(path, size_in_bytes)`` of every entry ``pattern`` matches, files or not.
+
+    Beam's listing skips what it cannot stat as a file: a directory, a dangling
+    symlink, a file that vanished. Dropping those silently would lose a whole input
+    without a trace, so on the local filesystem the pattern is also expanded with
+    ``glob`` and each such entry is passed on (size 0): reading it then fails and
+    it becomes an ``unreadable_file`` reject naming its path.
+    """
+    matched = FileSystems.match([pattern])[0].metadata_list
+    seen = set()
+    for metadata in matched:
+        seen.add(os.path.abspath(metadata.path))
+        yield metadata.path, metadata.size_in_bytes
+    if "://" in pattern:
+        return
+    for path in sorted(glob.glob(pattern, recursive=True)):
+        if os.path.abspath(path) not in seen and not os.path.isfile(path):
+            yield path, 0
+
+
 class ReadRecordsDoFn(beam.DoFn):
     """``(path, size_in_bytes)`` -> documents, and reject dicts on the ``rejects`` tag."""
 
@@ -457,12 +478,11 @@ class ReadDocuments(beam.PTransform):
         results = (
             pbegin
             | 'CreatePatterns' >> beam.Create(self._patterns)
-            | 'MatchFiles' >> fileio.MatchAll(EmptyMatchTreatment.ALLOW)
-            # FileMetadata
-            | 'ExtractPathAndSize' >> beam.Map(lambda metadata: (metadata.path, metadata.size_in_bytes))
-            # (path, size_in_bytes); a file matched by several patterns is read once, and
-            # the grouping spreads files over workers as a reshuffle would
-            | 'DropRepeatedFiles' >> beam.Distinct()
+            | 'MatchFiles' >> beam.FlatMap(match_pattern)
+            # (path, size_in_bytes); a file matched by several patterns is read once (by
+            # path: a directory named by one pattern and globbed by another has two sizes),
+            # and the grouping spreads files over workers as a reshuffle would
+            | 'DropRepeatedFiles' >> beam.CombinePerKey(max)
             | 'ReadRecords' >> beam.ParDo(ReadRecordsDoFn(self._options)).with_outputs(REJECTS, main='docs'))
         # docs: (key, text); rejects: reject dicts
         return results.docs, results[REJECTS]
