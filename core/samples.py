@@ -24,6 +24,7 @@ sample key being ``"<first document key>#<piece>"``; draw 0 picks the objective.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -444,6 +445,7 @@ class SampleBuilder:
         self._objective_cdf[-1] = 1.0
         self._span_cdf = truncated_poisson_cdf(float(options.poisson_lambda), int(options.max_span))
         self.max_piece_len = options.max_piece_len()
+        self._seed_prefix = f"{options.seed}\x00".encode()
 
     # -- public entry points -------------------------------------------------------
     def build_documents(self, docs: Iterable[Tuple]) -> Iterator[SampleColumns]:
@@ -488,7 +490,10 @@ class SampleBuilder:
     # -- packing -------------------------------------------------------------------
     def _stream(self, key: str, piece: int) -> Tuple[int, int]:
         """(stream base, objective index) of the sample whose first piece is ``key#piece``."""
-        base = stream_base(self.options.seed, f"{key}#{piece}")
+        # the bytes stream_base(seed, f"{key}#{piece}") hashes, without the per-call formatting
+        digest = hashlib.blake2b(self._seed_prefix + key.encode("utf-8", "surrogatepass") + b"#%d" % piece,
+                                 digest_size=8).digest()
+        base = int.from_bytes(digest, "little")
         u = (_splitmix_int(base) >> 11) * (1.0 / float(1 << 53))  # draw 0 of the stream
         return base, bisect.bisect_right(self._objective_cdf, u)
 
@@ -499,7 +504,8 @@ class SampleBuilder:
         it does not fit one sample, and spans on both sides of a cut would touch.
         """
         x_len = table.x_lengths
-        costs = [self._costs(o, x_len, table.lengths) for o in OBJECTIVES]
+        costs = [self._costs(o, x_len, table.lengths) if o in self.options.active_objectives else None
+                 for o in OBJECTIVES]
         limit = self.options.seq_len
         keys, pieces = table.keys, table.piece.tolist()
         starts, objectives, bases = [], [], []
