@@ -57,6 +57,10 @@ _CHUNK_ELEMENTS = 1 << 20
 _MAX_HASH32 = np.uint32(0xFFFFFFFF)
 
 
+# Ways of checking a candidate pair from LSH banding before it counts as near-duplicate.
+VERIFY_MODES = ("exact", "estimate", "none")
+
+
 @dataclass(frozen=True)
 class MinHashOptions:
     """Settings of near-duplicate detection; every worker derives the same hashes from them."""
@@ -65,9 +69,15 @@ class MinHashOptions:
     ngram: int = 5                      # words per shingle: larger is stricter about word order
     seed: int = 1                       # seeds the permutations, same meaning as datasketch.MinHash(seed=)
     threshold: float = 0.8              # Jaccard similarity at which two documents are near-duplicates
-    false_positive_weight: float = 0.5  # LSH band choice: cost of a dissimilar pair becoming a candidate
-    false_negative_weight: float = 0.5  # LSH band choice: cost of a similar pair never becoming one
-    verify: bool = True                 # drop candidate pairs whose estimated Jaccard < threshold
+    # LSH band choice, as datasketch.MinHashLSH(weights=(fp, fn)). Missed pairs weigh 0.9
+    # because verification removes the extra candidates afterwards: (14, 9) bands find
+    # 87 % of pairs at Jaccard 0.8 and 97.5 % at 0.85, against 40 % and 69 % for 0.5/0.5.
+    false_positive_weight: float = 0.1  # cost of a dissimilar pair becoming a candidate
+    false_negative_weight: float = 0.9  # cost of a similar pair never becoming one
+    # "exact": Jaccard of the two shingle-hash sets (no estimation noise around the
+    # threshold); "estimate": share of equal signature values (smaller shuffle, ~0.035 sd
+    # at 0.8 with 128 permutations); "none": every candidate pair counts.
+    verify: str = "exact"
 
     def __post_init__(self):
         if self.num_perm < 2:
@@ -79,6 +89,8 @@ class MinHashOptions:
         weights = (self.false_positive_weight, self.false_negative_weight)
         if any(not 0.0 <= w <= 1.0 for w in weights) or abs(sum(weights) - 1.0) > 1e-9:
             raise ValueError(f"false positive/negative weights must be in [0, 1] and sum to 1, got {weights}")
+        if self.verify not in VERIFY_MODES:
+            raise ValueError(f"verify must be one of {', '.join(VERIFY_MODES)}, got {self.verify!r}")
 
     @property
     def bands(self) -> Tuple[int, int]:
@@ -346,6 +358,29 @@ def signature(text: str, options: MinHashOptions = MinHashOptions()) -> np.ndarr
 def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
     """Share of equal signature positions; uint32 [num_perm] x 2 -> float in [0, 1]."""
     return float(np.count_nonzero(sig_a == sig_b)) / len(sig_a)
+
+
+def shingle_sets(hashes: np.ndarray, counts: np.ndarray) -> List[np.ndarray]:
+    """Shingle hashes of many texts (as :func:`batch_shingle_hashes` returns them) ->
+    per text, uint32 [n_distinct]: its distinct shingle hashes, sorted.
+
+    >>> shingle_sets(np.array([5, 3, 5, 9], dtype=np.uint32), np.array([3, 1]))
+    [array([3, 5], dtype=uint32), array([9], dtype=uint32)]
+    """
+    ends = np.cumsum(counts)                                              # [n_texts]
+    return [np.unique(hashes[end - count:end]) for end, count in zip(ends, counts)]
+
+
+def hash_set_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard similarity of two sorted, distinct uint32 hash arrays (1.0 for two empty ones).
+
+    Equals :func:`jaccard` of the shingle sets unless two shingles share a 32-bit hash.
+    """
+    union = len(a) + len(b)
+    if not union:
+        return 1.0
+    common = len(np.intersect1d(a, b, assume_unique=True))
+    return common / (union - common)
 
 
 def jaccard(a: set, b: set) -> float:

@@ -6,8 +6,9 @@ from datasketch import MinHash, MinHashLSH
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from glmprep.minhash import (MinHashOptions, band_keys, estimated_jaccard, jaccard, optimal_bands,
-                             shingle_hash, shingle_hashes, shingles, signature, signatures, words)
+from glmprep.minhash import (MinHashOptions, band_keys, batch_shingle_hashes, estimated_jaccard, hash_set_jaccard,
+                             jaccard, optimal_bands, shingle_hash, shingle_hashes, shingle_sets, shingles, signature,
+                             signatures, words)
 
 EN = ("The quick brown fox jumps over the lazy dog. It was the best of times, it was the worst "
       "of times; it was the age of wisdom, it was the age of foolishness.\n\nA second paragraph.")
@@ -89,6 +90,23 @@ def test_bands_equal_datasketch_with_weights(weights):
     assert options.bands == (lsh.b, lsh.r)
 
 
+def test_default_bands_equal_datasketch_with_the_default_weights():
+    options = MinHashOptions()
+    lsh = MinHashLSH(threshold=0.8, num_perm=128,
+                     weights=(options.false_positive_weight, options.false_negative_weight))
+    assert options.bands == (lsh.b, lsh.r) == (14, 9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.text(alphabet=ALPHABET, max_size=40), min_size=2, max_size=6), st.integers(1, 3))
+def test_shingle_set_jaccard_equals_jaccard_of_shingles(texts, ngram):
+    sets = shingle_sets(*batch_shingle_hashes(texts, ngram))
+    for (text_a, set_a), (text_b, set_b) in zip(zip(texts, sets), zip(texts[1:], sets[1:])):
+        assert set_a.tolist() == sorted({shingle_hash(s) for s in shingles(text_a, ngram)})
+        expected = jaccard(set(shingles(text_a, ngram)), set(shingles(text_b, ngram)))
+        assert hash_set_jaccard(set_a, set_b) == pytest.approx(expected)
+
+
 def test_band_keys_change_only_where_the_signature_changes():
     sig = signature(EN)
     other = sig.copy()
@@ -113,7 +131,8 @@ def test_estimated_jaccard_is_close_to_exact():
 
 
 @pytest.mark.parametrize("bad", [dict(num_perm=1), dict(ngram=0), dict(threshold=0.0), dict(threshold=1.5),
-                                 dict(false_positive_weight=0.9, false_negative_weight=0.9)])
+                                 dict(false_positive_weight=0.9, false_negative_weight=0.9),
+                                 dict(verify="sometimes")])
 def test_options_reject_bad_values(bad):
     with pytest.raises(ValueError):
         MinHashOptions(**bad)

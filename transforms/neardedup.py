@@ -1,75 +1,98 @@
-"""Near-duplicate removal: MinHash signatures, LSH banding, connected components.
+"""Near-duplicate removal: MinHash signatures, LSH banding, verified pairs, greedy keepers.
 
 ``NearDedup(options)`` turns a PCollection of ``(key, text)`` into ``(docs, rejects)``.
 Two documents are near-duplicates when their MinHash signatures collide in an LSH band
-and (with ``options.verify``) their estimated Jaccard similarity is at least
-``options.threshold``. Near-duplicate is made transitive: each connected component of
-the near-duplicate graph keeps its smallest key, every other member is rejected with
-reason ``near_duplicate`` and detail ``kept <keeper key>``.
+and their Jaccard similarity is at least ``options.threshold``, checked as
+``options.verify`` says: ``"exact"`` (the two shingle-hash sets), ``"estimate"`` (the
+signatures) or ``"none"``. A document is rejected with reason ``near_duplicate`` and
+detail ``kept <keeper key>`` only when ``keeper`` is a near-duplicate of it (a verified
+pair) and is kept: whatever is removed still has a near-identical copy in the output.
+Near-duplicate is not made transitive: in a chain A~B~C where A and C are not
+near-duplicates, B may go but A and C both stay.
 
-Steps, each a shuffle of small records (keys, 512-byte signatures), never of text
-until the final join:
+Steps, each a shuffle of small records (keys, 512-byte signatures, shingle-hash sets of
+4 bytes per distinct shingle), never of text until the final join:
 
-1. signatures: ``key -> signature`` (uint32 [num_perm] as bytes), in batches;
+1. signatures: ``key -> signature`` (uint32 [num_perm] as bytes), in batches, and with
+   exact verification ``key -> shingle-hash set`` (sorted distinct uint32 as bytes);
 2. band keys -> ``GroupByKey`` -> candidate pairs. A bucket of at most
    ``MAX_CLIQUE_BUCKET`` documents yields every pair; a bigger one (boilerplate shared
-   by thousands of pages) yields a star from its smallest key to each other member:
-   linear, not quadratic, and it connects the same documents;
-3. verification: two ``CoGroupByKey`` joins bring both signatures to each pair
-   (keyed by the left key, then by the right key); pairs below the threshold go;
-4. connected components by alternating large-star / small-star rounds (Kiveris et al.,
-   "Connected Components in MapReduce and Beyond", 2014). A Beam graph cannot loop
-   until a fixed point, so ``rounds`` rounds are unrolled (default
-   ``DEFAULT_CC_ROUNDS`` = 12). Simulated on paths, the worst case for this algorithm,
-   a path of n documents converges in about log2(n) rounds when keys are in random
-   order and log2(n) + 3 when sorted: 12 rounds suffice for chains of about a thousand
-   documents; clusters of edited copies are stars or cliques and converge in 1-2.
-   Anything not converged is counted in ``near_dup_unconverged`` and stays safe: a
-   document is rejected only in favour of a smaller key of its own component, and
-   each component's smallest key is always kept, so the worst outcome is a component
-   keeping more than one document;
+   by thousands of pages) yields a star from its first document in keeper order
+   (:func:`keeper_priority`) to each other member: linear, not quadratic;
+3. verification: two ``CoGroupByKey`` joins bring both documents' signatures or sets to
+   each pair (keyed by the left key, then by the right key); pairs below the threshold go;
+4. keepers (:class:`SelectKeepers`): a maximal independent set of the near-duplicate
+   graph, the one that greedily keeps documents in :func:`keeper_priority` order. Each
+   round, every undecided document that comes first among its undecided neighbours is
+   kept and its neighbours are removed in its favour. A Beam graph cannot loop until a
+   fixed point, so ``rounds`` rounds are unrolled (default ``DEFAULT_ROUNDS`` = 12).
+   Clusters of copies are cliques or stars and settle in one or two rounds; because the
+   order is a hash of the key, not the key, even a long chain of revisions named
+   ``rev-0001``, ``rev-0002``, ... settles in O(log n) rounds (Fischer and Noever,
+   "Tight Analysis of Parallel Randomized Greedy MIS", 2018). Documents still undecided
+   after the last round are kept and counted in ``near_dup_unconverged``: the worst
+   outcome is a near-duplicate left in, never a document removed without a kept copy;
 5. the decisions ``key -> keeper`` are joined back to ``(key, text)`` once.
 
-Counters (namespace ``near_dedup``): ``near_dup_clusters`` (components of two or more
-documents), ``near_dup_removed`` (documents rejected), ``candidate_pairs``,
-``pairs_below_threshold``, ``giant_buckets``, ``no_shingles`` (documents without a
-word: never near-duplicates), ``near_dup_unconverged``.
+Counters (namespace ``near_dedup``): ``near_dup_keepers`` (kept documents with at least
+one near-duplicate removed), ``near_dup_removed`` (documents rejected),
+``candidate_pairs``, ``pairs_below_threshold``, ``giant_buckets``, ``no_shingles``
+(documents without a word: never near-duplicates), ``near_dup_unconverged``.
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
-from typing import Iterable, Optional, Tuple
+from typing import Any, Iterable, Optional, Tuple
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from glmprep.minhash import (MinHashOptions, band_keys, batch_shingle_hashes, estimated_jaccard,
-                             signatures_of_hashes)
+from glmprep.minhash import (VERIFY_MODES, MinHashOptions, band_keys, batch_shingle_hashes,
+                             estimated_jaccard, hash_set_jaccard, shingle_sets, signatures_of_hashes)
 from glmprep.records import make_reject
 
 COUNTER_NAMESPACE = "near_dedup"
 MAX_CLIQUE_BUCKET = 20        # a bucket up to this size emits all its pairs (at most 190)
-DEFAULT_CC_ROUNDS = 12        # large-star + small-star rounds, see the module docstring
+DEFAULT_ROUNDS = 12           # keeper-selection rounds, see the module docstring
 SIGNATURE_BATCH_SIZE = 256    # documents per vectorised signature call
 
 
-class ComputeSignaturesDoFn(beam.DoFn):
-    """[(key, text), ...] batch -> (key, signature bytes) for every document with a shingle."""
+def keeper_priority(key: str) -> Tuple[bytes, str]:
+    """The order in which documents are kept: by a 64-bit BLAKE2b hash of the key, ties by the key.
 
-    def __init__(self, options: MinHashOptions):
+    Deterministic on every worker and runner; a hash rather than the key itself so that
+    sequentially named revisions do not form a worst-case ordered chain.
+    """
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), key
+
+
+def first_in_keeper_order(keys: Iterable[str]) -> str:
+    return min(keys, key=keeper_priority)
+
+
+class ComputeSignaturesDoFn(beam.DoFn):
+    """[(key, text), ...] batch -> (key, signature bytes) for every document with a shingle,
+    and with ``exact`` also (key, shingle-hash set bytes) on the ``shingle_sets`` output."""
+
+    def __init__(self, options: MinHashOptions, exact: bool):
         self._options = options
+        self._exact = exact
         self.no_shingles = Metrics.counter(COUNTER_NAMESPACE, "no_shingles")
 
     def process(self, batch):
         keys = [key for key, _ in batch]
         hashes, counts = batch_shingle_hashes([text for _, text in batch], self._options.ngram)
         sigs = signatures_of_hashes(hashes, counts, self._options.num_perm, self._options.seed)
-        for key, count, sig in zip(keys, counts, sigs):
+        sets = shingle_sets(hashes, counts) if self._exact else [None] * len(keys)
+        for key, count, sig, hash_set in zip(keys, counts, sigs, sets):
             if count == 0:
                 self.no_shingles.inc()
                 continue
             yield key, sig.tobytes()
+            if self._exact:
+                yield beam.pvalue.TaggedOutput("shingle_sets", (key, hash_set.tobytes()))
 
 
 def emit_band_keys(element: Tuple[str, bytes], bands: int, rows: int):
@@ -80,11 +103,11 @@ def emit_band_keys(element: Tuple[str, bytes], bands: int, rows: int):
 
 
 class EmitBucketEdgesDoFn(beam.DoFn):
-    """(band key, [key, ...]) -> candidate pairs (smaller key, larger key).
+    """(band key, [key, ...]) -> candidate pairs (left key, right key).
 
-    All pairs of a small bucket; a star from the smallest key in a bucket of more than
-    ``max_clique`` documents, so a bucket of n documents never emits more than
-    max(n - 1, max_clique**2 / 2) pairs.
+    All pairs of a small bucket; a star from the bucket's first document in keeper order
+    in a bucket of more than ``max_clique`` documents, so a bucket of n documents never
+    emits more than max(n - 1, max_clique**2 / 2) pairs.
     """
 
     def __init__(self, max_clique: int = MAX_CLIQUE_BUCKET):
@@ -99,126 +122,189 @@ class EmitBucketEdgesDoFn(beam.DoFn):
             pairs = itertools.combinations(head, 2)
         else:
             self.giant_buckets.inc()
-            root = min(keys)  # second pass over the grouped values, never held in a list
+            # The root is the member kept first, so an exact-copy bucket settles in one
+            # round. Second pass over the grouped values, never held in a list.
+            root = first_in_keeper_order(keys)
             pairs = ((root, key) for key in keys if key != root)
         for pair in pairs:
             self.candidate_pairs.inc()
             yield pair
 
 
-def attach_left_signature(element):
-    """(left, {'signature': [sig], 'right': [right, ...]}) -> (right, (left, sig)) per distinct right."""
+def attach_left_payload(element):
+    """(left, {'payload': [p], 'right': [right, ...]}) -> (right, (left, p)) per distinct right."""
     left, grouped = element
-    for sig in grouped["signature"]:
+    for payload in grouped["payload"]:
         for right in set(grouped["right"]):
-            yield right, (left, sig)
+            yield right, (left, payload)
+
+
+def estimated_similarity(sig_a: bytes, sig_b: bytes) -> float:
+    """Two signatures as bytes -> estimated Jaccard similarity."""
+    return estimated_jaccard(np.frombuffer(sig_a, dtype=np.uint32), np.frombuffer(sig_b, dtype=np.uint32))
+
+
+def exact_similarity(set_a: bytes, set_b: bytes) -> float:
+    """Two shingle-hash sets as bytes -> their exact Jaccard similarity."""
+    return hash_set_jaccard(np.frombuffer(set_a, dtype=np.uint32), np.frombuffer(set_b, dtype=np.uint32))
 
 
 class KeepSimilarPairsDoFn(beam.DoFn):
-    """(right, {'signature': [sig], 'left': [(left, sig), ...]}) -> (left, right) if the
-    estimated Jaccard similarity reaches the threshold."""
+    """(right, {'payload': [p], 'left': [(left, p), ...]}) -> (left, right) if
+    ``similarity(left p, right p)`` reaches the threshold."""
 
-    def __init__(self, threshold: float):
+    def __init__(self, threshold: float, similarity):
         self._threshold = threshold
+        self._similarity = similarity
         self.below = Metrics.counter(COUNTER_NAMESPACE, "pairs_below_threshold")
 
     def process(self, element):
         right, grouped = element
-        for sig in grouped["signature"]:
-            right_sig = np.frombuffer(sig, dtype=np.uint32)
-            for left, left_sig in grouped["left"]:
-                if estimated_jaccard(np.frombuffer(left_sig, dtype=np.uint32), right_sig) >= self._threshold:
+        for right_payload in grouped["payload"]:
+            for left, left_payload in grouped["left"]:
+                if self._similarity(left_payload, right_payload) >= self._threshold:
                     yield left, right
                 else:
                     self.below.inc()
 
 
-def both_directions(edge: Tuple[str, str]):
+class VerifyPairs(beam.PTransform):
+    """PCollection[(left, right)] candidate pairs -> the pairs whose similarity of payloads
+    reaches the threshold, given PCollection[(key, payload)] with one payload per key."""
+
+    def __init__(self, key_to_payload, threshold: float, similarity):
+        super().__init__()
+        self._key_to_payload = key_to_payload
+        self._threshold = threshold
+        self._similarity = similarity
+
+    def expand(self, candidate_pairs):
+        right_to_left_payload = (
+            {"payload": self._key_to_payload, "right": candidate_pairs}
+            # left -> {'payload': [p], 'right': [right, ...]}
+            | "JoinLeftPayload" >> beam.CoGroupByKey()
+            | "AttachLeftPayload" >> beam.FlatMap(attach_left_payload)
+        )
+        return (
+            {"payload": self._key_to_payload, "left": right_to_left_payload}
+            # right -> {'payload': [p], 'left': [(left, p), ...]}
+            | "JoinRightPayload" >> beam.CoGroupByKey()
+            | "KeepSimilarPairs" >> beam.ParDo(KeepSimilarPairsDoFn(self._threshold, self._similarity))
+        )
+
+
+# Messages of keeper selection, keyed by the document they are about or sent to.
+_UNDECIDED = "undecided"    # (u, (_UNDECIDED, None)): u is neither kept nor removed yet
+_NEIGHBOUR = "neighbour"    # (u, (_NEIGHBOUR, v)): v is an undecided near-duplicate of u
+_REMOVED_BY = "removed_by"  # (v, (_REMOVED_BY, u)): u is kept and v is its near-duplicate
+
+
+def initial_messages(edge: Tuple[str, str]):
+    """Near-duplicate pair (u, v) -> both undecided, each the other's neighbour."""
     u, v = edge
-    yield u, v
-    yield v, u
+    if u != v:
+        yield u, (_UNDECIDED, None)
+        yield v, (_UNDECIDED, None)
+        yield u, (_NEIGHBOUR, v)
+        yield v, (_NEIGHBOUR, u)
 
 
-def large_star(element) -> Iterable[Tuple[str, str]]:
-    """(u, [neighbour, ...]) -> (m, v) for every neighbour v > u, m the smallest of u and
-    its neighbours: each larger neighbour is re-attached to the local minimum."""
-    u, neighbours = element
-    neighbours = set(neighbours)
-    m = min(min(neighbours), u)
-    for v in neighbours:
-        if v > u:
-            yield m, v
+def _read_messages(messages):
+    """[(kind, other), ...] -> (undecided?, {neighbour, ...}, {remover, ...})."""
+    undecided, neighbours, removers = False, set(), set()
+    for kind, other in messages:
+        if kind == _UNDECIDED:
+            undecided = True
+        elif kind == _NEIGHBOUR:
+            neighbours.add(other)
+        else:
+            removers.add(other)
+    return undecided, neighbours, removers
 
 
-def small_star(element) -> Iterable[Tuple[str, str]]:
-    """(u, [smaller neighbour, ...]) -> (m, v) for v in those and u, v != m, m the smallest:
-    u and its smaller neighbours are re-attached to the smallest of them."""
-    u, smaller = element
-    smaller = set(smaller)
-    m = min(smaller)
-    for v in smaller | {u}:
-        if v != m:
-            yield m, v
-
-
-class AssignKeeperDoFn(beam.DoFn):
-    """(u, [('up', smaller neighbour) | ('down', larger neighbour), ...]) -> (u, keeper)
-    for every node with a smaller neighbour; roots (no smaller neighbour) are keepers."""
+class KeepLocalFirstsDoFn(beam.DoFn):
+    """(u, messages) -> if u is undecided and first in keeper order among its undecided
+    neighbours: u is kept, (v, (_REMOVED_BY, u)) to each neighbour v; otherwise u stays
+    undecided and tells each neighbour so."""
 
     def __init__(self):
-        self.clusters = Metrics.counter(COUNTER_NAMESPACE, "near_dup_clusters")
+        self.keepers = Metrics.counter(COUNTER_NAMESPACE, "near_dup_keepers")
+
+    def process(self, element):
+        u, messages = element
+        undecided, neighbours, _ = _read_messages(messages)
+        # Without _UNDECIDED, u was decided in an earlier round and the messages come
+        # from neighbours that did not know yet.
+        if not undecided:
+            return []
+        priority = keeper_priority(u)
+        if all(priority < keeper_priority(v) for v in neighbours):
+            if neighbours:
+                self.keepers.inc()
+            return [(v, (_REMOVED_BY, u)) for v in neighbours]
+        return [(u, (_UNDECIDED, None))] + [(v, (_NEIGHBOUR, u)) for v in neighbours]
+
+
+class RemoveOrPassOnDoFn(beam.DoFn):
+    """(v, messages) -> a decision (v, keeper) on the ``removed`` output if a neighbour was
+    kept (the first such in keeper order), else the messages of v's next round."""
+
+    def process(self, element):
+        v, messages = element
+        undecided, neighbours, removers = _read_messages(messages)
+        if removers:
+            yield beam.pvalue.TaggedOutput("removed", (v, first_in_keeper_order(removers)))
+        elif undecided:
+            yield v, (_UNDECIDED, None)
+            for u in neighbours:
+                yield u, (_NEIGHBOUR, v)
+
+
+class CountUnconvergedDoFn(beam.DoFn):
+    """(u, messages) after the last round: counts undecided documents that still have an
+    undecided near-duplicate (both are kept)."""
+
+    def __init__(self):
         self.unconverged = Metrics.counter(COUNTER_NAMESPACE, "near_dup_unconverged")
 
     def process(self, element):
-        u, links = element
-        smaller, has_larger = set(), False
-        for direction, v in links:
-            if direction == "up":
-                smaller.add(v)
-            else:
-                has_larger = True
-        if not smaller:
-            self.clusters.inc()
-            return
-        # Converged components are stars around their smallest key: one smaller
-        # neighbour, no larger one.
-        if len(smaller) > 1 or has_larger:
+        _, messages = element
+        undecided, neighbours, _ = _read_messages(messages)
+        if undecided and neighbours:
             self.unconverged.inc()
-        yield u, min(smaller)
+        return []
 
 
-class ConnectedComponents(beam.PTransform):
-    """PCollection[(u, v)] undirected edges -> PCollection[(key, keeper)], keeper being the
-    smallest key of the component, for every non-smallest node. ``rounds`` large-star +
-    small-star rounds are unrolled (see the module docstring)."""
+class SelectKeepers(beam.PTransform):
+    """PCollection[(u, v)] near-duplicate pairs -> PCollection[(key, keeper)] for every
+    removed document, keeper being a kept near-duplicate of it. ``rounds`` rounds of
+    greedy maximal-independent-set selection are unrolled (see the module docstring)."""
 
-    def __init__(self, rounds: int = DEFAULT_CC_ROUNDS):
+    def __init__(self, rounds: int = DEFAULT_ROUNDS):
         super().__init__()
         self._rounds = rounds
 
-    def expand(self, edges):
-        # (smaller, larger), no self loops
-        edges = edges | "Orient" >> beam.Map(lambda e: (min(e), max(e))) | "NoLoops" >> beam.Filter(
-            lambda e: e[0] != e[1])
+    def expand(self, pairs):
+        messages = pairs | "InitialMessages" >> beam.FlatMap(initial_messages)
+        decisions = []
         for i in range(self._rounds):
-            edges = (
-                edges
-                | f"LargeStar{i}/BothDirections" >> beam.FlatMap(both_directions)
-                # u -> [neighbour, ...]
-                | f"LargeStar{i}/GroupByNode" >> beam.GroupByKey()
-                | f"LargeStar{i}/Attach" >> beam.FlatMap(large_star)
-                | f"SmallStar{i}/KeyByLarger" >> beam.Map(lambda e: (e[1], e[0]))
-                # u -> [smaller neighbour, ...]
-                | f"SmallStar{i}/GroupByNode" >> beam.GroupByKey()
-                | f"SmallStar{i}/Attach" >> beam.FlatMap(small_star)
+            round_out = (
+                messages
+                # u -> [(_UNDECIDED, None) | (_NEIGHBOUR, v), ...]
+                | f"Round{i}/GroupByDoc" >> beam.GroupByKey()
+                | f"Round{i}/KeepLocalFirsts" >> beam.ParDo(KeepLocalFirstsDoFn())
+                # v -> [(_UNDECIDED, None) | (_NEIGHBOUR, u) | (_REMOVED_BY, u), ...]
+                | f"Round{i}/GroupByNeighbour" >> beam.GroupByKey()
+                | f"Round{i}/RemoveOrPassOn" >> beam.ParDo(RemoveOrPassOnDoFn()).with_output_types(
+                    Tuple[str, Tuple[str, Any]]).with_outputs(
+                    "removed", main="messages")
             )
-        return (
-            edges
-            | "LinkBothEnds" >> beam.FlatMap(lambda e: [(e[1], ("up", e[0])), (e[0], ("down", e[1]))])
-            # u -> [('up', smaller) | ('down', larger), ...]
-            | "GroupByNode" >> beam.GroupByKey()
-            | "AssignKeeper" >> beam.ParDo(AssignKeeperDoFn())
-        )
+            messages = round_out.messages
+            decisions.append(round_out.removed)
+        _ = (messages
+             | "Unconverged/GroupByDoc" >> beam.GroupByKey()
+             | "Unconverged/Count" >> beam.ParDo(CountUnconvergedDoFn()))
+        return decisions | "FlattenDecisions" >> beam.Flatten()
 
 
 class ApplyDecisionDoFn(beam.DoFn):
@@ -240,10 +326,10 @@ class ApplyDecisionDoFn(beam.DoFn):
 
 
 class NearDedup(beam.PTransform):
-    """PCollection[(key, text)] -> (docs, rejects): one document per near-duplicate component."""
+    """PCollection[(key, text)] -> (docs, rejects): removes documents that have a kept near-duplicate."""
 
     def __init__(self, options: MinHashOptions = MinHashOptions(), max_clique: int = MAX_CLIQUE_BUCKET,
-                 rounds: int = DEFAULT_CC_ROUNDS):
+                 rounds: int = DEFAULT_ROUNDS):
         super().__init__()
         self._options = options
         self._max_clique = max_clique
@@ -252,11 +338,14 @@ class NearDedup(beam.PTransform):
     def expand(self, docs):
         options = self._options
         bands, rows = options.bands
-        key_to_signature = (
+        exact = options.verify == "exact"
+        computed = (
             docs
             | "BatchDocs" >> beam.BatchElements(min_batch_size=1, max_batch_size=SIGNATURE_BATCH_SIZE)
-            | "ComputeSignatures" >> beam.ParDo(ComputeSignaturesDoFn(options))
+            | "ComputeSignatures" >> beam.ParDo(ComputeSignaturesDoFn(options, exact)).with_outputs(
+                "shingle_sets", main="signatures")
         )
+        key_to_signature = computed.signatures
         candidate_pairs = (
             key_to_signature
             | "EmitBandKeys" >> beam.FlatMap(emit_band_keys, bands=bands, rows=rows)
@@ -264,22 +353,15 @@ class NearDedup(beam.PTransform):
             | "GroupByBand" >> beam.GroupByKey()
             | "EmitBucketEdges" >> beam.ParDo(EmitBucketEdgesDoFn(self._max_clique))
         )
-        if options.verify:
-            right_to_left_signature = (
-                {"signature": key_to_signature, "right": candidate_pairs}
-                # left -> {'signature': [sig], 'right': [right, ...]}
-                | "JoinLeftSignature" >> beam.CoGroupByKey()
-                | "AttachLeftSignature" >> beam.FlatMap(attach_left_signature)
-            )
-            edges = (
-                {"signature": key_to_signature, "left": right_to_left_signature}
-                # right -> {'signature': [sig], 'left': [(left, sig), ...]}
-                | "JoinRightSignature" >> beam.CoGroupByKey()
-                | "KeepSimilarPairs" >> beam.ParDo(KeepSimilarPairsDoFn(options.threshold))
-            )
+        if exact:
+            pairs = candidate_pairs | "VerifyExact" >> VerifyPairs(
+                computed.shingle_sets, options.threshold, exact_similarity)
+        elif options.verify == "estimate":
+            pairs = candidate_pairs | "VerifyEstimate" >> VerifyPairs(
+                key_to_signature, options.threshold, estimated_similarity)
         else:
-            edges = candidate_pairs
-        key_to_keeper = edges | "ConnectedComponents" >> ConnectedComponents(self._rounds)
+            pairs = candidate_pairs
+        key_to_keeper = pairs | "SelectKeepers" >> SelectKeepers(self._rounds)
         result = (
             {"doc": docs, "keeper": key_to_keeper}
             # key -> {'doc': [text], 'keeper': [keeper]}
@@ -292,17 +374,26 @@ class NearDedup(beam.PTransform):
 # --- command line -------------------------------------------------------------------------
 
 def add_neardedup_arguments(parser) -> None:
-    """--near-dedup-threshold, --num-perm, --ngram, --no-near-dedup."""
+    """--near-dedup-threshold, --num-perm, --ngram, --near-dedup-fn-weight,
+    --near-dedup-verify, --no-near-dedup."""
     defaults = MinHashOptions()
     group = parser.add_argument_group("near-duplicate removal") if hasattr(parser, "add_argument_group") else parser
     group.add_argument("--near-dedup-threshold", type=float, default=defaults.threshold,
-                       help="estimated Jaccard similarity of word shingles at which documents are "
+                       help="Jaccard similarity of word shingles at which documents are "
                             f"near-duplicates (default: {defaults.threshold})")
     group.add_argument("--num-perm", type=int, default=defaults.num_perm,
                        help=f"MinHash signature length (default: {defaults.num_perm})")
     group.add_argument("--ngram", type=int, default=defaults.ngram,
                        help="words per shingle; each CJK character counts as a word "
                             f"(default: {defaults.ngram})")
+    group.add_argument("--near-dedup-fn-weight", type=float, default=defaults.false_negative_weight,
+                       help="weight of missed pairs when choosing LSH bands, in [0, 1]; false "
+                            "candidates weigh 1 minus this. Higher finds more near-duplicates and "
+                            f"verifies more candidate pairs (default: {defaults.false_negative_weight})")
+    group.add_argument("--near-dedup-verify", choices=VERIFY_MODES, default=defaults.verify,
+                       help="check candidate pairs by the exact Jaccard of their shingle sets, by the "
+                            "signature estimate (smaller shuffle, ~0.035 sd), or not at all "
+                            f"(default: {defaults.verify})")
     group.add_argument("--no-near-dedup", action="store_true", default=False,
                        help="skip near-duplicate removal")
 
@@ -320,9 +411,14 @@ def neardedup_options_from(namespace) -> Optional[MinHashOptions]:
         value = getattr(namespace, name, None)
         return default if value is None else value
 
+    fn_weight = given("near_dedup_fn_weight", defaults.false_negative_weight)
     try:
         return MinHashOptions(num_perm=given("num_perm", defaults.num_perm),
                               ngram=given("ngram", defaults.ngram),
-                              threshold=given("near_dedup_threshold", defaults.threshold))
+                              threshold=given("near_dedup_threshold", defaults.threshold),
+                              false_negative_weight=fn_weight,
+                              false_positive_weight=round(1.0 - fn_weight, 12),
+                              verify=given("near_dedup_verify", defaults.verify))
     except ValueError as exc:
-        raise ValueError(f"near-dedup options (--near-dedup-threshold, --num-perm, --ngram): {exc}") from None
+        raise ValueError("near-dedup options (--near-dedup-threshold, --num-perm, --ngram, "
+                         f"--near-dedup-fn-weight, --near-dedup-verify): {exc}") from None
