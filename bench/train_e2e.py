@@ -1,6 +1,6 @@
 """End to end: shards from the bundled sample corpus train the NumPy GLM to beat a unigram model.
 
-    python bench/train_e2e.py [--workdir DIR] [--steps 1800] [--d-model 128] [--layers 2] ...
+    python bench/train_e2e.py [--workdir DIR] [--steps 1000] [--d-model 128] [--layers 2] ...
 
 1. ``glmprep run`` on data/sample (JSONL, Parquet, plain text) -> shards, seq_len 256;
 2. ``glmprep train`` holds out 10% of the documents and trains a small model;
@@ -108,7 +108,7 @@ def torch_step_time(ck, batches):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workdir", help="where shards and the checkpoint go (default: a temporary directory)")
-    ap.add_argument("--steps", type=int, default=1800)
+    ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--d-model", type=int, default=128)
     ap.add_argument("--layers", type=int, default=2)
@@ -128,10 +128,10 @@ def main(argv=None) -> int:
     print(f"shards built in {time.perf_counter() - t0:.1f} s\n")
 
     t0 = time.perf_counter()
-    train_out = run(["train", "--data", shards, "--out", ckpt, "--steps", str(args.steps),
-                     "--batch-size", str(args.batch_size), "--d-model", str(args.d_model),
-                     "--layers", str(args.layers), "--heads", str(args.heads), "--lr", str(args.lr),
-                     "--eval-fraction", str(args.eval_fraction), "--log-every", "100"])
+    run(["train", "--data", shards, "--out", ckpt, "--steps", str(args.steps),
+         "--batch-size", str(args.batch_size), "--d-model", str(args.d_model),
+         "--layers", str(args.layers), "--heads", str(args.heads), "--lr", str(args.lr),
+         "--eval-fraction", str(args.eval_fraction), "--log-every", "100"])
     train_seconds = time.perf_counter() - t0
     print(f"training took {train_seconds / 60:.1f} min\n")
 

@@ -119,8 +119,8 @@ class ShardSet:
         self.sep = np.concatenate(sep)                   # [R]
         self.objective = np.concatenate(obj)             # [R]
         self.document_key = key                          # [R] first source document of each row
-        ids, offs = zip(*self.column_chunks("input_ids"))
-        self.lengths = np.concatenate([np.diff(o) for o in offs]).astype(np.int64)  # [R]
+        self.lengths = np.concatenate([np.diff(offsets) for _, offsets in self.column_chunks("input_ids")]
+                                      ).astype(np.int64)  # [R]
 
     def __len__(self) -> int:
         return len(self.sep)
