@@ -27,6 +27,7 @@ from glmprep.pipeline import progress
 from glmprep.pipeline.options import GLMPrepOptions, add_run_arguments, sample_options_from
 from glmprep.records import STAGES
 from glmprep.samples import SampleOptions
+from glmprep.tokenizer import TokenizerError, load_ranks
 from glmprep.transforms.clean import CleanDocuments, FilterDocuments
 from glmprep.transforms.dedup import ExactDedup, UniqueKeys
 from glmprep.transforms.neardedup import NearDedup, neardedup_options_from
@@ -190,18 +191,38 @@ def check_up_front(cfg: RunConfig, overwrite: bool, offline: bool = False) -> No
             raise UsageError(f"cannot list input {pattern}: {exc}") from None
         if not matched:
             raise UsageError(f"input {pattern} matches no file")
-    if cfg.tokenizer is not None and not os.path.isfile(cfg.tokenizer) and "://" not in cfg.tokenizer:
-        raise UsageError(f"tokenizer ranks file not found: {cfg.tokenizer}")
+        if not is_remote(pattern) and os.path.isdir(pattern):
+            # Beam matches a directory named exactly; reading it would only reject it
+            raise UsageError(f"input {pattern} is a directory; give a glob such as {os.path.join(pattern, '*')}")
+    if cfg.tokenizer is not None and not is_remote(cfg.tokenizer):
+        # a bad ranks file would otherwise fail every worker in the middle of the run
+        try:
+            load_ranks(cfg.tokenizer)
+        except (TokenizerError, OSError) as exc:
+            raise UsageError(str(exc)) from None
     if cfg.num_shards < 0 or cfg.tokens_per_shard <= 0:
         raise UsageError("--num-shards must be ≥ 0 and --tokens-per-shard > 0")
     if offline and is_remote(cfg.output):
         return
+    if not is_remote(cfg.output):
+        _check_output_directory(cfg.output)
     previous = manifest_lib.previous_run_files(cfg.output)
     if previous and not overwrite:
         raise UsageError(f"{cfg.output} already holds a run ({len(previous)} file(s), e.g. "
                          f"{os.path.basename(previous[0])}); pass --overwrite to replace it")
     if previous:
         manifest_lib.remove_previous_run(cfg.output)
+
+
+def _check_output_directory(output: str) -> None:
+    """A local ``--output`` must be a directory or creatable as one."""
+    if os.path.lexists(output) and not os.path.isdir(output):
+        raise UsageError(f"--output {output} exists and is not a directory")
+    ancestor = os.path.dirname(os.path.abspath(output))
+    while not os.path.lexists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise UsageError(f"--output {output} cannot be created: {ancestor} is not a directory")
 
 
 def build_pipeline_options(flags: Sequence[str]) -> PipelineOptions:
