@@ -195,10 +195,12 @@ def sample_row_numbers(num_rows: int, quota: int, rng: np.random.Generator) -> n
     """Up to ``quota`` row numbers of a shard, in windows of ``WINDOW_ROWS`` consecutive rows."""
     if quota >= num_rows:
         return np.arange(num_rows)
-    windows = max(1, quota // WINDOW_ROWS)
-    starts = np.sort(rng.choice(num_rows // WINDOW_ROWS + 1, size=min(windows, num_rows // WINDOW_ROWS + 1),
-                                replace=False)) * WINDOW_ROWS
-    rows = np.concatenate([np.arange(s, min(s + WINDOW_ROWS, num_rows)) for s in starts])
+    full_windows = num_rows // WINDOW_ROWS
+    if full_windows == 0:
+        return np.arange(quota)
+    windows = min(full_windows, max(1, quota // WINDOW_ROWS))
+    starts = np.sort(rng.choice(full_windows, size=windows, replace=False)) * WINDOW_ROWS
+    rows = (starts[:, None] + np.arange(WINDOW_ROWS)).ravel()  # [windows * WINDOW_ROWS]
     return rows[:quota]
 
 
@@ -759,17 +761,22 @@ def utf8_html(data: bytes) -> str:
     >>> utf8_html("河".encode()[:2] + b" <ok>")
     '<span class="bytes" title="part of a UTF-8 character">e6 b2</span> &lt;ok&gt;'
     """
-    out = []
+    pieces: List[Tuple[bool, object]] = []  # (is text, str or bytes)
     while data:
         try:
-            out.append(html.escape(data.decode("utf-8")))
+            pieces.append((True, data.decode("utf-8")))
             break
         except UnicodeDecodeError as exc:
-            out.append(html.escape(data[:exc.start].decode("utf-8")))
-            out.append(f'<span class="bytes" title="part of a UTF-8 character">'
-                       f'{data[exc.start:exc.end].hex(" ")}</span>')
+            if exc.start:
+                pieces.append((True, data[:exc.start].decode("utf-8")))
+            if pieces and not pieces[-1][0]:  # one badge for a run of stray bytes
+                pieces[-1] = (False, pieces[-1][1] + data[exc.start:exc.end])
+            else:
+                pieces.append((False, data[exc.start:exc.end]))
             data = data[exc.end:]
-    return "".join(out)
+    return "".join(html.escape(v) if is_text else
+                   f'<span class="bytes" title="part of a UTF-8 character">{v.hex(" ")}</span>'
+                   for is_text, v in pieces)
 
 
 def _mask_badge(row, span, tokenizer) -> str:
