@@ -1,0 +1,99 @@
+"""An interrupted run never leaves a directory that ``glmprep validate`` accepts as whole;
+``--overwrite`` then replaces its leftovers.
+
+A real ``glmprep run`` process is killed with SIGKILL (no chance to clean up) as soon as
+its first finished shard appears: shards exist, the manifest (written last) does not.
+"""
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from glmprep.cli import main
+
+from support import SAMPLE_DIR
+
+COPIES = 8        # the sample's JSONL records, 8 times with fresh ids: a run of several seconds
+NUM_SHARDS = 40   # shards are written one after another: a wide window to kill in
+ATTEMPTS = 3      # on a very fast machine the run may finish before the kill lands
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    for lang in ("en", "zh"):
+        with gzip.open(os.path.join(SAMPLE_DIR, f"{lang}.jsonl.gz"), "rt", encoding="utf-8") as fh:
+            records = [json.loads(line) for line in fh if line.strip()]
+        with open(root / f"{lang}.jsonl", "w", encoding="utf-8") as out:
+            for copy in range(COPIES):
+                for r in records:
+                    out.write(json.dumps({"id": f"{r['id']}~{copy}", "text": f"{r['text']} ({copy})"},
+                                         ensure_ascii=False) + "\n")
+    return str(root / "*.jsonl")
+
+
+def run_args(corpus, out, *extra):
+    return ["run", "--input", corpus, "--output", str(out), "--no-near-dedup", "--seq-len", "256",
+            "--num-shards", str(NUM_SHARDS), "--quiet", *extra]
+
+
+def finished_shards(out):
+    return glob.glob(os.path.join(out, "part-*.arrow"))
+
+
+def start_and_kill_after_first_shard(corpus, out):
+    """Run glmprep in a child process and SIGKILL it when a finished shard appears;
+    returns True if it was killed before writing its manifest."""
+    child = subprocess.Popen([sys.executable, "-m", "glmprep"] + run_args(corpus, out),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not finished_shards(out) and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)  # the child's own session: it and its workers
+        child.wait()
+    return not os.path.exists(os.path.join(out, "manifest.json"))
+
+
+@pytest.fixture(scope="module")
+def killed_run(tmp_path_factory, corpus):
+    for attempt in range(ATTEMPTS):
+        out = tmp_path_factory.mktemp(f"killed{attempt}") / "out"
+        if start_and_kill_after_first_shard(corpus, str(out)):
+            return out
+    pytest.fail(f"the run finished before it could be killed, {ATTEMPTS} times")
+
+
+def test_killed_run_has_shards_but_no_manifest(killed_run):
+    assert finished_shards(str(killed_run))
+    assert not os.path.exists(killed_run / "manifest.json")
+    assert len(finished_shards(str(killed_run))) < NUM_SHARDS
+
+
+def test_validate_does_not_accept_it(killed_run):
+    result = subprocess.run([sys.executable, "-m", "glmprep", "validate", str(killed_run)],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "no manifest.json: the run did not finish" in result.stdout
+
+
+def test_overwrite_then_succeeds(killed_run, corpus, capsys):
+    assert main(run_args(corpus, killed_run)) == 2  # still refused without --overwrite
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(run_args(corpus, killed_run, "--overwrite")) == 0
+    assert main(["validate", str(killed_run)]) == 0
+    leftovers = [os.path.relpath(os.path.join(d, f), killed_run) for d, _, files in os.walk(killed_run)
+                 for f in files if f.endswith(".inprogress") or "beam-temp" in d]
+    assert not leftovers
+    manifest = json.loads((killed_run / "manifest.json").read_text(encoding="utf-8"))
+    assert len(manifest["shards"]) == NUM_SHARDS and manifest["totals"]["accounting_balanced"]
