@@ -233,12 +233,9 @@ def test_filter_options_from_dict_parses_strings():
 def test_works_with_beam_pipeline_options():
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    class QualityOptions(PipelineOptions):
-        @classmethod
-        def _add_argparse_args(cls, parser):
-            add_filter_arguments(parser)
+    from glmprep.pipeline.options import GLMPrepOptions  # the real option set, registered once
 
-    options = PipelineOptions(["--min-words=7", "--no-alpha-ratio"]).view_as(QualityOptions)
+    options = PipelineOptions(["--min-words=7", "--no-alpha-ratio"]).view_as(GLMPrepOptions)
     parsed = filter_options_from(options)
     assert parsed.min_words == 7
     assert parsed.min_alpha_ratio is None
