@@ -702,7 +702,7 @@ h1{font-size:24px;margin-bottom:4px} h2{font-size:18px;margin-top:30px;border-bo
 .tile b{display:block;font-size:20px} .tile span{color:#666;font-size:12px}
 img{max-width:100%;display:block;margin:6px 0}
 table{border-collapse:collapse;font-size:13px;margin:6px 0} td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
-td:first-child,th:first-child,td.l{text-align:left} .ok{color:#2a7d2a} .bad{color:#c22;font-weight:bold}
+td:first-child,th:first-child,.l{text-align:left} .ok{color:#2a7d2a} .bad{color:#c22;font-weight:bold}
 .sample{border:1px solid #ddd;border-radius:6px;padding:10px 14px;margin:12px 0}
 .sample h3{font-size:14px;margin:0 0 4px} .src{color:#666;font-size:12px;word-break:break-all}
 .text{white-space:pre-wrap;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px;
@@ -829,11 +829,14 @@ def write_samples_html(path: str, reader: ShardReader, rows: Sequence[int], toke
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    def cell(v):
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return f"<td>{v:,}</td>"
-        return f"<td class='l'>{html.escape(str(v))}</td>"  # text reads from the left
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    def is_number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    def cell(v, tag="td"):  # numbers align right, text reads from the left
+        return f"<{tag}>{v:,}</{tag}>" if is_number(v) else f"<{tag} class='l'>{html.escape(str(v))}</{tag}>"
+    rows = list(rows)
+    numeric = [is_number(v) for v in rows[0]] if rows else [False] * len(header)
+    head = "".join(f"<th>{html.escape(h)}</th>" if n else cell(h, "th") for h, n in zip(header, numeric))
     body = "".join("<tr>" + "".join(cell(v) for v in r) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
