@@ -23,7 +23,6 @@ sample key being ``"<first document key>#<piece>"``; draw 0 picks the objective.
 """
 from __future__ import annotations
 
-import bisect
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -294,6 +293,13 @@ class PieceTable:
         return PieceTable(self.tokens[lo:hi], self.ends[lo:hi], self.keys[start:stop],
                           self.piece[start:stop], self.num_pieces[start:stop], self.lengths[start:stop])
 
+    def take(self, indices: np.ndarray) -> "PieceTable":
+        """The pieces at ``indices``, in that order, as a new table."""
+        indices = np.asarray(indices, dtype=np.int64)
+        tokens_at = segment_ranges(self.offsets[indices], self.lengths[indices])
+        return PieceTable(self.tokens[tokens_at], self.ends[tokens_at], [self.keys[i] for i in indices.tolist()],
+                          self.piece[indices], self.num_pieces[indices], self.lengths[indices])
+
     @classmethod
     def concat(cls, tables: Sequence["PieceTable"]) -> "PieceTable":
         return cls(np.concatenate([t.tokens for t in tables]), np.concatenate([t.ends for t in tables]),
@@ -392,18 +398,6 @@ class SampleColumns:
 
 
 # --------------------------------------------------------------------------- building
-_MASK64 = (1 << 64) - 1
-
-
-def _splitmix_int(x: int) -> int:
-    """SplitMix64 on one Python int (same as glmprep.rng.splitmix64)."""
-    x ^= x >> 30
-    x = (x * 0xBF58476D1CE4E5B9) & _MASK64
-    x ^= x >> 27
-    x = (x * 0x94D049BB133111EB) & _MASK64
-    return x ^ (x >> 31)
-
-
 def _draw(bases: np.ndarray, counters: np.ndarray) -> np.ndarray:
     """Counter-based bits: draw ``counter`` of the stream starting at ``base`` (as KeyedRandom)."""
     with np.errstate(over="ignore"):
@@ -425,14 +419,36 @@ BUILD_BATCH_ROWS = 2048
 CHUNK_TOKENS = 1 << 20
 
 
+# Counter ranges of a stream: draw 0 is a sample's objective, a piece's span draws start
+# at 1, a sample's Part B order draws start here.
+_ORDER_COUNTER = 1 << 40
+
+
+@dataclass
+class SpanPlan:
+    """Spans drawn for every piece of a table under one objective, before packing.
+
+    Span counts are known before packing, so a sample is packed to its exact length
+    ``n + 2m`` instead of a worst case. Blank spans are not yet placed (``start`` is
+    filled in when the sample is built).
+    """
+
+    piece: np.ndarray     # [K] piece of each span, sorted
+    start: np.ndarray     # [K] start within the piece's text (sentence, document); unused for blank
+    length: np.ndarray    # [K]
+    counts: np.ndarray    # [P] spans per piece
+    free: np.ndarray      # [P] blank: unmasked tokens beyond the mandatory gaps
+    draws: np.ndarray     # [P] blank: length draws consumed (placement draws follow them)
+
+
 class SampleBuilder:
     """Builds GLM samples from documents, many samples per NumPy pass.
 
-    Random choices of a sample come from the stream ``KeyedRandom(seed, key)`` of its
-    sample key ``"<first document key>#<piece>"``, draws numbered per sample:
-    draw 0 picks the objective; blank samples then draw span lengths and slot keys,
-    sentence samples one key per sentence, document samples one share per piece;
-    the draws after those order the spans in Part B.
+    Randomness (GLM_SPEC §4) comes from counter-based streams keyed by
+    ``(seed, "<document key>#<piece>")``. A sample's objective is draw 0 of its first
+    piece's stream and its Part B order draws from that stream too; the spans inside a
+    piece come from the piece's own stream, so they are known before packing and every
+    sample is packed to its exact length after Part B.
     """
 
     def __init__(self, options: SampleOptions, specials: SpecialIds, table: Optional[SentenceTable] = None):
@@ -441,8 +457,9 @@ class SampleBuilder:
         self.table = table
         self.mask_ids = np.array([specials.mask, specials.smask, specials.gmask], dtype=np.uint32)
         weights = np.array([options.objective_weights.get(o, 0.0) for o in OBJECTIVES], dtype=np.float64)
-        self._objective_cdf = np.cumsum(weights / weights.sum()).tolist()
+        self._objective_cdf = np.cumsum(weights / weights.sum())
         self._objective_cdf[-1] = 1.0
+        self._active = [weights[i] > 0 for i in range(len(OBJECTIVES))]
         self._span_cdf = truncated_poisson_cdf(float(options.poisson_lambda), int(options.max_span))
         self.max_piece_len = options.max_piece_len()
         self._seed_prefix = f"{options.seed}\x00".encode()
@@ -451,8 +468,10 @@ class SampleBuilder:
     def build_documents(self, docs: Iterable[Tuple]) -> Iterator[SampleColumns]:
         """``(key, tokens)`` or ``(key, tokens, ends)`` documents, in order -> batches of samples.
 
-        Documents are gathered into chunks; the samples do not depend on the chunking.
+        Documents are gathered into chunks; the packer's open samples carry over from one
+        chunk to the next, so the samples do not depend on the chunking.
         """
+        packer = _Packer(self.options.seq_len)
         carry: Optional[PieceTable] = None
         keys, tokens, ends = [], [], []
         size = 0
@@ -464,98 +483,87 @@ class SampleBuilder:
             size += len(doc[1])
             if size >= CHUNK_TOKENS:
                 table = PieceTable.from_documents(keys, tokens, self.max_piece_len, self.table, ends or None)
-                carry = yield from self._build_table(table if carry is None else PieceTable.concat([carry, table]),
+                table = table if carry is None else PieceTable.concat([carry, table])
+                carry = yield from self._build_table(table, packer, start=0 if carry is None else len(carry),
                                                      final=False)
                 keys, tokens, ends, size = [], [], [], 0
         if keys:
             table = PieceTable.from_documents(keys, tokens, self.max_piece_len, self.table, ends or None)
+            start = 0 if carry is None else len(carry)
             carry = table if carry is None else PieceTable.concat([carry, table])
+        else:
+            start = 0 if carry is None else len(carry)
         if carry is not None and len(carry):
-            yield from self._build_table(carry, final=True)
+            yield from self._build_table(carry, packer, start=start, final=True)
 
     def pack_pieces(self, pieces: Iterable[Piece]) -> Iterator[Dict[str, object]]:
         """Pieces in order -> samples as dicts (the simple, row-at-a-time interface)."""
         pieces = list(pieces)
         if pieces:
-            for batch in self._build_table(PieceTable.from_pieces(pieces), final=True):
+            for batch in self._build_table(PieceTable.from_pieces(pieces), _Packer(self.options.seq_len),
+                                           start=0, final=True):
                 yield from batch.rows()
 
     def build_one(self, pieces: Sequence[Piece], objective: Optional[str] = None) -> Dict[str, object]:
         """All ``pieces`` in one sample (the objective drawn unless given)."""
         table = PieceTable.from_pieces(list(pieces))
-        base, drawn = self._stream(table.keys[0], int(table.piece[0]))
-        chosen = OBJECTIVES.index(objective) if objective else drawn
-        return self._build(table, np.array([0]), np.array([chosen]), np.array([base], dtype=np.uint64)).row(0)
+        bases = self._bases(table)
+        chosen = OBJECTIVES.index(objective) if objective else int(self._objectives(bases[:1])[0])
+        plans = self._plans(table, bases, force=chosen)
+        return self._build(table, bases, plans, np.array([0]), np.array([chosen])).row(0)
+
+    # -- streams and plans ---------------------------------------------------------
+    def _bases(self, table: PieceTable) -> np.ndarray:
+        """Stream start of every piece: blake2b of ``seed \\0 key#piece`` (as glmprep.rng.stream_base)."""
+        prefix = self._seed_prefix
+        return np.array([int.from_bytes(hashlib.blake2b(prefix + key.encode("utf-8", "surrogatepass") + b"#%d" % piece,
+                                                        digest_size=8).digest(), "little")
+                         for key, piece in zip(table.keys, table.piece.tolist())], dtype=np.uint64)
+
+    def _objectives(self, bases: np.ndarray) -> np.ndarray:
+        """Objective index of a sample starting at each of these pieces (draw 0 of its stream)."""
+        return np.searchsorted(self._objective_cdf, _uniform(_draw(bases, np.zeros(len(bases), np.int64))),
+                               side="right")
+
+    def _plans(self, table: PieceTable, bases: np.ndarray, force: Optional[int] = None) -> List[Optional[SpanPlan]]:
+        """Blank and sentence spans of every piece (for the active objectives, or ``force``)."""
+        active = [force == i for i in range(3)] if force is not None else self._active
+        x_len = table.x_lengths
+        return [self._plan_blank(table, bases, x_len) if active[0] else None,
+                self._plan_sentence(table, bases, x_len) if active[1] else None,
+                None]
 
     # -- packing -------------------------------------------------------------------
-    def _stream(self, key: str, piece: int) -> Tuple[int, int]:
-        """(stream base, objective index) of the sample whose first piece is ``key#piece``."""
-        # the bytes stream_base(seed, f"{key}#{piece}") hashes, without the per-call formatting
-        digest = hashlib.blake2b(self._seed_prefix + key.encode("utf-8", "surrogatepass") + b"#%d" % piece,
-                                 digest_size=8).digest()
-        base = int.from_bytes(digest, "little")
-        u = (_splitmix_int(base) >> 11) * (1.0 / float(1 << 53))  # draw 0 of the stream
-        return base, bisect.bisect_right(self._objective_cdf, u)
-
-    def pack(self, table: PieceTable) -> Tuple[List[int], List[int], List[int]]:
-        """Greedy order-preserving packing: (first piece, objective index, stream base) per sample.
-
-        Pieces of one document go to different samples: a document was split because
-        it does not fit one sample, and spans on both sides of a cut would touch.
-        """
+    def _build_table(self, table: PieceTable, packer: "_Packer", start: int, final: bool):
+        """Pack pieces ``start:`` of ``table`` (those before are the packer's open samples,
+        carried over) and build the closed samples; returns the pieces still open."""
+        bases = self._bases(table)
+        plans = self._plans(table, bases)
         x_len = table.x_lengths
-        costs = [self._costs(o, x_len, table.lengths) if o in self.options.active_objectives else None
-                 for o in OBJECTIVES]
-        limit = self.options.seq_len
-        keys, pieces = table.keys, table.piece.tolist()
-        starts, objectives, bases = [], [], []
-        used, cost = 0, None
-        for i in range(len(keys)):
-            if cost is not None and keys[i] != keys[i - 1] and used + cost[i] <= limit:
-                used += cost[i]
-                continue
-            base, objective = self._stream(keys[i], pieces[i])
-            starts.append(i)
-            objectives.append(objective)
-            bases.append(base)
-            cost = costs[objective]
-            used = cost[i]
-        return starts, objectives, bases
-
-    def _costs(self, objective: str, x_len: np.ndarray, text_len: np.ndarray) -> List[int]:
-        """Worst-case tokens of each piece in a sample of ``objective`` (as SampleOptions.piece_cost)."""
-        if objective == "document":
-            return (x_len + 2).tolist()
-        capacity = masking_capacity(text_len, objective, self.options.max_span)
-        return (x_len + 2 * np.minimum(capacity, np.ceil(self.options.mask_ratio * x_len - 1e-9))).astype(np.int64).tolist()
-
-    def _build_table(self, table: PieceTable, final: bool):
-        """Pack and build a table; without ``final`` the last (open) sample is returned to carry over."""
-        starts, objectives, bases = self.pack(table)
+        costs = [(x_len + 2 * plans[i].counts).tolist() if plans[i] is not None else None for i in range(2)]
+        costs.append((x_len + 2).tolist())
+        packer.pack(table.keys, costs, self._objectives(bases).tolist(), start)
+        closed = packer.closed + (packer.drain() if final else [])
+        packer.closed = []
         carry = None
         if not final:
-            if len(starts) <= 1:
-                return table
-            # The last sample may still grow with the next chunk's pieces: carry it over.
-            carry = table.select(starts[-1], len(table))
-            table = table.select(0, starts[-1])
-            starts, objectives, bases = starts[:-1], objectives[:-1], bases[:-1]
-        starts_arr = np.array(starts + [len(table)], dtype=np.int64)
-        for lo in range(0, len(starts), BUILD_BATCH_ROWS):
-            hi = min(lo + BUILD_BATCH_ROWS, len(starts))
-            sub = table.select(int(starts_arr[lo]), int(starts_arr[hi]))
-            yield self._build(sub, starts_arr[lo:hi] - starts_arr[lo], np.array(objectives[lo:hi]),
-                              np.array(bases[lo:hi], dtype=np.uint64))
+            carry_pieces = packer.renumber_open()
+            carry = table.take(np.array(carry_pieces, dtype=np.int64)) if carry_pieces else None
+        for lo in range(0, len(closed), BUILD_BATCH_ROWS):
+            batch = closed[lo:lo + BUILD_BATCH_ROWS]
+            order = np.array([p for pieces, _ in batch for p in pieces], dtype=np.int64)
+            sizes = np.array([len(pieces) for pieces, _ in batch], dtype=np.int64)
+            yield self._build(table.take(order), bases[order], [_plan_take(plan, order, len(table)) for plan in plans],
+                              exclusive_cumsum(sizes), np.array([o for _, o in batch], dtype=np.int64))
         return carry
 
     # -- building ------------------------------------------------------------------
-    def _build(self, table: PieceTable, group_starts: np.ndarray, objectives: np.ndarray,
-               bases: np.ndarray) -> SampleColumns:
+    def _build(self, table: PieceTable, bases: np.ndarray, plans, group_starts: np.ndarray,
+               objectives: np.ndarray) -> SampleColumns:
         """Samples from pieces: sample r holds pieces ``group_starts[r]`` up to the next start."""
         sp = self.specials
         n_rows, n_pieces = len(group_starts), len(table)
-        pieces_per_row = np.diff(np.append(group_starts, n_pieces))
-        piece_row = np.repeat(np.arange(n_rows), pieces_per_row)
+        piece_row = np.repeat(np.arange(n_rows), np.diff(np.append(group_starts, n_pieces)))
         piece_objective = objectives[piece_row]
         has_enc = table.piece == 0
         has_eos = table.piece == table.num_pieces - 1
@@ -567,72 +575,103 @@ class SampleBuilder:
         text_off = exclusive_cumsum(table.lengths)
         where = np.concatenate([(text_off + table.lengths)[has_eos], text_off[has_enc]])
         what = np.concatenate([np.full(int(has_eos.sum()), sp.eos), np.full(int(has_enc.sum()), sp.enc)])
-        x = np.insert(table.tokens, where[np.argsort(where, kind="stable")],
-                      what[np.argsort(where, kind="stable")].astype(np.uint32))
+        by_where = np.argsort(where, kind="stable")
+        x = np.insert(table.tokens, where[by_where], what[by_where].astype(np.uint32))
 
-        next_counter = np.ones(n_rows, dtype=np.int64)    # draw 0 was the objective
         spans = []
-        for index, make in ((0, self._blank_spans), (1, self._sentence_spans), (2, self._document_spans)):
-            chosen = np.flatnonzero(piece_objective == index)
-            if len(chosen):
-                piece, start, length = make(table, chosen, piece_row, x_len, bases, next_counter)
-                spans.append((piece, start, length))
+        blank = np.flatnonzero(piece_objective == 0)
+        if len(blank):
+            spans.append(self._place_blank(plans[0], blank, bases))
+        sentence = np.flatnonzero(piece_objective == 1)
+        if len(sentence):
+            keep = np.isin(plans[1].piece, sentence)
+            spans.append((plans[1].piece[keep], plans[1].start[keep], plans[1].length[keep]))
+        document = np.flatnonzero(piece_objective == 2)
+        if len(document):
+            spans.append(self._document_spans(table, document, bases))
         piece = np.concatenate([s[0] for s in spans])
         start = np.concatenate([s[1] for s in spans]) + text_start[piece]
-        length = np.concatenate([s[2] for s in spans])
+        length = np.concatenate([s[2] for s in spans]).astype(np.int64)
         by_start = np.argsort(start, kind="stable")
         start, length, piece = start[by_start], length[by_start], piece[by_start]
         span_row = piece_row[piece]
-        # Part B order: a random permutation of each sample's spans.
-        per_row = np.bincount(span_row, minlength=n_rows)
-        keys = _draw(bases[span_row], next_counter[span_row] + _within(per_row))
+        # Part B order: a random permutation of each sample's spans, from the sample's stream.
+        sample_base = bases[group_starts]
+        keys = _draw(sample_base[span_row], _ORDER_COUNTER + _within(np.bincount(span_row, minlength=n_rows)))
         order = np.lexsort((keys, span_row))
         row_x_len = np.bincount(piece_row, weights=x_len, minlength=n_rows).astype(np.int64)
         cols = assemble_batch(x, row_x_len, start, length, span_row, self.mask_ids[objectives[span_row]], order, sp)
-        source_offsets = np.append(group_starts, n_pieces)
         return SampleColumns(
             **cols, objective=[OBJECTIVES[o] for o in objectives.tolist()], source_ids=list(table.keys),
             source_piece=table.piece, source_num_pieces=table.num_pieces, source_lengths=x_len,
-            source_offsets=source_offsets, span_lengths=length, span_objective=objectives[span_row])
+            source_offsets=np.append(group_starts, n_pieces), span_lengths=length,
+            span_objective=objectives[span_row])
 
-    def _targets(self, table: PieceTable, chosen: np.ndarray, x_len: np.ndarray, objective: str) -> np.ndarray:
-        """Tokens to mask per chosen piece: ceil(ratio · x_len), capped by what the piece can hold."""
-        return np.minimum(masking_capacity(table.lengths[chosen], objective, self.options.max_span),
-                          np.ceil(self.options.mask_ratio * x_len[chosen] - 1e-9).astype(np.int64))
+    def _targets(self, text_len: np.ndarray, x_len: np.ndarray, objective: str) -> np.ndarray:
+        """Tokens to mask per piece: ceil(ratio · x_len), capped by what the piece can hold."""
+        return np.minimum(masking_capacity(text_len, objective, self.options.max_span),
+                          np.ceil(self.options.mask_ratio * x_len - 1e-9).astype(np.int64))
 
-    def _blank_spans(self, table, chosen, piece_row, x_len, bases, next_counter):
-        """Poisson lengths drawn until each piece's target is met, then placed uniformly."""
-        targets = self._targets(table, chosen, x_len, "blank")
-        text_len = table.lengths[chosen]
-        rows = piece_row[chosen]
+    def _plan_blank(self, table: PieceTable, bases: np.ndarray, x_len: np.ndarray) -> SpanPlan:
+        """Poisson lengths drawn from each piece's stream until its target is met."""
+        text_len = table.lengths
+        targets = self._targets(text_len, x_len, "blank")
         draws = np.maximum(targets, 1)          # each span covers ≥ 1 token: enough draws
-        draw_piece = np.repeat(np.arange(len(chosen)), draws)
-        draw_row = rows[draw_piece]
-        row_draws = np.bincount(rows, weights=draws, minlength=len(bases)).astype(np.int64)
-        counters = next_counter[draw_row] + (np.arange(len(draw_row)) - exclusive_cumsum(row_draws)[draw_row])
-        lengths = np.searchsorted(self._span_cdf, _uniform(_draw(bases[draw_row], counters)), side="right") + 1
+        draw_piece = np.repeat(np.arange(len(table)), draws)
+        counters = 1 + _within(draws)
+        lengths = np.searchsorted(self._span_cdf, _uniform(_draw(bases[draw_piece], counters)), side="right") + 1
         excl = np.cumsum(lengths) - lengths
         covered_before = excl - np.repeat(excl[exclusive_cumsum(draws)], draws)
         keep = covered_before < np.repeat(targets, draws)
         span_piece, lengths = draw_piece[keep], lengths[keep].astype(np.int64)
-        next_counter += row_draws
-        counts = np.bincount(span_piece, minlength=len(chosen))
-        totals = np.bincount(span_piece, weights=lengths, minlength=len(chosen)).astype(np.int64)
+        counts = np.bincount(span_piece, minlength=len(table))
+        totals = np.bincount(span_piece, weights=lengths, minlength=len(table)).astype(np.int64)
         free = text_len - totals - np.maximum(counts - 1, 0)
         bad = np.flatnonzero(free < 0)
         if len(bad):
-            span_piece, lengths, counts, free = self._redraw(table, chosen, span_piece, lengths, counts, free,
-                                                             bad, targets, text_len)
-        # Placement: per piece, which k of free + k slots hold spans (uniform over arrangements).
-        slot_index = self._choose_slots(table, chosen, free + counts, counts, rows, bases, next_counter)
+            span_piece, lengths = self._redraw(table, span_piece, lengths, counts, free, bad, targets)
+        return SpanPlan(span_piece, np.zeros(len(lengths), np.int64), lengths, counts, free, draws)
+
+    def _redraw(self, table, span_piece, lengths, counts, free, bad, targets):
+        """Pieces whose draw does not fit: draw again from a side stream, then fall back
+        to the fewest even spans that reach the target. Updates ``counts`` and ``free``."""
+        redrawn_piece, redrawn = [], []
+        for p in bad.tolist():
+            target, room = int(targets[p]), int(table.lengths[p])
+            rng = KeyedRandom(self.options.seed, f"{table.keys[p]}#{int(table.piece[p])}/redraw")
+            for _ in range(_BLANK_REDRAWS):
+                drawn = np.searchsorted(self._span_cdf, rng.uniform(target), side="right") + 1
+                drawn = drawn[:int(np.searchsorted(np.cumsum(drawn), target)) + 1]
+                if drawn.sum() + len(drawn) - 1 <= room:
+                    break
+            else:
+                k = -(-target // self.options.max_span)
+                drawn = np.full(k, target // k) + (np.arange(k) < target % k)
+            redrawn_piece.append(np.full(len(drawn), p))
+            redrawn.append(drawn.astype(np.int64))
+            counts[p] = len(drawn)
+            free[p] = room - drawn.sum() - (len(drawn) - 1)
+        keep = ~np.isin(span_piece, bad)
+        span_piece = np.concatenate([span_piece[keep]] + redrawn_piece)
+        lengths = np.concatenate([lengths[keep]] + redrawn)
+        by_piece = np.argsort(span_piece, kind="stable")
+        return span_piece[by_piece], lengths[by_piece]
+
+    def _place_blank(self, plan: SpanPlan, chosen: np.ndarray, bases: np.ndarray):
+        """Uniform placement of the planned spans of ``chosen`` pieces (non-adjacent)."""
+        keep = np.isin(plan.piece, chosen)
+        span_piece, lengths = plan.piece[keep], plan.length[keep]
+        counts, free = plan.counts[chosen], plan.free[chosen]
+        # Which k of free + k slots hold spans; slot draws follow the piece's length draws.
+        slot_index = self._choose_slots(chosen, free + counts, counts, bases, 1 + plan.draws[chosen])
         # span i of a piece starts after (slot_i - i) free tokens, i gaps and the spans before
         # it, i.e. at slot_i + (tokens of the spans before it)
         excl = np.cumsum(lengths) - lengths
         first = exclusive_cumsum(counts)[counts > 0]
         spans_before = excl - np.repeat(excl[first], counts[counts > 0])
-        return chosen[span_piece], slot_index + spans_before, lengths
+        return span_piece, slot_index + spans_before, lengths
 
-    def _choose_slots(self, table, chosen, slots, counts, rows, bases, next_counter):
+    def _choose_slots(self, chosen, slots, counts, bases, first_counter):
         """A uniformly random k-subset of ``range(slots)`` per piece, sorted; concatenated.
 
         Draws ``k + margin`` slot numbers with replacement and keeps the first k distinct
@@ -643,11 +682,7 @@ class SampleBuilder:
         margin = np.ceil(2.0 * counts * counts / np.maximum(slots, 1)).astype(np.int64) + 4
         draws = np.where(counts == slots, 0, counts + margin)      # all slots taken: nothing to draw
         draw_piece = np.repeat(np.arange(len(chosen)), draws)
-        draw_row = rows[draw_piece]
-        row_draws = np.bincount(rows, weights=draws, minlength=len(bases)).astype(np.int64)
-        bits = _draw(bases[draw_row], next_counter[draw_row] +
-                     (np.arange(len(draw_row)) - exclusive_cumsum(row_draws)[draw_row]))
-        next_counter += row_draws
+        bits = _draw(bases[chosen][draw_piece], np.repeat(first_counter, draws) + _within(draws))
         value = (_uniform(bits) * slots[draw_piece]).astype(np.int64)
         by_value = np.lexsort((np.arange(len(value)), value, draw_piece))   # stable: first draw first
         first = np.ones(len(value), dtype=bool)
@@ -662,8 +697,7 @@ class SampleBuilder:
         short = np.flatnonzero((got < counts) & (counts < slots))
         extra_piece, extra_value = [full.repeat(counts[full])], [_within(counts[full])]
         for i in short.tolist():
-            p = int(chosen[i])
-            rng = KeyedRandom(self.options.seed, f"{table.keys[p]}#{int(table.piece[p])}/place")
+            rng = KeyedRandom(self.options.seed, f"{int(bases[chosen[i]])}/place")
             extra_piece.append(np.full(counts[i], i))
             extra_value.append(np.sort(np.argsort(rng.bits(int(slots[i])), kind="stable")[:counts[i]]))
         keep = ~np.isin(picked_piece, short)
@@ -671,72 +705,110 @@ class SampleBuilder:
         value = np.concatenate([picked_value[keep]] + extra_value)
         return value[np.lexsort((value, piece))]
 
-    def _redraw(self, table, chosen, span_piece, lengths, counts, free, bad, targets, text_len):
-        """Pieces whose draw does not fit: draw again from a side stream, then fall back
-        to the fewest even spans that reach the target."""
-        redrawn_piece, redrawn = [], []
-        for i in bad.tolist():
-            p = int(chosen[i])
-            target, room = int(targets[i]), int(text_len[i])
-            rng = KeyedRandom(self.options.seed, f"{table.keys[p]}#{int(table.piece[p])}/redraw")
-            for _ in range(_BLANK_REDRAWS):
-                drawn = np.searchsorted(self._span_cdf, rng.uniform(target), side="right") + 1
-                drawn = drawn[:int(np.searchsorted(np.cumsum(drawn), target)) + 1]
-                if drawn.sum() + len(drawn) - 1 <= room:
-                    break
-            else:
-                k = -(-target // self.options.max_span)
-                drawn = np.full(k, target // k) + (np.arange(k) < target % k)
-            redrawn_piece.append(np.full(len(drawn), i))
-            redrawn.append(drawn.astype(np.int64))
-            counts[i] = len(drawn)
-            free[i] = room - drawn.sum() - (len(drawn) - 1)
-        keep = ~np.isin(span_piece, bad)
-        span_piece = np.concatenate([span_piece[keep]] + redrawn_piece)
-        lengths = np.concatenate([lengths[keep]] + redrawn)
-        by_piece = np.argsort(span_piece, kind="stable")
-        return span_piece[by_piece], lengths[by_piece], counts, free
-
-    def _sentence_spans(self, table, chosen, piece_row, x_len, bases, next_counter):
-        """Whole sentences in random order until each piece's target is covered."""
-        targets = self._targets(table, chosen, x_len, "sentence")
-        text_len = table.lengths[chosen]
-        offsets = table.offsets[chosen]
-        ends = table.ends[segment_ranges(offsets, text_len)]
+    def _plan_sentence(self, table: PieceTable, bases: np.ndarray, x_len: np.ndarray) -> SpanPlan:
+        """Whole sentences in random order (the piece's stream) until its target is covered."""
+        text_len = table.lengths
+        targets = self._targets(text_len, x_len, "sentence")
+        ends = table.ends.copy()
         local_end = np.cumsum(text_len) - 1
         ends[local_end] = True                               # sentences never cross pieces
         sent_end = np.flatnonzero(ends)
         sent_start = np.concatenate([[0], sent_end[:-1] + 1])
         sent_len = sent_end - sent_start + 1
         sent_piece = np.searchsorted(local_end, sent_start)
-        sent_row = piece_row[chosen][sent_piece]
-        row_sents = np.bincount(sent_row, minlength=len(bases))
-        keys = _draw(bases[sent_row], next_counter[sent_row] +
-                     (np.arange(len(sent_row)) - exclusive_cumsum(row_sents)[sent_row]))
-        next_counter += row_sents
+        keys = _draw(bases[sent_piece], 1 + _within(np.bincount(sent_piece, minlength=len(table))))
         order = np.lexsort((keys, sent_piece))
         lens_in_order = sent_len[order]
         piece_in_order = sent_piece[order]
-        first = np.searchsorted(piece_in_order, np.arange(len(chosen)))
+        first = np.searchsorted(piece_in_order, np.arange(len(table)))
         excl = np.cumsum(lens_in_order) - lens_in_order
         covered_before = excl - excl[first[piece_in_order]]
         picked = np.sort(order[covered_before < targets[piece_in_order]])
         piece = sent_piece[picked]
-        text_offset = exclusive_cumsum(text_len)
-        return chosen[piece], sent_start[picked] - text_offset[piece], sent_len[picked].astype(np.int64)
+        counts = np.bincount(piece, minlength=len(table))
+        return SpanPlan(piece, sent_start[picked] - exclusive_cumsum(text_len)[piece],
+                        sent_len[picked].astype(np.int64), counts, np.zeros(len(table), np.int64),
+                        np.zeros(len(table), np.int64))
 
-    def _document_spans(self, table, chosen, piece_row, x_len, bases, next_counter):
-        """One suffix per piece, its share of the piece's text uniform on the ratio range."""
+    def _document_spans(self, table: PieceTable, chosen: np.ndarray, bases: np.ndarray):
+        """One suffix per piece, its share of the piece's text uniform on the ratio range (draw 1)."""
         lo, hi = self.options.document_ratio
         text_len = table.lengths[chosen]
-        rows = piece_row[chosen]
-        row_pieces = np.bincount(rows, minlength=len(bases))
-        u = _uniform(_draw(bases[rows], next_counter[rows] + (np.arange(len(rows)) - exclusive_cumsum(row_pieces)[rows])))
-        next_counter += row_pieces
-        lengths = np.clip(np.ceil((lo + (hi - lo) * u) * text_len - 1e-9).astype(np.int64), 1, None)
-        lengths = np.minimum(lengths, text_len)
-        has_text = text_len > 0
-        return chosen[has_text], (text_len - lengths)[has_text], lengths[has_text]
+        u = _uniform(_draw(bases[chosen], np.ones(len(chosen), dtype=np.int64)))
+        lengths = np.minimum(np.clip(np.ceil((lo + (hi - lo) * u) * text_len - 1e-9).astype(np.int64), 1, None),
+                             text_len)
+        return chosen, text_len - lengths, lengths
+
+
+def _plan_take(plan: Optional[SpanPlan], indices: np.ndarray, size: int) -> Optional[SpanPlan]:
+    """The plan of the pieces at ``indices`` (of ``size``), renumbered in that order."""
+    if plan is None:
+        return None
+    new_index = np.full(size, -1, dtype=np.int64)
+    new_index[indices] = np.arange(len(indices))
+    mapped = new_index[plan.piece]
+    keep = np.flatnonzero(mapped >= 0)
+    keep = keep[np.argsort(mapped[keep], kind="stable")]
+    return SpanPlan(mapped[keep], plan.start[keep], plan.length[keep], plan.counts[indices],
+                    plan.free[indices], plan.draws[indices])
+
+
+# Samples kept open at once while packing: a piece goes to the first open sample it fits.
+PACK_WINDOW = 8
+# A sample with less room than this left is closed at once.
+_NEARLY_FULL = 4
+
+
+class _Packer:
+    """First-fit packing over a window of open samples, in document order.
+
+    A piece joins the oldest open sample it fits (the sample's exact length after
+    Part B, ``n + 2m``, stays within seq_len) and that holds no other piece of its
+    document (a document was split because it does not fit one sample). When it fits
+    none, it opens a sample, closing the oldest when ``PACK_WINDOW`` are open. A
+    sample's objective is fixed by its first piece. Closed samples come out in the
+    order they close.
+    """
+
+    def __init__(self, limit: int, window: int = PACK_WINDOW):
+        self.limit = limit
+        self.window = window
+        self.open: List[list] = []      # [pieces, used, objective, key of the last piece]
+        self.closed: List[Tuple[List[int], int]] = []
+
+    def pack(self, keys: List[str], costs: List[List[int]], first_objective: List[int], start: int) -> None:
+        limit = self.limit
+        for i in range(start, len(keys)):
+            key = keys[i]
+            for b in self.open:
+                if b[3] != key and b[1] + costs[b[2]][i] <= limit:
+                    b[0].append(i)
+                    b[1] += costs[b[2]][i]
+                    b[3] = key
+                    if limit - b[1] < _NEARLY_FULL:
+                        self.open.remove(b)
+                        self.closed.append((b[0], b[2]))
+                    break
+            else:
+                if len(self.open) == self.window:
+                    oldest = self.open.pop(0)
+                    self.closed.append((oldest[0], oldest[2]))
+                objective = first_objective[i]
+                self.open.append([[i], costs[objective][i], objective, key])
+
+    def drain(self) -> List[Tuple[List[int], int]]:
+        out = [(b[0], b[2]) for b in self.open]
+        self.open = []
+        return out
+
+    def renumber_open(self) -> List[int]:
+        """Pieces of the open samples, in order; the samples now refer to positions in that list."""
+        pieces: List[int] = []
+        for b in self.open:
+            first = len(pieces)
+            pieces.extend(b[0])
+            b[0] = list(range(first, len(pieces)))
+        return pieces
 
 
 def assemble_batch(x: np.ndarray, row_x_len: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
