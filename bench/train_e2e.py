@@ -133,7 +133,9 @@ def main(argv=None) -> int:
          "--layers", str(args.layers), "--heads", str(args.heads), "--lr", str(args.lr),
          "--eval-fraction", str(args.eval_fraction), "--log-every", "100"])
     train_seconds = time.perf_counter() - t0
-    print(f"training took {train_seconds / 60:.1f} min\n")
+    # The machine may be shared: the load average says how far tokens/s are from an idle machine's.
+    print(f"training took {train_seconds / 60:.1f} min (load average {os.getloadavg()[1]:.1f} "
+          f"on {os.cpu_count()} cores)\n")
 
     table = run(["eval", "--data", shards, "--checkpoint", ckpt])
     print(table)
