@@ -34,7 +34,6 @@ seen. Rule names (what a failure is reported as):
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import math
 import os
@@ -46,6 +45,7 @@ import numpy as np
 
 from glmprep.samples import exclusive_cumsum, masking_capacity, segment_ranges
 from glmprep.schemas.shard import OBJECTIVES, ShardFormatError, ShardReader
+from glmprep.tokenizer import file_sha256
 
 MANIFEST_NAME = "manifest.json"
 MAX_EXAMPLES_PER_RULE = 5
@@ -295,14 +295,6 @@ def rows_where_idx(row: np.ndarray, idx: np.ndarray, bad: np.ndarray) -> np.ndar
     return np.unique(row[idx[bad]])
 
 
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def expand_paths(paths: Sequence[str]) -> List[str]:
     """Directories become their ``*.arrow`` shards; globs are expanded; order is sorted."""
     out: List[str] = []
@@ -331,7 +323,7 @@ def _check_manifest(directory: str, shard_paths: List[str], report: Report) -> N
         report.violations.append(Violation(name, "manifest", [], 0, where))
     for name in sorted(set(listed) & present):
         entry, full = listed[name], os.path.join(directory, name)
-        digest = sha256_of(full)
+        digest = file_sha256(full)
         if digest != entry.get("sha256"):
             report.violations.append(Violation(name, "manifest", [], 0,
                                                f"sha256 {digest[:12]}… ≠ manifest {str(entry.get('sha256'))[:12]}…"))

@@ -12,6 +12,7 @@ import pytest
 from glmprep.cli import main
 from glmprep.samples import SampleBuilder, SampleOptions, assemble, split_document
 from glmprep.schemas.shard import ShardReader, samples_to_table, write_shard
+from glmprep.tokenizer import file_sha256
 from glmprep.validate import validate_paths, validate_reader
 
 from support import TOY_BASE_VOCAB, TOY_SPECIALS as SP, toy_metadata
@@ -150,8 +151,7 @@ def write_run(directory, samples, meta=META):
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, "part-00000-of-00001.arrow")
     counts = write_shard(path, samples, meta)
-    from glmprep.validate import sha256_of
-    manifest = {"shards": [{"file": os.path.basename(path), "sha256": sha256_of(path), **counts}]}
+    manifest = {"shards": [{"file": os.path.basename(path), "sha256": file_sha256(path), **counts}]}
     with open(os.path.join(directory, "manifest.json"), "w") as fh:
         json.dump(manifest, fh)
     return path
