@@ -542,7 +542,8 @@ class SampleBuilder:
         x_len = table.x_lengths
         costs = [(x_len + 2 * plans[i].counts).tolist() if plans[i] is not None else None for i in range(2)]
         costs.append((x_len + 2).tolist())
-        packer.pack(table.keys, costs, self._objectives(bases).tolist(), start)
+        packer.pack(table.keys, (table.piece == 0).tolist(), (table.piece == table.num_pieces - 1).tolist(),
+                    costs, self._objectives(bases).tolist(), start)
         closed = packer.closed + (packer.drain() if final else [])
         packer.closed = []
         carry = None
@@ -764,7 +765,9 @@ class _Packer:
 
     A piece joins the oldest open sample it fits (the sample's exact length after
     Part B, ``n + 2m``, stays within seq_len) and that holds no other piece of its
-    document (a document was split because it does not fit one sample). When it fits
+    document (a document was split because it does not fit one sample), provided an
+    ENC or eos separates it from the piece before it (so spans of two pieces never
+    touch). When it fits
     none, it opens a sample, closing the oldest when ``PACK_WINDOW`` are open. A
     sample's objective is fixed by its first piece. Closed samples come out in the
     order they close.
@@ -773,18 +776,21 @@ class _Packer:
     def __init__(self, limit: int, window: int = PACK_WINDOW):
         self.limit = limit
         self.window = window
-        self.open: List[list] = []      # [pieces, used, objective, key of the last piece]
+        self.open: List[list] = []      # [pieces, used, objective, key of the last piece, it ends with eos]
         self.closed: List[Tuple[List[int], int]] = []
 
-    def pack(self, keys: List[str], costs: List[List[int]], first_objective: List[int], start: int) -> None:
+    def pack(self, keys: List[str], opens: List[bool], closes: List[bool], costs: List[List[int]],
+             first_objective: List[int], start: int) -> None:
+        """Place pieces ``start:``; ``opens``/``closes``: the piece starts with ENC / ends with eos."""
         limit = self.limit
         for i in range(start, len(keys)):
             key = keys[i]
             for b in self.open:
-                if b[3] != key and b[1] + costs[b[2]][i] <= limit:
+                if b[3] != key and (b[4] or opens[i]) and b[1] + costs[b[2]][i] <= limit:
                     b[0].append(i)
                     b[1] += costs[b[2]][i]
                     b[3] = key
+                    b[4] = closes[i]
                     if limit - b[1] < _NEARLY_FULL:
                         self.open.remove(b)
                         self.closed.append((b[0], b[2]))
@@ -794,7 +800,7 @@ class _Packer:
                     oldest = self.open.pop(0)
                     self.closed.append((oldest[0], oldest[2]))
                 objective = first_objective[i]
-                self.open.append([[i], costs[objective][i], objective, key])
+                self.open.append([[i], costs[objective][i], objective, key, closes[i]])
 
     def drain(self) -> List[Tuple[List[int], int]]:
         out = [(b[0], b[2]) for b in self.open]

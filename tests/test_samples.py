@@ -267,3 +267,21 @@ def test_options_reject_nonsense():
         SampleOptions(objective_weights={"blanks": 1.0})
     with pytest.raises(ValueError, match="document_ratio"):
         SampleOptions(document_ratio=(0.9, 0.5))
+
+
+def test_split_documents_packed_first_fit_keep_every_rule():
+    # Many documents longer than a sample: their pieces interleave in the open samples, and
+    # an ENC or eos must still separate any two pieces (so blank spans never touch).
+    rng = np.random.default_rng(0)
+    docs = {f"d{i:03d}": rng.integers(0, TOY_BASE_VOCAB, int(rng.integers(5, 400))) for i in range(150)}
+    ends = {k: rng.random(len(v)) < 0.08 for k, v in docs.items()}  # cuts at varied places
+    options = SampleOptions(seq_len=64, objective_weights={"blank": 1.0}, seed=0)
+    samples = build_all(docs, options, ends=ends)
+    assert sum(len(s["source_ids"]) > 1 for s in samples) > 20   # packing did put pieces together
+    for s in samples:
+        pieces, counts = s["source_piece"], s["source_num_pieces"]
+        for j in range(1, len(pieces)):
+            assert pieces[j - 1] == counts[j - 1] - 1 or pieces[j] == 0, "no ENC/eos between two pieces"
+    report = validate_reader(ShardReader.from_table(samples_to_table(samples, toy_metadata(options))))
+    assert report.ok, [str(v) for v in report.violations]
+    assert rebuild_documents(samples) == {k: list(v) for k, v in docs.items()}
