@@ -59,6 +59,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("glmprep: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into head, less, ...: stop quietly
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -69,11 +69,35 @@ def _sum_stats(shards: List[dict]) -> Dict[str, object]:
     return {"objectives": objectives, "blank_span_lengths": spans, "fill_histogram": fill}
 
 
+def funnel_from(kept: int, reasons: Dict[str, int], near_dedup: bool) -> Dict[str, int]:
+    """Documents left after each stage: what is kept plus what later stages rejected.
+
+    >>> funnel_from(5, {"read/malformed_json": 1, "filter/too_short": 2, "exact_dedup/exact_duplicate": 1}, False)
+    {'read': 8, 'cleaned': 8, 'filtered': 6, 'exact_deduped': 5, 'tokenized': 5}
+    """
+    by_stage: Dict[str, int] = {}
+    for reason, n in reasons.items():
+        stage = reason.split("/", 1)[0]
+        by_stage[stage] = by_stage.get(stage, 0) + n
+    stages = [("read", "clean"), ("cleaned", "filter"), ("filtered", "exact_dedup"),
+              ("exact_deduped", "near_dedup"), ("near_deduped", "tokenize"), ("tokenized", None)]
+    if not near_dedup:
+        stages = [(name, "tokenize" if nxt == "near_dedup" else nxt) for name, nxt in stages
+                  if name != "near_deduped"]
+    later = kept + sum(n for stage, n in by_stage.items() if stage not in ("read",))
+    funnel: Dict[str, int] = {}
+    for name, next_stage in stages:
+        funnel[name] = later
+        later -= by_stage.get(next_stage, 0) if next_stage else 0
+    return funnel
+
+
 def build_manifest(options: Dict[str, object], shards: List[dict], counts: Dict[str, int],
                    reasons: Dict[str, int]) -> Dict[str, object]:
     read_rejects = sum(n for r, n in reasons.items() if r.startswith("read/"))
-    docs_in = counts.get("read", 0) + read_rejects
     kept = sum(s["documents"] for s in shards)
+    funnel = funnel_from(kept, reasons, near_dedup=options.get("near_dedup") is not None)
+    docs_in = counts.get("read", 0) + read_rejects     # counted from the data, not derived
     rejected = sum(reasons.values())
     totals = {
         "documents_in": docs_in,
@@ -94,7 +118,7 @@ def build_manifest(options: Dict[str, object], shards: List[dict], counts: Dict[
         "shards": [{k: s[k] for k in ("file", "rows", "tokens", "sha256", "documents", "document_tokens")}
                    for s in shards],
         "totals": totals,
-        "funnel": {name: counts[name] for name in FUNNEL if name in counts},
+        "funnel": funnel,
         "samples": _sum_stats(shards),
         "options": options,
         "versions": library_versions(),

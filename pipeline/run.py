@@ -71,11 +71,6 @@ class RunConfig:
         }
 
 
-def _count(pcoll, name: str):
-    """A one-element PCollection ``(name, number of elements)``."""
-    return pcoll | f"Count{name}" >> beam.combiners.Count.Globally() | f"Name{name}" >> beam.Map(lambda n: (name, n))
-
-
 def _reject_reason(reject) -> str:
     return f"{reject['stage']}/{reject['reason']}"
 
@@ -92,27 +87,25 @@ class GLMPrep(beam.PTransform):
         rejects = []
         docs, bad = pbegin | "Read" >> ReadDocuments(cfg.inputs, **read_kwargs(cfg.read))
         rejects.append(bad)
-        funnel = [_count(docs, "read")]
+        # The one count of documents taken from the data itself: what the readers produced.
+        # The manifest checks it against kept + rejected, so no document goes unaccounted.
+        read_count = (docs | "CountRead" >> beam.combiners.Count.Globally()
+                      | "NameRead" >> beam.Map(lambda n: ("read", n)))
         docs, bad = docs | "Clean" >> CleanDocuments()
         rejects.append(bad)
-        funnel.append(_count(docs, "cleaned"))
         docs, bad = docs | "Filter" >> FilterDocuments(cfg.filters or FilterOptions())
         rejects.append(bad)
-        funnel.append(_count(docs, "filtered"))
         # Two records with the same id must not both go on: near dedup joins by key and
         # shards list source keys. Their rejects count under exact_dedup.
         docs, bad = docs | "UniqueKeys" >> UniqueKeys()
         rejects.append(bad)
         docs, bad = docs | "ExactDedup" >> ExactDedup()
         rejects.append(bad)
-        funnel.append(_count(docs, "exact_deduped"))
         if cfg.near_dedup is not None:
             docs, bad = docs | "NearDedup" >> NearDedup(cfg.near_dedup)
             rejects.append(bad)
-            funnel.append(_count(docs, "near_deduped"))
         tokens, bad = docs | "Tokenize" >> TokenizeDocuments(cfg.tokenizer)
         rejects.append(bad)
-        funnel.append(_count(tokens, "tokenized"))
         _ = tokens | "ProgressKept" >> progress.CountProgress(progress.KEPT)
 
         summaries = tokens | "WriteShards" >> WriteShards(
@@ -126,7 +119,8 @@ class GLMPrep(beam.PTransform):
              | "WriteRejects" >> beam.io.WriteToText(
                  FileSystems.join(cfg.output, manifest_lib.REJECTS_DIR, "rejects"), file_name_suffix=".jsonl",
                  shard_name_template="-SSSSS-of-NNNNN"))
-        # stage/reason -> count: only counts reach one worker.
+        # stage/reason -> count: only counts reach one worker. The funnel (documents after
+        # each stage) follows from these and the kept count, so no stage counts its output.
         reasons = (all_rejects
                    | "RejectReason" >> beam.Map(_reject_reason)
                    | "CountReasons" >> beam.combiners.Count.PerElement())
@@ -136,13 +130,12 @@ class GLMPrep(beam.PTransform):
                     | "DistinctKeepers" >> beam.Distinct()
                     | "CountClusters" >> beam.combiners.Count.Globally()
                     | "NameClusters" >> beam.Map(lambda n: ("near_dup_clusters", n)))
-        counts = (funnel + [clusters]) | "FlattenCounts" >> beam.Flatten()
         shard_table = summaries | "MergeSummaries" >> beam.CombineGlobally(manifest_lib.MergeShardSummariesFn())
         _ = (pbegin
              | "Once" >> beam.Create([None])
              | "WriteManifest" >> beam.Map(
                  manifest_lib.write_manifest, output=cfg.output, options=cfg.describe(),
-                 shards=beam.pvalue.AsSingleton(shard_table), counts=beam.pvalue.AsDict(counts),
+                 shards=beam.pvalue.AsSingleton(shard_table), counts=beam.pvalue.AsDict((read_count, clusters) | "FlattenCounts" >> beam.Flatten()),
                  reasons=beam.pvalue.AsDict(reasons)))
         return summaries
 
