@@ -1,18 +1,21 @@
-"""Precision and recall of NearDedup on the labelled evaluation set, per language.
+"""Precision and recall of NearDedup on the labelled evaluation set, per language and keeper mode.
 
     python bench/neardup_eval.py [--data DIR] [--threshold 0.8] [--num-perm 128]
                                  [--false-negative-weight W] [--verify exact|estimate|none]
 
 Runs ``NearDedup`` (Beam DirectRunner) over each ``<lang>.jsonl.gz`` made by
-bench/make_neardup_eval.py and compares with the ground truth: the exact Jaccard
-similarity of the shingle sets (glmprep.minhash.shingles) of every pair of documents.
+bench/make_neardup_eval.py, once per keeper mode (``components``, the default, then
+``independent``), and compares with the ground truth: the exact Jaccard similarity of
+the shingle sets (glmprep.minhash.shingles) of every pair of documents.
 
 Definitions, for one language:
 
 - *true pairs*: unordered pairs {x, y} with exact Jaccard >= threshold;
 - *removed pairs*: {removed, keeper} for every rejected document, keeper being the
   document it was removed in favour of (named in its reject record; kept in the output);
-- *pair precision* = share of removed pairs that are true pairs;
+- *pair precision* = share of removed pairs that are true pairs. With components a
+  document goes in favour of its component's smallest key, which may be a chain of
+  near-duplicates away and below the threshold: such a pair counts as a false positive;
 - *pair recall* = share of true pairs of which at most one document is left in the
   output (the duplication is gone).
 
@@ -24,7 +27,8 @@ Per document, to read the numbers (a chain A~B~C with A !~ C is where they diffe
   true pair left in the output.
 
 Also printed: the (bands, rows) used, candidate and verified pair counts, the time of
-each NearDedup run, and recall of true pairs above threshold + 0.05.
+each NearDedup run, recall of true pairs above threshold + 0.05, keepers and documents
+left unconverged after the unrolled rounds.
 """
 from __future__ import annotations
 
@@ -36,14 +40,15 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import replace
 from itertools import combinations
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from glmprep.minhash import VERIFY_MODES, MinHashOptions, jaccard, shingles
-from glmprep.transforms.neardedup import COUNTER_NAMESPACE, NearDedup
+from glmprep.minhash import KEEPER_MODES, VERIFY_MODES, MinHashOptions, jaccard, shingles
+from glmprep.transforms.neardedup import COUNTER_NAMESPACE, DEFAULT_ROUNDS, NearDedup
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO / "bench" / "data" / "neardup_eval"
@@ -80,15 +85,16 @@ def run_near_dedup(docs, options: MinHashOptions):
         result = pipeline.run()
         result.wait_until_finish()
         seconds = time.perf_counter() - started
-        counters = {c.key.metric.name: c.committed for c in result.metrics().query(
-            MetricsFilter().with_namespace(COUNTER_NAMESPACE))["counters"]}
+        counters = defaultdict(int)  # summed over the steps that count the same name
+        for c in result.metrics().query(MetricsFilter().with_namespace(COUNTER_NAMESPACE))["counters"]:
+            counters[c.key.metric.name] += c.committed
         removed_to_keeper = dict(json.loads(line) for path in pathlib.Path(tmp).glob("rejects*")
                                  for line in path.read_text(encoding="utf-8").splitlines())
         return removed_to_keeper, counters, seconds
 
 
-def evaluate(lang: str, docs, options: MinHashOptions) -> None:
-    true_pairs, similarities = exact_similar_pairs(docs, options.ngram, options.threshold)
+def evaluate(docs, true_pairs, similarities, options: MinHashOptions) -> None:
+    """Runs NearDedup with ``options`` and prints its precision and recall."""
     removed_to_keeper, counters, seconds = run_near_dedup(docs, options)
     kept = {key for key, _ in docs} - removed_to_keeper.keys()
 
@@ -112,19 +118,18 @@ def evaluate(lang: str, docs, options: MinHashOptions) -> None:
     clear_recall = sum(not (x in kept and y in kept) for x, y in clear) / len(clear) if clear else 1.0
     false_pairs = [similarities.get(p, 0.0) for p in removed_pairs if p not in true_pairs]
 
-    print(f"{lang}: {len(docs)} docs, {len(true_pairs)} true pairs (Jaccard >= {options.threshold}), "
-          f"{len(removed_pairs)} removed; {counters.get('candidate_pairs', 0)} candidate pairs, "
-          f"{counters.get('pairs_below_threshold', 0)} below threshold; NearDedup {seconds:.1f} s")
-    print(f"  pair precision {precision:.3f} ({correct}/{len(removed_pairs)})   "
+    print(f"  keepers={options.keepers}: {len(removed_pairs)} removed, "
+          f"{counters.get('near_dup_keepers', 0)} keepers; {counters.get('candidate_pairs', 0)} candidate "
+          f"pairs, {counters.get('pairs_below_threshold', 0)} below threshold; NearDedup {seconds:.1f} s")
+    print(f"    pair precision {precision:.3f} ({correct}/{len(removed_pairs)})   "
           f"pair recall {recall:.3f} ({recalled}/{len(true_pairs)})")
-    print(f"  document precision {doc_precision:.3f} ({doc_justified}/{len(removed_to_keeper)})   "
+    print(f"    document precision {doc_precision:.3f} ({doc_justified}/{len(removed_to_keeper)})   "
           f"document recall {doc_recall:.3f} ({doc_resolved}/{len(near)})   "
           f"pair recall >= {options.threshold + 0.05:.2f}: {clear_recall:.3f}")
     if false_pairs:
-        print(f"  removed pairs below threshold: exact Jaccard min {min(false_pairs):.3f}, "
+        print(f"    removed pairs below threshold: exact Jaccard min {min(false_pairs):.3f}, "
               f"mean {sum(false_pairs) / len(false_pairs):.3f}")
-    if counters.get("near_dup_unconverged"):
-        print(f"  {counters['near_dup_unconverged']} documents unconverged (kept)")
+    print(f"    unconverged after {DEFAULT_ROUNDS} rounds: {counters.get('near_dup_unconverged', 0)} documents")
 
 
 def main(argv=None) -> int:
@@ -148,7 +153,11 @@ def main(argv=None) -> int:
         path = args.data / f"{lang}.jsonl.gz"
         if not path.exists():
             sys.exit(f"{path} not found: run bench/make_neardup_eval.py first")
-        evaluate(lang, read_docs(path), options)
+        docs = read_docs(path)
+        true_pairs, similarities = exact_similar_pairs(docs, options.ngram, options.threshold)
+        print(f"{lang}: {len(docs)} docs, {len(true_pairs)} true pairs (Jaccard >= {options.threshold})")
+        for keepers in KEEPER_MODES:  # the default first
+            evaluate(docs, true_pairs, similarities, replace(options, keepers=keepers))
     return 0
 
 

@@ -59,6 +59,9 @@ _MAX_HASH32 = np.uint32(0xFFFFFFFF)
 
 # Ways of checking a candidate pair from LSH banding before it counts as near-duplicate.
 VERIFY_MODES = ("exact", "estimate", "none")
+# Ways of choosing which near-duplicates stay: one per connected component of the
+# near-duplicate graph, or an independent set (each removed document has a kept neighbour).
+KEEPER_MODES = ("components", "independent")
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,11 @@ class MinHashOptions:
     # threshold); "estimate": share of equal signature values (smaller shuffle, ~0.035 sd
     # at 0.8 with 128 permutations); "none": every candidate pair counts.
     verify: str = "exact"
+    # "components": near-duplicate is made transitive, each connected component of the
+    # verified pairs keeps its smallest key (a chain A~B~C keeps one document even when
+    # A and C differ more than the threshold); "independent": a document goes only in
+    # favour of a kept document it is itself a near-duplicate of (the chain may keep A and C).
+    keepers: str = "components"
 
     def __post_init__(self):
         if self.num_perm < 2:
@@ -91,6 +99,8 @@ class MinHashOptions:
             raise ValueError(f"false positive/negative weights must be in [0, 1] and sum to 1, got {weights}")
         if self.verify not in VERIFY_MODES:
             raise ValueError(f"verify must be one of {', '.join(VERIFY_MODES)}, got {self.verify!r}")
+        if self.keepers not in KEEPER_MODES:
+            raise ValueError(f"keepers must be one of {', '.join(KEEPER_MODES)}, got {self.keepers!r}")
 
     @property
     def bands(self) -> Tuple[int, int]:

@@ -132,7 +132,7 @@ def test_estimated_jaccard_is_close_to_exact():
 
 @pytest.mark.parametrize("bad", [dict(num_perm=1), dict(ngram=0), dict(threshold=0.0), dict(threshold=1.5),
                                  dict(false_positive_weight=0.9, false_negative_weight=0.9),
-                                 dict(verify="sometimes")])
+                                 dict(verify="sometimes"), dict(keepers="largest")])
 def test_options_reject_bad_values(bad):
     with pytest.raises(ValueError):
         MinHashOptions(**bad)

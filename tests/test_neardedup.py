@@ -9,10 +9,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from glmprep.minhash import MinHashOptions, band_keys, estimated_jaccard, jaccard, shingles, signature
+from glmprep.minhash import (KEEPER_MODES, MinHashOptions, band_keys, estimated_jaccard, jaccard, shingles,
+                             signature)
 from glmprep.records import make_reject
-from glmprep.transforms.neardedup import (COUNTER_NAMESPACE, NearDedup, SelectKeepers, add_neardedup_arguments,
-                                          first_in_keeper_order, keeper_priority, neardedup_options_from)
+from glmprep.transforms.neardedup import (COUNTER_NAMESPACE, ConnectedComponents, NearDedup, SelectKeepers,
+                                          add_neardedup_arguments, first_in_keeper_order, keeper_priority,
+                                          neardedup_options_from)
 
 VOCAB = [f"w{i}" for i in range(20000)]
 
@@ -36,22 +38,50 @@ def read_lines(directory, prefix):
             for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def run_near_dedup(tmp_path, docs, options=MinHashOptions(), pipeline_options=None):
+COMPONENTS = MinHashOptions(keepers="components")
+INDEPENDENT = MinHashOptions(keepers="independent")
+
+
+def first_kept(keys, options):
+    """The key a cluster of copies keeps under ``options.keepers``."""
+    return min(keys) if options.keepers == "components" else first_in_keeper_order(keys)
+
+
+def counters_of(result):
+    """{counter name: value summed over the steps that count it (e.g. every keeper round)}."""
+    counters = {}
+    for c in result.metrics().query(MetricsFilter().with_namespace(COUNTER_NAMESPACE))["counters"]:
+        counters[c.key.metric.name] = counters.get(c.key.metric.name, 0) + c.committed
+    return counters
+
+
+def write_near_dedup(docs, options, directory, name="", rounds=None):
+    """Applies NearDedup to the PCollection ``docs`` and writes its outputs for :func:`read_near_dedup`."""
+    near_dedup = NearDedup(options) if rounds is None else NearDedup(options, rounds=rounds)
+    out_docs, out_rejects = docs | f"NearDedup{name}" >> near_dedup
+    for label, pcoll in (("kept", out_docs), ("rejects", out_rejects)):
+        _ = (pcoll
+             | f"{label}{name}/ToJson" >> beam.Map(json.dumps)
+             | f"{label}{name}/Write" >> beam.io.WriteToText(str(directory / f"{label}{name}-")))
+
+
+def read_near_dedup(directory, name=""):
+    """(kept docs sorted, rejects sorted by key) as :func:`write_near_dedup` wrote them."""
+    kept = sorted(tuple(doc) for doc in read_lines(directory, f"kept{name}-"))
+    rejects = sorted(read_lines(directory, f"rejects{name}-"), key=lambda r: r["key"])
+    return kept, rejects
+
+
+def run_near_dedup(tmp_path, docs, options=MinHashOptions(), pipeline_options=None, rounds=None):
     """Runs NearDedup; returns (kept docs, rejects, counters by name)."""
     pipeline = TestPipeline(options=pipeline_options)
-    out_docs, out_rejects = pipeline | beam.Create(docs) | NearDedup(options)
-    out_docs | "DocsToJson" >> beam.Map(json.dumps) | "WriteDocs" >> beam.io.WriteToText(str(tmp_path / "kept"))
-    out_rejects | "RejectsToJson" >> beam.Map(json.dumps) | "WriteRejects" >> beam.io.WriteToText(
-        str(tmp_path / "rejects"))
+    write_near_dedup(pipeline | beam.Create(docs), options, tmp_path, rounds=rounds)
     result = pipeline.run()
     result.wait_until_finish()
-    counters = {c.key.metric.name: c.committed
-                for c in result.metrics().query(MetricsFilter().with_namespace(COUNTER_NAMESPACE))["counters"]}
-    kept = sorted(tuple(doc) for doc in read_lines(tmp_path, "kept"))
-    rejects = sorted(read_lines(tmp_path, "rejects"), key=lambda r: r["key"])
+    kept, rejects = read_near_dedup(tmp_path)
     for path in tmp_path.iterdir():
         path.unlink()
-    return kept, rejects, counters
+    return kept, rejects, counters_of(result)
 
 
 def assert_near_dedup(docs, expected_kept_keys, expected_rejects, options=MinHashOptions()):
@@ -70,58 +100,107 @@ def keys_in_keeper_order(n):
     return sorted((f"k{i}" for i in range(n)), key=keeper_priority)
 
 
-def test_exact_copies_keep_the_first_key_in_keeper_order():
+both_keeper_modes = pytest.mark.parametrize("options", [COMPONENTS, INDEPENDENT], ids=KEEPER_MODES)
+
+
+def test_components_are_the_default():
+    assert MinHashOptions().keepers == "components" == KEEPER_MODES[0]
+
+
+@both_keeper_modes
+def test_exact_copies_keep_one_copy(options):
     text = " ".join(random_words(1, 200))
-    first, second, third = keys_in_keeper_order(3)
-    docs = [(third, text), (first, text), (second, text)]
-    assert_near_dedup(docs, [first], [reject(second, first, text), reject(third, first, text)])
+    keys = ["k2", "k0", "k1", "k3"]
+    keeper = first_kept(keys, options)
+    assert keeper == ("k0" if options.keepers == "components" else keys_in_keeper_order(4)[0])
+    assert_near_dedup([(key, text) for key in keys], [keeper],
+                      [reject(key, keeper, text) for key in keys if key != keeper], options)
 
 
-def test_one_word_edits_are_near_duplicates_in_english_and_chinese():
+@both_keeper_modes
+def test_one_word_edits_are_near_duplicates_in_english_and_chinese(options):
     words = random_words(2, 300)
     edited = list(words)
     edited[150] = "changed"
     rng = random.Random(3)
     zh = "".join(rng.choice("的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年") for _ in range(400))
     zh_edited = zh[:200] + "变" + zh[201:]
-    en_first, en_second = sorted(["en/a", "en/b"], key=keeper_priority)
-    zh_first, zh_second = sorted(["zh/a", "zh/b"], key=keeper_priority)
     texts = {"en/a": " ".join(words), "en/b": " ".join(edited), "zh/a": zh, "zh/b": zh_edited}
-    assert_near_dedup(list(texts.items()), [en_first, zh_first],
-                      [reject(en_second, en_first, texts[en_second]), reject(zh_second, zh_first, texts[zh_second])])
+    expected_kept, expected_rejects = [], []
+    for lang in ("en", "zh"):
+        keeper = first_kept([f"{lang}/a", f"{lang}/b"], options)
+        removed = ({f"{lang}/a", f"{lang}/b"} - {keeper}).pop()
+        expected_kept.append(keeper)
+        expected_rejects.append(reject(removed, keeper, texts[removed]))
+    assert_near_dedup(list(texts.items()), expected_kept, expected_rejects, options)
 
 
-def chain_of_three():
+def chain_of_three(seed=4):
     """Texts A, B, C: B is a near-duplicate of A and of C (Jaccard ~0.89), A and C are not (~0.79)."""
-    a = random_words(4, 1000)
-    b = replace_block(a, 100, 54, 5)
-    c = replace_block(b, 600, 54, 6)
+    a = random_words(seed, 1000)
+    b = replace_block(a, 100, 54, seed + 1)
+    c = replace_block(b, 600, 54, seed + 2)
     texts = [" ".join(t) for t in (a, b, c)]
     assert exact_jaccard(texts[0], texts[1]) > 0.85 and exact_jaccard(texts[1], texts[2]) > 0.85
     assert exact_jaccard(texts[0], texts[2]) < 0.8
     return texts
 
 
-def test_chain_removes_the_middle_and_keeps_both_ends(tmp_path):
+def test_components_chain_is_one_component_keeping_its_smallest_key(tmp_path):
+    # Three chains A~B~C (J(A, C) < 0.8), whose smallest key is on A, on B and on C. With
+    # it on an end, the other end is removed in favour of a document it is not itself a
+    # near-duplicate of: transitivity, as components mean.
+    keys_of_abc = [("x/a", "x/b", "x/c"), ("y/b", "y/a", "y/c"), ("z/c", "z/b", "z/a")]
+    docs = []
+    for seed, keys in zip((4, 20, 40), keys_of_abc):
+        docs += zip(keys, chain_of_three(seed))
+    kept, rejects, counters = run_near_dedup(tmp_path, docs, COMPONENTS)
+    assert [key for key, _ in kept] == ["x/a", "y/a", "z/a"]
+    assert [(r["key"], r["detail"]) for r in rejects] == [
+        (f"{chain}/{end}", f"kept {chain}/a") for chain in "xyz" for end in "bc"]
+    assert counters["near_dup_keepers"] == 3
+    assert counters["near_dup_removed"] == 6
+    assert counters.get("near_dup_unconverged", 0) == 0
+
+
+def test_components_long_chain_in_random_key_order_converges(tmp_path):
+    # Each revision replaces 15 of 1000 words of the previous one: neighbours have
+    # Jaccard ~0.93, documents ten steps apart well under 0.8; only transitivity joins them.
+    rng = random.Random(8)
+    words = random_words(9, 1000)
+    chain = []
+    for step in range(24):
+        words = replace_block(words, (step * 97) % 900, 15, 100 + step)
+        chain.append(" ".join(words))
+    assert exact_jaccard(chain[0], chain[-1]) < 0.5
+    keys = [f"doc{i:02d}" for i in range(len(chain))]
+    rng.shuffle(keys)
+    kept, rejects, counters = run_near_dedup(tmp_path, list(zip(keys, chain)), COMPONENTS)
+    assert [key for key, _ in kept] == ["doc00"]
+    assert {r["detail"] for r in rejects} == {"kept doc00"} and len(rejects) == 23
+    assert counters.get("near_dup_unconverged", 0) == 0
+
+
+def test_independent_chain_removes_the_middle_and_keeps_both_ends(tmp_path):
     a, b, c = chain_of_three()
     first, second, last = keys_in_keeper_order(3)
-    kept, rejects, counters = run_near_dedup(tmp_path, [(first, a), (second, c), (last, b)])
+    kept, rejects, counters = run_near_dedup(tmp_path, [(first, a), (second, c), (last, b)], INDEPENDENT)
     # B comes last in keeper order: the ends are kept, B goes in favour of the first of them.
     assert kept == sorted([(first, a), (second, c)])
     assert [(r["key"], r["detail"]) for r in rejects] == [(last, f"kept {first}")]
     assert counters["near_dup_keepers"] == 2  # each end is kept and has B removed
 
 
-def test_chain_whose_middle_comes_first_keeps_only_the_middle(tmp_path):
+def test_independent_chain_whose_middle_comes_first_keeps_only_the_middle(tmp_path):
     a, b, c = chain_of_three()
     first, second, last = keys_in_keeper_order(3)
-    kept, rejects, counters = run_near_dedup(tmp_path, [(second, a), (first, b), (last, c)])
+    kept, rejects, counters = run_near_dedup(tmp_path, [(second, a), (first, b), (last, c)], INDEPENDENT)
     assert kept == [(first, b)]
     assert sorted((r["key"], r["detail"]) for r in rejects) == [(last, f"kept {first}"), (second, f"kept {first}")]
     assert counters["near_dup_removed"] == 2
 
 
-def test_long_chain_settles_with_every_removed_document_next_to_a_kept_one(tmp_path):
+def test_independent_long_chain_settles_with_every_removed_document_next_to_a_kept_one(tmp_path):
     # Sequential names, each a revision of the previous one: the worst order for keeping
     # by key, settled in a few rounds because keeper order is a hash of the key.
     words = random_words(9, 1000)
@@ -129,7 +208,7 @@ def test_long_chain_settles_with_every_removed_document_next_to_a_kept_one(tmp_p
     for step in range(40):
         words = replace_block(words, (step * 97) % 900, 15, 100 + step)
         chain[f"rev-{step:04d}"] = " ".join(words)
-    kept, rejects, counters = run_near_dedup(tmp_path, list(chain.items()))
+    kept, rejects, counters = run_near_dedup(tmp_path, list(chain.items()), INDEPENDENT)
     kept_keys = [key for key, _ in kept]
     assert counters.get("near_dup_unconverged", 0) == 0
     assert 2 <= len(kept_keys) < 20 and len(kept_keys) + len(rejects) == 40
@@ -140,21 +219,25 @@ def test_long_chain_settles_with_every_removed_document_next_to_a_kept_one(tmp_p
         assert exact_jaccard(chain[x], chain[y]) < 0.9  # a pair this close is never missed by banding
 
 
-def test_giant_bucket_is_linear_not_quadratic(tmp_path):
+@both_keeper_modes
+def test_giant_bucket_is_linear_not_quadratic(tmp_path, options):
     text = " ".join(random_words(10, 60))
     keys = [f"copy{i:04d}" for i in range(2000)]
-    keeper = first_in_keeper_order(keys)
-    kept, rejects, counters = run_near_dedup(tmp_path, [(key, text) for key in keys])
+    random.Random(16).shuffle(keys)
+    keeper = first_kept(keys, options)
+    kept, rejects, counters = run_near_dedup(tmp_path, [(key, text) for key in keys], options)
     assert kept == [(keeper, text)]
     assert len(rejects) == 1999 and {r["detail"] for r in rejects} == {f"kept {keeper}"}
-    bands = MinHashOptions().bands[0]
+    bands = options.bands[0]
     assert counters["giant_buckets"] == bands
     assert counters["candidate_pairs"] == bands * 1999
+    assert counters["near_dup_keepers"] == 1
 
 
-def test_unrelated_documents_and_documents_without_words_are_all_kept(tmp_path):
+@both_keeper_modes
+def test_unrelated_documents_and_documents_without_words_are_all_kept(tmp_path, options):
     docs = [(f"d{i}", " ".join(random_words(100 + i, 80))) for i in range(30)] + [("empty", ""), ("blank", " \n")]
-    kept, rejects, counters = run_near_dedup(tmp_path, docs)
+    kept, rejects, counters = run_near_dedup(tmp_path, docs, options)
     assert kept == sorted(docs)
     assert rejects == []
     assert counters.get("near_dup_removed", 0) == 0
@@ -202,16 +285,70 @@ def corpus_with_clusters(seed):
     return docs
 
 
-def test_keeper_is_deterministic_across_runs_input_orders_and_runners(tmp_path):
+def test_keepers_are_deterministic_across_input_orders_and_runners(tmp_path):
     docs = corpus_with_clusters(13)
-    first = run_near_dedup(tmp_path, docs)
     shuffled = list(docs)
     random.Random(14).shuffle(shuffled)
-    assert run_near_dedup(tmp_path, shuffled)[:2] == first[:2]
+    clusters = {}
+    for key, _ in docs:
+        clusters.setdefault(key.split("-")[0], []).append(key)
     multi = PipelineOptions(direct_running_mode="multi_processing", direct_num_workers=2)
-    assert run_near_dedup(tmp_path, docs, pipeline_options=multi)[:2] == first[:2]
-    kept_keys = [key for key, _ in first[0]]
-    assert len({key.split("-")[0] for key in kept_keys}) == len(kept_keys) == 12
+    # Both keeper modes in each pipeline: one runner start-up per runner.
+    for run, (inputs, pipeline_options) in enumerate([(shuffled, None), (docs, multi)]):
+        pipeline = TestPipeline(options=pipeline_options)
+        pcoll = pipeline | beam.Create(inputs)
+        for options in (COMPONENTS, INDEPENDENT):
+            write_near_dedup(pcoll, options, tmp_path / str(run), options.keepers)
+        pipeline.run().wait_until_finish()
+    for options in (COMPONENTS, INDEPENDENT):
+        in_memory = read_near_dedup(tmp_path / "0", options.keepers)
+        assert read_near_dedup(tmp_path / "1", options.keepers) == in_memory
+        kept_keys = [key for key, _ in in_memory[0]]
+        assert kept_keys == sorted(first_kept(keys, options) for keys in clusters.values())
+        assert len(in_memory[1]) == len(docs) - 12
+
+
+def union_find_keepers(edges):
+    """Reference: {node: smallest key of its component} for every node of an edge."""
+    parent = {n: n for edge in edges for n in edge}
+
+    def find(n):
+        while parent[n] != n:
+            n = parent[n]
+        return n
+
+    for u, v in edges:
+        ru, rv = find(u), find(v)
+        parent[max(ru, rv)] = min(ru, rv)
+    return {n: find(n) for n in parent}
+
+
+def test_connected_components_match_union_find():
+    rng = random.Random(15)
+    nodes = [f"n{i:03d}" for i in range(120)]
+    edges = [tuple(rng.sample(nodes, 2)) for _ in range(90)]
+    expected = [(n, root) for n, root in union_find_keepers(edges).items() if n != root]
+    with TestPipeline() as pipeline:
+        decisions = pipeline | beam.Create(edges) | ConnectedComponents()
+        assert_that(decisions, equal_to(expected))
+
+
+def test_unconverged_components_keep_more_but_never_remove_a_keeper():
+    # A path in key order needs about log2(n) rounds; one round leaves it unsettled.
+    nodes = [f"n{i:03d}" for i in range(64)]
+    edges = list(zip(nodes, nodes[1:]))
+
+    def check(decisions):
+        removed = dict(decisions)
+        assert 0 < len(removed) < 63
+        assert all(keeper < key and keeper not in removed for key, keeper in removed.items())
+
+    pipeline = TestPipeline()
+    decisions = pipeline | beam.Create(edges) | ConnectedComponents(rounds=1)
+    assert_that(decisions, check)
+    result = pipeline.run()
+    result.wait_until_finish()
+    assert counters_of(result)["near_dup_unconverged"] > 0
 
 
 def greedy_keepers(nodes, edges):
@@ -250,9 +387,10 @@ def test_command_line_options():
     assert neardedup_options_from(parser.parse_args([])) == MinHashOptions()
     options = neardedup_options_from(parser.parse_args([
         "--near-dedup-threshold", "0.7", "--num-perm", "64", "--ngram", "3",
-        "--near-dedup-fn-weight", "0.7", "--near-dedup-verify", "estimate"]))
+        "--near-dedup-fn-weight", "0.7", "--near-dedup-verify", "estimate", "--near-dedup-keepers", "independent"]))
     assert (options.threshold, options.num_perm, options.ngram) == (0.7, 64, 3)
     assert (options.false_positive_weight, options.false_negative_weight, options.verify) == (0.3, 0.7, "estimate")
+    assert options.keepers == "independent"
     assert neardedup_options_from(parser.parse_args(["--no-near-dedup"])) is None
     with pytest.raises(ValueError, match="--near-dedup-threshold"):
         neardedup_options_from(parser.parse_args(["--near-dedup-threshold", "1.5"]))
@@ -260,3 +398,5 @@ def test_command_line_options():
         neardedup_options_from(parser.parse_args(["--near-dedup-fn-weight", "1.5"]))
     with pytest.raises(SystemExit):
         parser.parse_args(["--near-dedup-verify", "maybe"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--near-dedup-keepers", "largest"])

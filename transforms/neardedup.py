@@ -1,14 +1,19 @@
-"""Near-duplicate removal: MinHash signatures, LSH banding, verified pairs, greedy keepers.
+"""Near-duplicate removal: MinHash signatures, LSH banding, verified pairs, keepers.
 
 ``NearDedup(options)`` turns a PCollection of ``(key, text)`` into ``(docs, rejects)``.
 Two documents are near-duplicates when their MinHash signatures collide in an LSH band
 and their Jaccard similarity is at least ``options.threshold``, checked as
 ``options.verify`` says: ``"exact"`` (the two shingle-hash sets), ``"estimate"`` (the
-signatures) or ``"none"``. A document is rejected with reason ``near_duplicate`` and
-detail ``kept <keeper key>`` only when ``keeper`` is a near-duplicate of it (a verified
-pair) and is kept: whatever is removed still has a near-identical copy in the output.
-Near-duplicate is not made transitive: in a chain A~B~C where A and C are not
-near-duplicates, B may go but A and C both stay.
+signatures) or ``"none"``. Which near-duplicates stay is ``options.keepers``:
+
+- ``"components"`` (default): near-duplicate is made transitive. Each connected
+  component of the near-duplicate graph keeps its smallest key; every other member is
+  rejected with reason ``near_duplicate`` and detail ``kept <keeper key>``. In a chain
+  A~B~C where A and C are not near-duplicates, only one of the three stays, so a
+  removed document's keeper may be further from it than the threshold;
+- ``"independent"``: a document is rejected (same reason and detail) only in favour of
+  a kept document it is itself a near-duplicate of: whatever is removed still has a
+  near-identical copy in the output. In the chain A~B~C, B may go but A and C both stay.
 
 Steps, each a shuffle of small records (keys, 512-byte signatures, shingle-hash sets of
 4 bytes per distinct shingle), never of text until the final join:
@@ -17,45 +22,56 @@ Steps, each a shuffle of small records (keys, 512-byte signatures, shingle-hash 
    exact verification ``key -> shingle-hash set`` (sorted distinct uint32 as bytes);
 2. band keys -> ``GroupByKey`` -> candidate pairs. A bucket of at most
    ``MAX_CLIQUE_BUCKET`` documents yields every pair; a bigger one (boilerplate shared
-   by thousands of pages) yields a star from its first document in keeper order
-   (:func:`keeper_priority`) to each other member: linear, not quadratic;
+   by thousands of pages) yields a star from one member to each other member: linear,
+   not quadratic. The centre is the member the keeper rule picks first (the smallest
+   key for components, :func:`keeper_priority` for independent keepers), so a bucket of
+   exact copies settles in one round;
 3. verification: two ``CoGroupByKey`` joins bring both documents' signatures or sets to
    each pair (keyed by the left key, then by the right key); pairs below the threshold go;
-4. keepers (:class:`SelectKeepers`): a maximal independent set of the near-duplicate
-   graph, the one that greedily keeps documents in :func:`keeper_priority` order. Each
-   round, every undecided document that comes first among its undecided neighbours is
-   kept and its neighbours are removed in its favour. A Beam graph cannot loop until a
-   fixed point, so ``rounds`` rounds are unrolled (default ``DEFAULT_ROUNDS`` = 12).
-   Clusters of copies are cliques or stars and settle in one or two rounds; because the
-   order is a hash of the key, not the key, even a long chain of revisions named
-   ``rev-0001``, ``rev-0002``, ... settles in O(log n) rounds (Fischer and Noever,
-   "Tight Analysis of Parallel Randomized Greedy MIS", 2018). Documents still undecided
-   after the last round are kept and counted in ``near_dup_unconverged``: the worst
-   outcome is a near-duplicate left in, never a document removed without a kept copy;
+4. keepers. A Beam graph cannot loop until a fixed point, so ``rounds`` rounds are
+   unrolled (default ``DEFAULT_ROUNDS`` = 12) and whatever has not settled after the
+   last one is counted in ``near_dup_unconverged`` and kept: the worst outcome is a
+   near-duplicate left in, and a rejected document always names a kept one.
+
+   - :class:`ConnectedComponents`: alternating large-star / small-star rounds (Kiveris
+     et al., "Connected Components in MapReduce and Beyond", 2014) turn each component
+     into a star around its smallest key. Simulated on paths, the worst case for this
+     algorithm, a path of n documents in key order converges in about log2(n) rounds
+     (7 for 100 documents, 10 for 1000, 12 for 4000), in random key order one or two
+     fewer; random trees take 6 or fewer. So 12 rounds settle chains of 4000 revisions;
+     clusters of edited copies are stars or cliques and converge in 1-2.
+   - :class:`SelectKeepers`: a maximal independent set of the near-duplicate graph, the
+     one that greedily keeps documents in :func:`keeper_priority` order. Each round,
+     every undecided document that comes first among its undecided neighbours is kept
+     and its neighbours are removed in its favour. Because the order is a hash of the
+     key, not the key, even a long chain of revisions named ``rev-0001``,
+     ``rev-0002``, ... settles in O(log n) rounds (Fischer and Noever, "Tight Analysis
+     of Parallel Randomized Greedy MIS", 2018);
 5. the decisions ``key -> keeper`` are joined back to ``(key, text)`` once.
 
-Counters (namespace ``near_dedup``): ``near_dup_keepers`` (kept documents with at least
-one near-duplicate removed), ``near_dup_removed`` (documents rejected),
-``candidate_pairs``, ``pairs_below_threshold``, ``giant_buckets``, ``no_shingles``
-(documents without a word: never near-duplicates), ``near_dup_unconverged``.
+Counters (namespace ``near_dedup``): ``near_dup_keepers`` (kept documents with near-
+duplicates removed in their favour; with components, one per component of two or more
+documents), ``near_dup_removed`` (documents rejected), ``candidate_pairs``,
+``pairs_below_threshold``, ``giant_buckets``, ``no_shingles`` (documents without a
+word: never near-duplicates), ``near_dup_unconverged``.
 """
 from __future__ import annotations
 
 import hashlib
 import itertools
-from typing import Any, Iterable, Optional, Tuple
+from typing import Any, Callable, Iterable, Optional, Tuple
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from glmprep.minhash import (VERIFY_MODES, MinHashOptions, band_keys, batch_shingle_hashes,
+from glmprep.minhash import (KEEPER_MODES, VERIFY_MODES, MinHashOptions, band_keys, batch_shingle_hashes,
                              estimated_jaccard, hash_set_jaccard, shingle_sets, signatures_of_hashes)
 from glmprep.records import make_reject
 
 COUNTER_NAMESPACE = "near_dedup"
 MAX_CLIQUE_BUCKET = 20        # a bucket up to this size emits all its pairs (at most 190)
-DEFAULT_ROUNDS = 12           # keeper-selection rounds, see the module docstring
+DEFAULT_ROUNDS = 12           # unrolled keeper rounds, see the module docstring
 SIGNATURE_BATCH_SIZE = 256    # documents per vectorised signature call
 
 
@@ -105,13 +121,15 @@ def emit_band_keys(element: Tuple[str, bytes], bands: int, rows: int):
 class EmitBucketEdgesDoFn(beam.DoFn):
     """(band key, [key, ...]) -> candidate pairs (left key, right key).
 
-    All pairs of a small bucket; a star from the bucket's first document in keeper order
-    in a bucket of more than ``max_clique`` documents, so a bucket of n documents never
-    emits more than max(n - 1, max_clique**2 / 2) pairs.
+    All pairs of a small bucket; a star from ``first(members)`` in a bucket of more than
+    ``max_clique`` documents, so a bucket of n documents never emits more than
+    max(n - 1, max_clique**2 / 2) pairs.
     """
 
-    def __init__(self, max_clique: int = MAX_CLIQUE_BUCKET):
+    def __init__(self, max_clique: int = MAX_CLIQUE_BUCKET,
+                 first: Callable[[Iterable[str]], str] = first_in_keeper_order):
         self._max_clique = max_clique
+        self._first = first
         self.candidate_pairs = Metrics.counter(COUNTER_NAMESPACE, "candidate_pairs")
         self.giant_buckets = Metrics.counter(COUNTER_NAMESPACE, "giant_buckets")
 
@@ -124,7 +142,7 @@ class EmitBucketEdgesDoFn(beam.DoFn):
             self.giant_buckets.inc()
             # The root is the member kept first, so an exact-copy bucket settles in one
             # round. Second pass over the grouped values, never held in a list.
-            root = first_in_keeper_order(keys)
+            root = self._first(keys)
             pairs = ((root, key) for key in keys if key != root)
         for pair in pairs:
             self.candidate_pairs.inc()
@@ -192,6 +210,108 @@ class VerifyPairs(beam.PTransform):
             | "KeepSimilarPairs" >> beam.ParDo(KeepSimilarPairsDoFn(self._threshold, self._similarity))
         )
 
+
+# --- keepers by connected components ------------------------------------------------------
+
+def both_directions(edge: Tuple[str, str]):
+    u, v = edge
+    yield u, v
+    yield v, u
+
+
+def large_star(element) -> Iterable[Tuple[str, str]]:
+    """(u, [neighbour, ...]) -> (m, v) for every neighbour v > u, m the smallest of u and
+    its neighbours: each larger neighbour is re-attached to the local minimum."""
+    u, neighbours = element
+    neighbours = set(neighbours)
+    m = min(min(neighbours), u)
+    for v in neighbours:
+        if v > u:
+            yield m, v
+
+
+def small_star(element) -> Iterable[Tuple[str, str]]:
+    """(u, [smaller neighbour, ...]) -> (m, v) for v in those and u, v != m, m the smallest:
+    u and its smaller neighbours are re-attached to the smallest of them."""
+    u, smaller = element
+    smaller = set(smaller)
+    m = min(smaller)
+    for v in smaller | {u}:
+        if v != m:
+            yield m, v
+
+
+def link_both_ends(edge: Tuple[str, str]):
+    """(smaller, larger) -> (larger, ('up', smaller)) and (smaller, ('down', larger))."""
+    u, v = edge
+    yield v, ("up", u)
+    yield u, ("down", v)
+
+
+class AssignKeeperDoFn(beam.DoFn):
+    """(u, [('up', smaller neighbour) | ('down', larger neighbour), ...]) -> (u, keeper)
+    for a leaf of a converged star: exactly one smaller neighbour, the keeper, and no
+    larger one. Every other node is kept."""
+
+    def __init__(self):
+        self.keepers = Metrics.counter(COUNTER_NAMESPACE, "near_dup_keepers")
+        self.unconverged = Metrics.counter(COUNTER_NAMESPACE, "near_dup_unconverged")
+
+    def process(self, element):
+        u, links = element
+        smaller, has_larger = set(), False
+        for direction, v in links:
+            if direction == "up":
+                smaller.add(v)
+            else:
+                has_larger = True
+        if not smaller:
+            self.keepers.inc()  # a root: the smallest key of its (part of a) component
+            return
+        # A converged component is a star around its smallest key. Anywhere else u is
+        # kept, so the keeper named by a leaf, having a larger neighbour, is never removed.
+        if len(smaller) > 1 or has_larger:
+            self.unconverged.inc()
+            return
+        yield u, smaller.pop()
+
+
+class ConnectedComponents(beam.PTransform):
+    """PCollection[(u, v)] near-duplicate pairs -> PCollection[(key, keeper)] for every
+    removed document, keeper being the smallest key of its component. ``rounds``
+    large-star + small-star rounds are unrolled (see the module docstring)."""
+
+    def __init__(self, rounds: int = DEFAULT_ROUNDS):
+        super().__init__()
+        self._rounds = rounds
+
+    def expand(self, pairs):
+        # (smaller, larger), no self loops
+        edges = (pairs
+                 | "Orient" >> beam.Map(lambda e: (min(e), max(e)))
+                 | "NoLoops" >> beam.Filter(lambda e: e[0] != e[1]))
+        for i in range(self._rounds):
+            edges = (
+                edges
+                | f"LargeStar{i}/BothDirections" >> beam.FlatMap(both_directions)
+                # u -> [neighbour, ...]
+                | f"LargeStar{i}/GroupByNode" >> beam.GroupByKey()
+                | f"LargeStar{i}/Attach" >> beam.FlatMap(large_star)
+                | f"SmallStar{i}/KeyByLarger" >> beam.Map(lambda e: (e[1], e[0]))
+                # u -> [smaller neighbour, ...]
+                | f"SmallStar{i}/GroupByNode" >> beam.GroupByKey()
+                | f"SmallStar{i}/Attach" >> beam.FlatMap(small_star)
+            )
+        return (
+            edges
+            | "LinkBothEnds" >> beam.FlatMap(link_both_ends)
+            # u -> [('up', smaller) | ('down', larger), ...]
+            | "GroupByNode" >> beam.GroupByKey()
+            | "AssignKeeper" >> beam.ParDo(AssignKeeperDoFn())
+        )
+
+
+# --- keepers by greedy independent set ----------------------------------------------------
 
 # Messages of keeper selection, keyed by the document they are about or sent to.
 _UNDECIDED = "undecided"    # (u, (_UNDECIDED, None)): u is neither kept nor removed yet
@@ -326,7 +446,9 @@ class ApplyDecisionDoFn(beam.DoFn):
 
 
 class NearDedup(beam.PTransform):
-    """PCollection[(key, text)] -> (docs, rejects): removes documents that have a kept near-duplicate."""
+    """PCollection[(key, text)] -> (docs, rejects): one document per near-duplicate
+    component, or (``keepers="independent"``) removes documents that have a kept
+    near-duplicate."""
 
     def __init__(self, options: MinHashOptions = MinHashOptions(), max_clique: int = MAX_CLIQUE_BUCKET,
                  rounds: int = DEFAULT_ROUNDS):
@@ -339,6 +461,7 @@ class NearDedup(beam.PTransform):
         options = self._options
         bands, rows = options.bands
         exact = options.verify == "exact"
+        by_components = options.keepers == "components"
         computed = (
             docs
             | "BatchDocs" >> beam.BatchElements(min_batch_size=1, max_batch_size=SIGNATURE_BATCH_SIZE)
@@ -351,7 +474,8 @@ class NearDedup(beam.PTransform):
             | "EmitBandKeys" >> beam.FlatMap(emit_band_keys, bands=bands, rows=rows)
             # band key -> [key, ...]
             | "GroupByBand" >> beam.GroupByKey()
-            | "EmitBucketEdges" >> beam.ParDo(EmitBucketEdgesDoFn(self._max_clique))
+            | "EmitBucketEdges" >> beam.ParDo(EmitBucketEdgesDoFn(
+                self._max_clique, min if by_components else first_in_keeper_order))
         )
         if exact:
             pairs = candidate_pairs | "VerifyExact" >> VerifyPairs(
@@ -361,7 +485,10 @@ class NearDedup(beam.PTransform):
                 key_to_signature, options.threshold, estimated_similarity)
         else:
             pairs = candidate_pairs
-        key_to_keeper = pairs | "SelectKeepers" >> SelectKeepers(self._rounds)
+        if by_components:
+            key_to_keeper = pairs | "ConnectedComponents" >> ConnectedComponents(self._rounds)
+        else:
+            key_to_keeper = pairs | "SelectKeepers" >> SelectKeepers(self._rounds)
         result = (
             {"doc": docs, "keeper": key_to_keeper}
             # key -> {'doc': [text], 'keeper': [keeper]}
@@ -375,7 +502,7 @@ class NearDedup(beam.PTransform):
 
 def add_neardedup_arguments(parser) -> None:
     """--near-dedup-threshold, --num-perm, --ngram, --near-dedup-fn-weight,
-    --near-dedup-verify, --no-near-dedup."""
+    --near-dedup-verify, --near-dedup-keepers, --no-near-dedup."""
     defaults = MinHashOptions()
     group = parser.add_argument_group("near-duplicate removal") if hasattr(parser, "add_argument_group") else parser
     group.add_argument("--near-dedup-threshold", type=float, default=defaults.threshold,
@@ -394,6 +521,11 @@ def add_neardedup_arguments(parser) -> None:
                        help="check candidate pairs by the exact Jaccard of their shingle sets, by the "
                             "signature estimate (smaller shuffle, ~0.035 sd), or not at all "
                             f"(default: {defaults.verify})")
+    group.add_argument("--near-dedup-keepers", choices=KEEPER_MODES, default=defaults.keepers,
+                       help="components: one document (the smallest key) per connected component "
+                            "of near-duplicates, so a chain A~B~C keeps one even if A and C differ "
+                            "more; independent: remove a document only if a near-duplicate of it "
+                            f"is kept (default: {defaults.keepers})")
     group.add_argument("--no-near-dedup", action="store_true", default=False,
                        help="skip near-duplicate removal")
 
@@ -418,7 +550,9 @@ def neardedup_options_from(namespace) -> Optional[MinHashOptions]:
                               threshold=given("near_dedup_threshold", defaults.threshold),
                               false_negative_weight=fn_weight,
                               false_positive_weight=round(1.0 - fn_weight, 12),
-                              verify=given("near_dedup_verify", defaults.verify))
+                              verify=given("near_dedup_verify", defaults.verify),
+                              keepers=given("near_dedup_keepers", defaults.keepers))
     except ValueError as exc:
         raise ValueError("near-dedup options (--near-dedup-threshold, --num-perm, --ngram, "
-                         f"--near-dedup-fn-weight, --near-dedup-verify): {exc}") from None
+                         "--near-dedup-fn-weight, --near-dedup-verify, --near-dedup-keepers): "
+                         f"{exc}") from None
