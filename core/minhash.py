@@ -85,7 +85,9 @@ class MinHashOptions:
     # verified pairs keeps its smallest key (a chain A~B~C keeps one document even when
     # A and C differ more than the threshold); "independent": a document goes only in
     # favour of a kept document it is itself a near-duplicate of (the chain may keep A and C).
-    keepers: str = "components"
+    # The default is "independent": every removal then points at a kept document that is
+    # verified ≥ threshold similar, which components cannot promise for chains.
+    keepers: str = "independent"
 
     def __post_init__(self):
         if self.num_perm < 2:

@@ -103,8 +103,9 @@ def keys_in_keeper_order(n):
 both_keeper_modes = pytest.mark.parametrize("options", [COMPONENTS, INDEPENDENT], ids=KEEPER_MODES)
 
 
-def test_components_are_the_default():
-    assert MinHashOptions().keepers == "components" == KEEPER_MODES[0]
+def test_independent_keepers_are_the_default():
+    # Every removal must point at a kept, verified near-duplicate (precision over chains).
+    assert MinHashOptions().keepers == "independent" and set(KEEPER_MODES) == {"components", "independent"}
 
 
 @both_keeper_modes
