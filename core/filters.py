@@ -45,7 +45,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import filterfalse, repeat
+from operator import itemgetter, mul
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+
+import numpy as np
 
 # A one-line quote ("Simplicity is prerequisite for reliability.") is a real, useful
 # document of 5-30 words; below 5 words a text is a title, a label or a fragment with
@@ -93,11 +97,26 @@ ELLIPSES = ("...", "…")
 _CJK_RANGES = ("\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
                "\uff66-\uff9f\U00020000-\U0003134f")
 _CJK_CHAR = re.compile(f"[{_CJK_RANGES}]")
-_CJK_CHAR_OR_RUN = re.compile(f"[{_CJK_RANGES}]|[^{_CJK_RANGES}]+")
-_ALNUM = re.compile(r"[^\W_]")
+# The words of a text holding CJK characters, in one pass: an alphanumeric CJK
+# character; a whole whitespace-separated token without CJK; or, inside a token with
+# CJK, a maximal non-CJK run that holds a letter or digit. Possessive quantifiers and
+# the lookbehinds (a match starts only where a token or a run starts) keep it linear.
+_CJK_TEXT_WORD = re.compile(
+    rf"[{_CJK_RANGES}](?<=[^\W_])"
+    rf"|(?<!\S)[^\s{_CJK_RANGES}]++(?!\S)"
+    rf"|(?<![^\s{_CJK_RANGES}])(?:[^\w\s{_CJK_RANGES}]|_)*+[^\W_{_CJK_RANGES}][^\s{_CJK_RANGES}]*+")
 _LETTER = re.compile(r"[^\W\d_]")
 _EDGE_PUNCTUATION = re.compile(r"^[\W_]+|[\W_]+$")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
+# Characters that are not alphanumeric ([\W_]): all of ASCII's, and a pattern for the rest.
+_ASCII_NON_ALNUM = "".join(char for char in map(chr, range(128)) if not char.isalnum())
+_NON_ASCII_NON_ALNUM = re.compile(r"[^\w\x00-\x7f]")
+# The one character whose lowercase ends in a non-alphanumeric character ("İ" -> "i̇",
+# a combining dot): ngram words keep that dot unless the word had punctuation to strip.
+_CAPITAL_I_WITH_DOT = "\u0130"
+# Below this many ngram words, n-grams are counted as tuples in a Counter: NumPy's fixed
+# cost per call (tens of microseconds per document) outweighs its speed per word.
+NUMPY_MIN_WORDS = 500
 
 
 def split_words(text: str) -> List[str]:
@@ -108,22 +127,94 @@ def split_words(text: str) -> List[str]:
     >>> split_words("第3章 A4纸")
     ['第', '3', '章', 'A4', '纸']
     """
-    if not _CJK_CHAR.search(text):
-        return text.split()
-    words: List[str] = []
-    for token in text.split():
-        if not _CJK_CHAR.search(token):
-            words.append(token)
-            continue
-        # a CJK character is alphanumeric, so this keeps every one of them
-        words.extend(piece for piece in _CJK_CHAR_OR_RUN.findall(token)
-                     if piece.isalnum() or _ALNUM.search(piece))
-    return words
+    return _CJK_TEXT_WORD.findall(text) if has_cjk(text) else text.split()
+
+
+def has_cjk(text: str) -> bool:
+    """True when ``text`` holds a CJK character (``str.isascii`` answers at once for ASCII).
+
+    >>> has_cjk("GLM"), has_cjk("GLM 模型")
+    (False, True)
+    """
+    return not text.isascii() and _CJK_CHAR.search(text) is not None
 
 
 def is_cjk_word(word: str) -> bool:
     """True for a word that is one CJK character (as produced by ``split_words``)."""
     return _CJK_CHAR.match(word) is not None
+
+
+def ngram_word(word: str) -> str:
+    """``word`` lowercased, without leading/trailing punctuation (possibly empty).
+
+    >>> ngram_word("«Now!»"), ngram_word("__init__"), ngram_word("...")
+    ('now', 'init', '')
+    """
+    lowered = word.lower()
+    if word[0].isalnum() and word[-1].isalnum():
+        return lowered
+    return _EDGE_PUNCTUATION.sub("", lowered)
+
+
+def edge_punctuation(text: str) -> str:
+    """Every non-alphanumeric character that can end a lowercased word of ``text``: the
+    characters ``ngram_word`` strips, as a ``str.strip`` argument. All of ASCII's, plus
+    the lowercase of the non-ASCII ones in ``text``.
+
+    >>> sorted(set(edge_punctuation("«Ça va?»")) - set(edge_punctuation("")))
+    ['«', '»']
+    """
+    if text.isascii():
+        return _ASCII_NON_ALNUM
+    return _ASCII_NON_ALNUM + "".join(set(_NON_ASCII_NON_ALNUM.findall(text))).lower()
+
+
+def pair_keys(left: np.ndarray, right: np.ndarray, right_size: int) -> np.ndarray:
+    """One int64 key per pair ``(left[i], right[i])``, equal exactly when the pairs are,
+    for ``right`` ids in ``[0, right_size)``: ``left * right_size + right``. All ids here
+    are below the number of words, so keys stay below 2**63 for any text that fits in
+    memory.
+
+    >>> pair_keys(np.array([0, 1, 1]), np.array([2, 0, 2]), 3).tolist()
+    [2, 3, 5]
+    """
+    return left * right_size + right  # [n_pairs] int64
+
+
+@dataclass(frozen=True)
+class NgramCounts:
+    """The distinct values of a sequence of n-gram keys, with their counts."""
+
+    first_position: np.ndarray  # [n_distinct] int64: where each distinct n-gram first occurs
+    counts: np.ndarray  # [n_distinct] int64: how often it occurs
+    ids: np.ndarray  # [n_positions] int64: which distinct n-gram (0..n_distinct-1) is at each position
+
+    def top(self) -> Tuple[int, int]:
+        """``(first position, count)`` of the most frequent n-gram; among equally frequent
+        ones, the one that occurs first (the one ``Counter.most_common(1)`` picks)."""
+        top_count = self.counts.max()
+        return int(self.first_position[self.counts == top_count].min()), int(top_count)
+
+
+def count_ngrams(keys: np.ndarray) -> NgramCounts:
+    """Count int64 ``keys`` (shape [n_positions], at least one) by sorting them.
+
+    >>> counted = count_ngrams(np.array([7, 5, 5, 7, 9]))
+    >>> counted.first_position.tolist(), counted.counts.tolist(), counted.ids.tolist()
+    ([1, 0, 4], [2, 2, 1], [1, 0, 0, 1, 2])
+    >>> counted.top()
+    (0, 2)
+    """
+    order = np.argsort(keys, kind="stable")  # [n_positions]; equal keys stay in text order
+    sorted_keys = keys[order]  # [n_positions]
+    is_first = np.empty(len(keys), dtype=bool)  # [n_positions]: starts a run of equal keys
+    is_first[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=is_first[1:])
+    run_starts = np.flatnonzero(is_first)  # [n_distinct]
+    ids = np.empty(len(keys), dtype=np.int64)  # [n_positions]
+    ids[order] = np.cumsum(is_first) - 1
+    return NgramCounts(first_position=order[run_starts],
+                       counts=np.diff(run_starts, append=len(keys)), ids=ids)
 
 
 class TextView:
@@ -133,31 +224,138 @@ class TextView:
         self.text = text
 
     @cached_property
+    def has_cjk(self) -> bool:
+        return has_cjk(self.text)
+
+    @cached_property
     def words(self) -> List[str]:
-        return split_words(self.text)
+        """``split_words(text)``."""
+        return _CJK_TEXT_WORD.findall(self.text) if self.has_cjk else self.text.split()
 
     @cached_property
     def cjk_word_count(self) -> int:
         """Words that are one CJK character: exactly the CJK characters of the text."""
-        return len(_CJK_CHAR.findall(self.text))
+        return len(_CJK_CHAR.findall(self.text)) if self.has_cjk else 0
+
+    @cached_property
+    def word_chars(self) -> int:
+        """Characters in all words."""
+        return sum(map(len, self.words))
 
     @cached_property
     def lines(self) -> List[str]:
         """Non-blank lines, stripped."""
-        return [line.strip() for line in self.text.split("\n") if line.strip()]
+        return list(filter(None, map(str.strip, self.text.split("\n"))))
 
     @cached_property
     def paragraphs(self) -> List[str]:
         """Non-blank blocks separated by blank lines, stripped."""
-        return [block.strip() for block in _BLANK_LINE.split(self.text) if block.strip()]
+        return list(filter(None, map(str.strip, _BLANK_LINE.split(self.text))))
+
+    def count_lines_starting_with(self, prefixes: Tuple[str, ...]) -> int:
+        r"""How many ``lines`` start with one of ``prefixes`` (none a prefix of another),
+        counted in one string of every line's start instead of line by line.
+
+        >>> TextView("• one\n\n  • two\nthree -").count_lines_starting_with(("•", "-"))
+        2
+        """
+        width = max(map(len, prefixes))
+        starts = "\n" + "\n".join(map(itemgetter(slice(width)), self.lines))
+        return sum(starts.count("\n" + prefix) for prefix in prefixes)
+
+    def count_lines_ending_with(self, suffixes: Tuple[str, ...]) -> int:
+        r"""How many ``lines`` end with one of ``suffixes`` (none a suffix of another).
+
+        >>> TextView("wait...\nmore…\n. ..").count_lines_ending_with(("...", "…"))
+        2
+        """
+        width = max(map(len, suffixes))
+        ends = "\n".join(map(itemgetter(slice(-width, None)), self.lines)) + "\n"
+        return sum(ends.count(suffix + "\n") for suffix in suffixes)
+
+    # --- n-grams ---
 
     @cached_property
     def ngram_words(self) -> List[str]:
         """Words lowercased and without leading/trailing punctuation, empty ones dropped,
-        so that "Buy now!" and "buy now." repeat the same bigram."""
-        stripped = (word.lower() if word[0].isalnum() and word[-1].isalnum()
-                    else _EDGE_PUNCTUATION.sub("", word.lower()) for word in self.words)
-        return [word for word in stripped if word]
+        so that "Buy now!" and "buy now." repeat the same bigram (``ngram_word`` of each
+        word; stripping every word by the text's ``edge_punctuation`` gives the same)."""
+        if _CAPITAL_I_WITH_DOT in self.text:
+            return list(filter(None, map(ngram_word, self.words)))
+        lowered = map(str.lower, self.words)
+        return list(filter(None, map(str.strip, lowered, repeat(edge_punctuation(self.text)))))
+
+    @cached_property
+    def ngram_chars(self) -> int:
+        """Characters in all ngram words."""
+        return sum(map(len, self.ngram_words))
+
+    @cached_property
+    def ngram_word_counts(self) -> Counter:
+        """Occurrences of each distinct ngram word, in order of first occurrence."""
+        return Counter(self.ngram_words)
+
+    @cached_property
+    def top_word_chars(self) -> int:
+        """The most characters one distinct ngram word covers (count x length)."""
+        word_to_count = self.ngram_word_counts
+        return max(map(mul, word_to_count.values(), map(len, word_to_count)), default=0)
+
+    @cached_property
+    def ngram_word_ids(self) -> np.ndarray:
+        """Each ngram word as the index of its distinct word (int64 [n_ngram_words])."""
+        word_to_id = dict(zip(self.ngram_word_counts, range(len(self.ngram_word_counts))))
+        return np.fromiter(map(word_to_id.__getitem__, self.ngram_words), dtype=np.int64,
+                           count=len(self.ngram_words))
+
+    @cached_property
+    def bigram_counts(self) -> NgramCounts:
+        """``count_ngrams`` of the bigrams of the ngram words (at least two)."""
+        ids = self.ngram_word_ids  # [n_words]
+        return count_ngrams(pair_keys(ids[:-1], ids[1:], len(self.ngram_word_counts)))
+
+    @cached_property
+    def top_bigram_chars(self) -> int:
+        """The most characters one distinct bigram covers (count x characters)."""
+        lengths = np.fromiter(map(len, self.ngram_words), dtype=np.int64,
+                              count=len(self.ngram_words))  # [n_words]
+        bigram_chars = lengths[:-1] + lengths[1:]  # [n_words - 1]
+        bigrams = self.bigram_counts
+        return int((bigrams.counts * bigram_chars[bigrams.first_position]).max())
+
+    def ngram_chars_bound(self, n: int) -> int:
+        """An upper bound on count x characters of any n-gram (n = 2, 3, 4): an n-gram
+        occurs at most as often as each word and each bigram in it, so it covers at most
+        n times what the top word covers, and at most what its halves cover (a 4-gram:
+        two bigrams; a 3-gram: a bigram and a word). Short texts stop at the first bound:
+        counting their n-grams outright is cheaper than counting bigrams for a bound."""
+        bound = n * self.top_word_chars
+        if len(self.ngram_words) < NUMPY_MIN_WORDS:
+            return bound
+        halves = {2: self.top_bigram_chars, 3: self.top_bigram_chars + self.top_word_chars,
+                  4: 2 * self.top_bigram_chars}
+        return min(bound, halves[n])
+
+    def top_ngram(self, n: int) -> Tuple[List[str], int]:
+        """The most frequent n-gram of the ngram words (n = 2, 3, 4; at least n words)
+        and its count; among equally frequent ones, the one that occurs first (the one
+        ``Counter.most_common(1)`` picks). Short texts count tuples of words; longer
+        ones sort integer keys (see ``NgramCounts.top``): a 3-gram is keyed as
+        (bigram, word), a 4-gram as (bigram, bigram)."""
+        words = self.ngram_words
+        if len(words) < NUMPY_MIN_WORDS:
+            ngram, count = Counter(zip(*(words[i:] for i in range(n)))).most_common(1)[0]
+            return list(ngram), count
+        bigrams = self.bigram_counts
+        if n == 2:
+            first, count = bigrams.top()
+        elif n == 3:
+            keys = pair_keys(bigrams.ids[:-1], self.ngram_word_ids[2:], len(self.ngram_word_counts))
+            first, count = count_ngrams(keys).top()
+        else:
+            first, count = count_ngrams(pair_keys(bigrams.ids[:-2], bigrams.ids[2:],
+                                                  len(bigrams.counts))).top()
+        return words[first:first + n], count
 
 
 # --- rules: (view, thresholds...) -> None to pass, or a detail string to reject ---
@@ -179,7 +377,12 @@ def too_long(view: TextView, max_words: Optional[int] = MAX_WORDS) -> Optional[s
 def alpha_ratio(view: TextView, min_alpha_ratio: Optional[float] = MIN_ALPHA_RATIO) -> Optional[str]:
     if min_alpha_ratio is None or not view.words:
         return None
-    with_letter = sum(1 for word in view.words if word.isalpha() or _LETTER.search(word))
+    # a word holds a letter exactly when its ngram word does (stripping removes none);
+    # the alphabetic ones surely do, and are often enough to pass
+    words = view.ngram_words
+    with_letter = sum(map(str.isalpha, words))
+    if with_letter / len(view.words) < min_alpha_ratio:
+        with_letter += sum(1 for word in filterfalse(str.isalpha, words) if _LETTER.search(word))
     ratio = with_letter / len(view.words)
     if ratio < min_alpha_ratio:
         return f"{ratio:.2f} of words have a letter < {min_alpha_ratio}"
@@ -194,7 +397,7 @@ def mean_word_length(view: TextView,
     n_latin_words = len(view.words) - view.cjk_word_count
     if not n_latin_words or 2 * n_latin_words < len(view.words):
         return None
-    latin_chars = sum(map(len, view.words)) - view.cjk_word_count
+    latin_chars = view.word_chars - view.cjk_word_count
     mean = latin_chars / n_latin_words
     if min_mean_word_length is not None and mean < min_mean_word_length:
         return f"mean word length {mean:.2f} < {min_mean_word_length}"
@@ -214,12 +417,12 @@ def symbol_ratio(view: TextView, max_symbol_ratio: Optional[float] = MAX_SYMBOL_
 
 
 def bullet_lines(view: TextView, max_bullet_lines: Optional[float] = MAX_BULLET_LINES) -> Optional[str]:
-    return _line_fraction(view.lines, lambda line: line.startswith(BULLETS),
+    return _line_fraction(view.lines, view.count_lines_starting_with(BULLETS),
                           max_bullet_lines, "start with a bullet")
 
 
 def ellipsis_lines(view: TextView, max_ellipsis_lines: Optional[float] = MAX_ELLIPSIS_LINES) -> Optional[str]:
-    return _line_fraction(view.lines, lambda line: line.endswith(ELLIPSES),
+    return _line_fraction(view.lines, view.count_lines_ending_with(ELLIPSES),
                           max_ellipsis_lines, "end with an ellipsis")
 
 
@@ -241,27 +444,28 @@ def top_ngram_repetition(view: TextView,
     """Gopher's top n-gram coverage: characters in all occurrences of the most frequent
     n-gram (of ``TextView.ngram_words``) over characters in all words."""
     words = view.ngram_words
-    total_chars = sum(len(word) for word in words)
+    total_chars = view.ngram_chars
     limits = ((2, max_top_2gram_chars), (3, max_top_3gram_chars), (4, max_top_4gram_chars))
     for n, limit in limits:
         if limit is None or len(words) < n or not total_chars:
             continue
-        ngram_to_count = Counter(zip(*(words[i:] for i in range(n))))
-        ngram, count = ngram_to_count.most_common(1)[0]
+        if view.ngram_chars_bound(n) / total_chars <= limit:
+            continue  # no n-gram can cover enough characters: skip counting them
+        ngram, count = view.top_ngram(n)
         if count < 2:
             continue
-        coverage = count * sum(len(word) for word in ngram) / total_chars
+        coverage = count * sum(map(len, ngram)) / total_chars
         if coverage > limit:
             shown = " ".join(ngram) if not all(map(is_cjk_word, ngram)) else "".join(ngram)
             return f"top {n}-gram {shown!r} x{count} covers {coverage:.2f} of characters > {limit}"
     return None
 
 
-def _line_fraction(lines: List[str], predicate: Callable[[str], bool],
+def _line_fraction(lines: List[str], n_matching: int,
                    limit: Optional[float], what: str) -> Optional[str]:
     if limit is None or not lines:
         return None
-    fraction = sum(1 for line in lines if predicate(line)) / len(lines)
+    fraction = n_matching / len(lines)
     if fraction > limit:
         return f"{fraction:.2f} of {len(lines)} lines {what} > {limit}"
     return None
@@ -271,14 +475,8 @@ def _duplicate_chars(items: List[str], limit: Optional[float], what: str) -> Opt
     """Characters in the second and later occurrences of an item, over all characters."""
     if limit is None:
         return None
-    seen = set()
-    duplicate_chars = total_chars = 0
-    for item in items:
-        total_chars += len(item)
-        if item in seen:
-            duplicate_chars += len(item)
-        else:
-            seen.add(item)
+    total_chars = sum(map(len, items))
+    duplicate_chars = total_chars - sum(map(len, set(items)))
     if total_chars and duplicate_chars / total_chars > limit:
         return f"{duplicate_chars / total_chars:.2f} of characters in repeated {what} > {limit}"
     return None
