@@ -15,7 +15,6 @@ Each crosses exactly one shuffle of the text.
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 
 import apache_beam as beam
@@ -23,16 +22,14 @@ from apache_beam.metrics import Metrics
 
 from glmprep.records import make_reject
 
-_SPACE_RUN = re.compile(r"\s+")
-
-
 def normalised_digest(text: str) -> bytes:
     """16-byte digest of the text with case folded and white space collapsed.
 
     >>> normalised_digest("Hello  World\\n") == normalised_digest("hello world")
     True
     """
-    norm = _SPACE_RUN.sub(" ", unicodedata.normalize("NFC", text).casefold()).strip()
+    # str.split() splits on the same Unicode white space as the regex \s+, in a fraction of the time
+    norm = " ".join(unicodedata.normalize("NFC", text).casefold().split())
     return hashlib.blake2b(norm.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
