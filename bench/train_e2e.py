@@ -1,6 +1,6 @@
 """End to end: shards from the bundled sample corpus train the NumPy GLM to beat a unigram model.
 
-    python bench/train_e2e.py [--workdir DIR] [--steps 1000] [--d-model 128] [--layers 2] ...
+    python bench/train_e2e.py [--workdir DIR] [--steps 500] [--d-model 128] [--layers 2] ...
 
 1. ``glmprep run`` on data/sample (JSONL, Parquet, plain text) -> shards, seq_len 256;
 2. ``glmprep train`` holds out 10% of the documents and trains a small model;
@@ -108,7 +108,9 @@ def torch_step_time(ck, batches):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workdir", help="where shards and the checkpoint go (default: a temporary directory)")
-    ap.add_argument("--steps", type=int, default=1000)
+    # The sample corpus packs into ~480 training rows of seq_len 256: 500 steps of 16 rows is
+    # ~17 epochs; 1000 steps overfit (held-out blank loss 0.90 nats under unigram against 1.16).
+    ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--d-model", type=int, default=128)
     ap.add_argument("--layers", type=int, default=2)
