@@ -599,7 +599,8 @@ class SampleBuilder:
         # Part B order: a random permutation of each sample's spans, from the sample's stream.
         sample_base = bases[group_starts]
         keys = _draw(sample_base[span_row], _ORDER_COUNTER + _within(np.bincount(span_row, minlength=n_rows)))
-        order = np.lexsort((keys, span_row))
+        # grouped by sample, random within it (one uint64 key: sample in the top 16 bits)
+        order = np.argsort((span_row.astype(np.uint64) << np.uint64(48)) | (keys >> np.uint64(16)))
         row_x_len = np.bincount(piece_row, weights=x_len, minlength=n_rows).astype(np.int64)
         cols = assemble_batch(x, row_x_len, start, length, span_row, self.mask_ids[objectives[span_row]], order, sp)
         return SampleColumns(
@@ -685,7 +686,11 @@ class SampleBuilder:
         draw_piece = np.repeat(np.arange(len(chosen)), draws)
         bits = _draw(bases[chosen][draw_piece], np.repeat(first_counter, draws) + _within(draws))
         value = (_uniform(bits) * slots[draw_piece]).astype(np.int64)
-        by_value = np.lexsort((np.arange(len(value)), value, draw_piece))   # stable: first draw first
+        if slots.max(initial=0) < 1 << 20 and draws.max(initial=0) < 1 << 20:
+            # sort by (piece, value, draw order) through one int64 key
+            by_value = np.argsort((draw_piece << 40) | (value << 20) | _within(draws))
+        else:
+            by_value = np.lexsort((np.arange(len(value)), value, draw_piece))
         first = np.ones(len(value), dtype=bool)
         sv, sp = value[by_value], draw_piece[by_value]
         first[by_value[1:]] = (sv[1:] != sv[:-1]) | (sp[1:] != sp[:-1])
@@ -704,7 +709,7 @@ class SampleBuilder:
         keep = ~np.isin(picked_piece, short)
         piece = np.concatenate([picked_piece[keep]] + extra_piece)
         value = np.concatenate([picked_value[keep]] + extra_value)
-        return value[np.lexsort((value, piece))]
+        return np.sort((piece << 32) | value) & 0xFFFFFFFF         # sorted by piece, then value
 
     def _plan_sentence(self, table: PieceTable, bases: np.ndarray, x_len: np.ndarray) -> SpanPlan:
         """Whole sentences in random order (the piece's stream) until its target is covered."""
@@ -858,9 +863,10 @@ def assemble_batch(x: np.ndarray, row_x_len: np.ndarray, starts: np.ndarray, len
     row_len = sep + b_rows
     row_off = exclusive_cumsum(row_len)
     total = int(row_len.sum())
-    a_local = np.arange(len(part_a)) - np.repeat(a_off, sep)
-    dest_a = a_local + np.repeat(row_off, sep)
-    dest_b = np.arange(b_len) - np.repeat(b_off, b_rows) + np.repeat(row_off + sep, b_rows)
+    index = np.int32 if total < 1 << 31 else np.int64          # half the memory traffic when it fits
+    a_local = np.arange(len(part_a), dtype=index) - np.repeat(a_off.astype(index), sep)
+    dest_a = a_local + np.repeat(row_off.astype(index), sep)
+    dest_b = np.arange(b_len, dtype=index) + np.repeat((row_off + sep - b_off).astype(index), b_rows)
     input_ids = np.empty(total, dtype=np.uint32)
     input_ids[dest_a] = part_a
     input_ids[dest_b] = b_input
@@ -870,7 +876,8 @@ def assemble_batch(x: np.ndarray, row_x_len: np.ndarray, starts: np.ndarray, len
     position_ids[dest_a] = a_local
     position_ids[dest_b] = np.repeat(mask_pos[order], block_lens)
     block_position_ids = np.zeros(total, dtype=np.int32)
-    block_position_ids[dest_b] = np.arange(b_len) - np.repeat(block_starts, block_lens) + 1
+    block_position_ids[dest_b] = np.arange(1, b_len + 1, dtype=index) - np.repeat(
+        block_starts.astype(index), block_lens)
     loss_mask = np.zeros(total, dtype=np.uint8)
     loss_mask[dest_b] = 1
     return {"input_ids": input_ids, "target_ids": target_ids, "loss_mask": loss_mask,
