@@ -3,8 +3,9 @@
 The flow for one shard's documents, in a fixed order:
 
     PieceTable.from_documents   documents -> pieces that fit a sample (cut at sentence ends)
-    SampleBuilder.pack          pieces -> consecutive groups, one per sample (cost-aware greedy)
-    SampleBuilder._build        groups -> spans per objective -> Part A / Part B columns
+    SampleBuilder._plans        each piece's blank / sentence spans, from the piece's own stream
+    _Packer                     pieces -> samples, first-fit at their exact length after Part B
+    SampleBuilder._build        samples -> placed spans -> Part A / Part B columns
 
 Everything after packing runs on whole batches of samples at once (columns, not
 rows): per-sample Python work is a key hash and a packing step, so building
@@ -284,14 +285,6 @@ class PieceTable:
 
     def __len__(self) -> int:
         return len(self.keys)
-
-    def select(self, start: int, stop: int) -> "PieceTable":
-        """Pieces ``start:stop`` as a new table."""
-        offsets = self.offsets
-        lo = int(offsets[start]) if start < len(self) else len(self.tokens)
-        hi = int(offsets[stop]) if stop < len(self) else len(self.tokens)
-        return PieceTable(self.tokens[lo:hi], self.ends[lo:hi], self.keys[start:stop],
-                          self.piece[start:stop], self.num_pieces[start:stop], self.lengths[start:stop])
 
     def take(self, indices: np.ndarray) -> "PieceTable":
         """The pieces at ``indices``, in that order, as a new table."""

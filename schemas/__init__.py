@@ -1,5 +1,5 @@
 """glmprep.schemas: the shard format (Arrow schema + metadata), its writer and reader."""
 from glmprep.schemas.shard import (  # noqa: F401
     FORMAT_VERSION, OBJECTIVES, ShardFormatError, ShardMetadata, ShardReader,
-    open_shard, shard_schema, write_shard,
+    shard_schema, write_shard,
 )

@@ -255,7 +255,3 @@ class ShardReader:
 
     def __len__(self) -> int:
         return self.num_rows
-
-
-def open_shard(path: str) -> ShardReader:
-    return ShardReader(path)
