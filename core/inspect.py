@@ -12,7 +12,7 @@ import shutil
 import sys
 import unicodedata
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import numpy as np
 

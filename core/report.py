@@ -901,7 +901,7 @@ def _lengths_section(numbers: Dict[str, object]) -> str:
 
 
 def _samples_sections(numbers: Dict[str, object]) -> str:
-    spans, clusters = numbers["span_lengths"], numbers["duplicate_clusters"]
+    clusters = numbers["duplicate_clusters"]
     span_section = _section(
         "Blank span lengths", plot_spans(numbers),
         f"{MANIFEST_BASIS} Every blank-objective span against the truncated Poisson pmf, λ and max_span "

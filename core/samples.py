@@ -32,7 +32,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from glmprep.rng import _GOLDEN, KeyedRandom, splitmix64, stream_base
+from glmprep.rng import _GOLDEN, KeyedRandom, splitmix64
 from glmprep.tokenizer import GLMTokenizer, SpecialIds
 
 OBJECTIVES = ("blank", "sentence", "document")
@@ -114,7 +114,7 @@ class SampleOptions:
             "max_span": self.max_span,
             "document_ratio": list(self.document_ratio),
             "sample_key": "<first document key>#<piece>",
-            "blank_span_lengths": f"Poisson(lambda) truncated to 1..max_span, renormalised",
+            "blank_span_lengths": "Poisson(lambda) truncated to 1..max_span, renormalised",
         }
 
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import glob
 import json
-import math
 import os
 import sys
 from dataclasses import dataclass, field

@@ -10,7 +10,7 @@ import json
 import posixpath
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import apache_beam as beam
 import numpy as np

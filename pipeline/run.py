@@ -8,7 +8,6 @@ command builds the same transform from ``GLMPrepOptions``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -25,7 +24,6 @@ from glmprep.minhash import MinHashOptions
 from glmprep.pipeline import manifest as manifest_lib
 from glmprep.pipeline import progress
 from glmprep.pipeline.options import GLMPrepOptions, add_run_arguments, sample_options_from
-from glmprep.records import STAGES
 from glmprep.samples import SampleOptions
 from glmprep.tokenizer import TokenizerError, load_ranks
 from glmprep.transforms.clean import CleanDocuments, FilterDocuments

@@ -1,7 +1,6 @@
 """``glmprep inspect`` renders Part A, the spans next to their masks, and the position grid."""
 from __future__ import annotations
 
-import numpy as np
 
 from glmprep.cli import main
 from glmprep.inspect import Painter, render_sample, spans_of_row

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from glmprep.cli import main
 from glmprep.pipeline import progress

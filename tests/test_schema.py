@@ -58,7 +58,7 @@ def test_metadata_records_the_contract():
 def test_other_versions_and_foreign_files_are_refused(tmp_path):
     meta = dataclasses.replace(toy_metadata(SampleOptions()), format_version=FORMAT_VERSION + 1)
     path = str(tmp_path / "future.arrow")
-    with pa.OSFile(path, "wb") as fh, pa.ipc.new_file(fh, shard_schema(meta)) as w:
+    with pa.OSFile(path, "wb") as fh, pa.ipc.new_file(fh, shard_schema(meta)):
         pass
     with pytest.raises(ShardFormatError, match="format version"):
         ShardReader(path)

@@ -11,7 +11,7 @@ by splitting the string, and their ids inserted by hand.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Tuple
 
 import numpy as np
 

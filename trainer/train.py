@@ -13,8 +13,8 @@ with exactly the losses an uninterrupted run would have seen.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Dict, Iterator, List, Optional
+from dataclasses import asdict, dataclass
+from typing import Dict
 
 import numpy as np
 

@@ -16,7 +16,7 @@ import hashlib
 import math
 import posixpath
 import time
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Optional
 
 import apache_beam as beam
 import numpy as np
