@@ -227,18 +227,6 @@ class Piece:
     tokens: np.ndarray   # text tokens only; [t] uint32
     ends: np.ndarray     # sentence ends of ``tokens``; [t] bool
 
-    @property
-    def has_enc(self) -> bool:
-        return self.piece == 0
-
-    @property
-    def has_eos(self) -> bool:
-        return self.piece == self.num_pieces - 1
-
-    @property
-    def x_len(self) -> int:
-        return len(self.tokens) + self.has_enc + self.has_eos
-
 
 def split_points(ends: np.ndarray, max_x_len: int) -> List[int]:
     """Cut offsets ``[0, …, t]`` of a document into pieces of at most ``max_x_len`` x-tokens.

@@ -143,13 +143,17 @@ def columns_to_batch(columns, schema: pa.Schema) -> pa.RecordBatch:
 def write_shard_columns(sink, batches: Iterable[object], meta: ShardMetadata) -> Dict[str, int]:
     """Write batches of samples in columns as one Arrow IPC file; returns rows and tokens."""
     schema = shard_schema(meta)
+    return _write_batches(sink, schema, (columns_to_batch(columns, schema) for columns in batches))
+
+
+def _write_batches(sink, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Dict[str, int]:
+    """The one place a shard file is written: ``{"rows": ..., "tokens": ...}``."""
     rows = tokens = 0
     with pa.ipc.new_file(sink, schema) as writer:
-        for columns in batches:
-            batch = columns_to_batch(columns, schema)
+        for batch in batches:
             writer.write_batch(batch)
             rows += batch.num_rows
-            tokens += int(columns.offsets[-1])
+            tokens += len(batch.column("input_ids").flatten())
         if rows == 0:
             writer.write_batch(samples_to_batch([], schema))
     return {"rows": rows, "tokens": tokens}
@@ -162,24 +166,21 @@ def samples_to_table(samples: Sequence[Mapping[str, object]], meta: ShardMetadat
 
 
 def write_shard(sink, samples: Iterable[Mapping[str, object]], meta: ShardMetadata) -> Dict[str, int]:
-    """Write samples as one Arrow IPC file to ``sink`` (a path or a writable binary file).
-
-    Returns ``{"rows": ..., "tokens": ...}``.
-    """
+    """Write samples (dicts of the columns) as one Arrow IPC file to ``sink`` (a path or a
+    writable binary file). Returns ``{"rows": ..., "tokens": ...}``."""
     schema = shard_schema(meta)
-    rows = tokens = 0
-    with pa.ipc.new_file(sink, schema) as writer:
-        batch: List[Mapping[str, object]] = []
+
+    def batches():
+        chunk: List[Mapping[str, object]] = []
         for sample in samples:
-            batch.append(sample)
-            rows += 1
-            tokens += len(sample["input_ids"])
-            if len(batch) == ROWS_PER_BATCH:
-                writer.write_batch(samples_to_batch(batch, schema))
-                batch = []
-        if batch or rows == 0:
-            writer.write_batch(samples_to_batch(batch, schema))
-    return {"rows": rows, "tokens": tokens}
+            chunk.append(sample)
+            if len(chunk) == ROWS_PER_BATCH:
+                yield samples_to_batch(chunk, schema)
+                chunk = []
+        if chunk:
+            yield samples_to_batch(chunk, schema)
+
+    return _write_batches(sink, schema, batches())
 
 
 def _numpy_list(column: pa.ChunkedArray) -> "tuple[np.ndarray, np.ndarray]":
