@@ -15,27 +15,17 @@ processes on a shared machine disturb far less than wall time.
 from __future__ import annotations
 
 import argparse
-import glob
-import gzip
-import json
 import os
 import sys
 import time
 
 import numpy as np
 
+import corpus
+
 from glmprep.samples import OBJECTIVES, SampleBuilder, SampleOptions, sentence_table
 from glmprep.tokenizer import GLMTokenizer
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_texts(paths):
-    texts = []
-    for path in paths:
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
-            texts.extend(json.loads(line)["text"] for line in fh if line.strip())
-    return texts
 
 
 def best_of(repeat, fn):
@@ -56,8 +46,8 @@ def main(argv=None):
     parser.add_argument("corpora", nargs="*", help="gzip JSON Lines files with a 'text' field")
     parser.add_argument("--repeat", type=int, default=3, help="timings per figure; the best is kept")
     args = parser.parse_args(argv)
-    paths = args.corpora or sorted(glob.glob(os.path.join(REPO, "data", "sample", "*.jsonl.gz")))
-    texts = load_texts(paths)
+    paths = args.corpora or corpus.SAMPLE
+    texts = corpus.texts(paths)
     tok = GLMTokenizer()
     enc = tok._enc
     mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
