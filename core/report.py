@@ -146,10 +146,6 @@ def new_figure(width: float = 9.0, height: float = 3.4):
     return Figure(figsize=(width, height))
 
 
-def _join(directory: str, name: str) -> str:
-    return FileSystems.join(directory, name)
-
-
 # --------------------------------------------------------------------------- shard sample
 @dataclass
 class DocumentFacts:
@@ -239,7 +235,7 @@ def _add_row(sample: ShardSample, row: Dict[str, object], tokenizer: GLMTokenize
 # --------------------------------------------------------------------------- rejects
 def read_rejects(output_dir: str) -> Iterator[Dict[str, str]]:
     """Every reject record of the run, file by file."""
-    pattern = _join(_join(output_dir, manifest_lib.REJECTS_DIR), "*.jsonl")
+    pattern = FileSystems.join(output_dir, manifest_lib.REJECTS_DIR, "*.jsonl")
     files = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
     for path in files:
         with FileSystems.open(path) as fh:
@@ -456,7 +452,7 @@ def build_numbers(output_dir: str, sample_rows: int = DEFAULT_SAMPLE_ROWS,
     except (OSError, ValueError) as exc:
         raise ReportError(f"{output_dir}: no readable {manifest_lib.MANIFEST_NAME} ({exc}); "
                           "is this the --output of a finished glmprep run?") from None
-    paths = [_join(output_dir, s["file"]) for s in manifest["shards"]]
+    paths = [FileSystems.join(output_dir, s["file"]) for s in manifest["shards"]]
     if not paths:
         raise ReportError(f"{output_dir}: the manifest lists no shards")
     try:
@@ -947,7 +943,7 @@ def write_report(output_dir: str, sample_rows: int = DEFAULT_SAMPLE_ROWS,
                  ranks_path: Optional[str] = None) -> Tuple[str, str]:
     """Write ``report.html`` and ``report.json`` into ``output_dir``; returns their paths."""
     numbers, sample, tokenizer = build_numbers(output_dir, sample_rows, ranks_path)
-    html_path, json_path = _join(output_dir, HTML_NAME), _join(output_dir, JSON_NAME)
+    html_path, json_path = FileSystems.join(output_dir, HTML_NAME), FileSystems.join(output_dir, JSON_NAME)
     page = render_report_html(numbers, sample, tokenizer)
     with FileSystems.create(json_path) as fh:
         fh.write((json.dumps(numbers, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))

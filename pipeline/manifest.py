@@ -7,7 +7,6 @@ the ``run`` field (timestamps), which a local run adds at the end.
 from __future__ import annotations
 
 import json
-import posixpath
 import sys
 import time
 from typing import Dict, List
@@ -38,10 +37,6 @@ def library_versions() -> Dict[str, str]:
                 "tiktoken": getattr(tiktoken, "__version__", "unknown"),
                 "python": ".".join(map(str, sys.version_info[:3]))}
     return versions
-
-
-def _join(directory: str, name: str) -> str:
-    return posixpath.join(directory, name) if "://" in directory else FileSystems.join(directory, name)
 
 
 class MergeShardSummariesFn(beam.CombineFn):
@@ -136,12 +131,12 @@ def write_json_atomically(path: str, data: Dict[str, object]) -> None:
 
 def write_manifest(_, output: str, options, shards, counts, reasons) -> Dict[str, object]:
     manifest = build_manifest(options, list(shards), dict(counts), dict(reasons))
-    write_json_atomically(_join(output, MANIFEST_NAME), manifest)
+    write_json_atomically(FileSystems.join(output, MANIFEST_NAME), manifest)
     return manifest
 
 
 def read_manifest(output: str) -> Dict[str, object]:
-    with FileSystems.open(_join(output, MANIFEST_NAME)) as fh:
+    with FileSystems.open(FileSystems.join(output, MANIFEST_NAME)) as fh:
         return json.loads(fh.read().decode("utf-8"))
 
 
@@ -152,13 +147,13 @@ def finish_run(output: str, started: float) -> Dict[str, object]:
     manifest["run"] = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
                        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)),
                        "seconds": round(finished - started, 3)}
-    write_json_atomically(_join(output, MANIFEST_NAME), manifest)
+    write_json_atomically(FileSystems.join(output, MANIFEST_NAME), manifest)
     return manifest
 
 
 def previous_run_files(output: str) -> List[str]:
     """Files of an earlier run in ``output`` (shards, manifest, rejects, leftovers)."""
-    patterns = [_join(output, p) for p in (MANIFEST_NAME, MANIFEST_NAME + ".inprogress", "part-*.arrow",
+    patterns = [FileSystems.join(output, p) for p in (MANIFEST_NAME, MANIFEST_NAME + ".inprogress", "part-*.arrow",
                                             "part-*.arrow.inprogress", REJECTS_DIR + "/*")]
     found: List[str] = []
     for result in FileSystems.match(patterns):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import posixpath
 import time
 from typing import Dict, Optional
 
@@ -201,8 +200,7 @@ class WriteShardDoFn(beam.DoFn):
                 stats.add(columns)
                 yield columns
 
-        final = posixpath.join(self.output_dir, name) if "://" in self.output_dir else \
-            FileSystems.join(self.output_dir, name)
+        final = FileSystems.join(self.output_dir, name)
         temp = final + IN_PROGRESS_SUFFIX
         sink = _HashingSink(FileSystems.create(temp))
         try:
