@@ -241,8 +241,7 @@ def run(argv: Sequence[str], quiet: bool = False) -> int:
     with progress.reporting(enabled=local and not (quiet or opts.quiet)):
         result = pipeline.run()
         result.wait_until_finish()
-    if options.view_as(StandardOptions).runner not in ("DirectRunner", "direct", None) \
-            and not os.path.exists(os.path.join(cfg.output, manifest_lib.MANIFEST_NAME)):
+    if not local and not os.path.exists(os.path.join(cfg.output, manifest_lib.MANIFEST_NAME)):
         return EXIT_OK  # a remote job: nothing local to summarise
     manifest = manifest_lib.finish_run(cfg.output, started)
     if not (quiet or opts.quiet):
