@@ -33,7 +33,7 @@ from apache_beam.metrics.metric import MetricsFilter
 import corpus
 from glmprep.pipeline.manifest import read_manifest
 from glmprep.pipeline.options import GLMPrepOptions
-from glmprep.pipeline.run import GLMPrep, build_pipeline_options, check_up_front, config_from
+from glmprep.pipeline.run import GLMPrep, build_pipeline_options, check_up_front, config_from, new_pipeline
 from glmprep.tokenizer import GLMTokenizer
 
 SCALING_TARGET = 1.6
@@ -51,7 +51,7 @@ def run_pipeline(inputs: Sequence[str], output: str, beam_flags: Sequence[str],
     config = config_from(options.view_as(GLMPrepOptions))
     check_up_front(config, overwrite=True)
     start = time.perf_counter()
-    pipeline = beam.Pipeline(options=options)
+    pipeline = new_pipeline(options)
     _ = pipeline | "GLMPrep" >> GLMPrep(config)
     result = pipeline.run()
     result.wait_until_finish()

@@ -175,18 +175,20 @@ class SentenceTable:
     """
 
     def __init__(self, tokenizer: GLMTokenizer):
-        size = tokenizer.vocab_size
-        self.strong = np.zeros(size, dtype=bool)      # newline or CJK terminator
-        self.ascii_end = np.zeros(size, dtype=bool)   # needs white space next
-        self.starts_space = np.zeros(size, dtype=bool)
-        self.blank = np.zeros(size, dtype=bool)       # white space only
-        for i in range(tokenizer.base_vocab_size):
-            raw = tokenizer._enc.decode_single_token_bytes(i)
-            core = raw.rstrip(b" \t\r\n").rstrip(_CLOSERS)
-            self.strong[i] = b"\n" in raw or core.endswith(_CJK_ENDS)
-            self.ascii_end[i] = bool(core) and core[-1:] in [bytes([c]) for c in _ASCII_ENDS]
-            self.starts_space[i] = raw[:1].isspace()
-            self.blank[i] = raw.isspace()
+        raws = list(map(tokenizer._enc.decode_single_token_bytes, range(tokenizer.base_vocab_size)))
+        cores = [raw.rstrip(b" \t\r\n").rstrip(_CLOSERS) for raw in raws]
+        ascii_ends = tuple(bytes([c]) for c in _ASCII_ENDS)
+
+        def table(values) -> np.ndarray:  # bool [vocab_size]; the specials are False
+            column = np.zeros(tokenizer.vocab_size, dtype=bool)
+            column[:len(raws)] = list(values)
+            return column
+
+        # newline or CJK terminator
+        self.strong = table(b"\n" in raw or core.endswith(_CJK_ENDS) for raw, core in zip(raws, cores))
+        self.ascii_end = table(core.endswith(ascii_ends) for core in cores)  # needs white space next
+        self.starts_space = table(raw[:1].isspace() for raw in raws)
+        self.blank = table(map(bytes.isspace, raws))  # white space only
 
     def ends(self, tokens: np.ndarray, doc_lengths: Optional[np.ndarray] = None) -> np.ndarray:
         """bool [n]: True on the last token of each sentence.

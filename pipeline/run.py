@@ -27,7 +27,7 @@ from glmprep.pipeline.options import GLMPrepOptions, add_run_arguments, sample_o
 from glmprep.samples import SampleOptions
 from glmprep.tokenizer import TokenizerError, load_ranks
 from glmprep.transforms.clean import CleanDocuments, FilterDocuments
-from glmprep.transforms.dedup import ExactDedup, UniqueKeys
+from glmprep.transforms.dedup import ExactDedup
 from glmprep.transforms.neardedup import NearDedup, neardedup_options_from
 from glmprep.transforms.read import ReadDocuments, read_options_from
 from glmprep.transforms.shards import TokenizeDocuments, WriteShards
@@ -93,10 +93,6 @@ class GLMPrep(beam.PTransform):
         rejects.append(bad)
         docs, bad = docs | "Filter" >> FilterDocuments(cfg.filters or FilterOptions())
         rejects.append(bad)
-        # Two records with the same id must not both go on: near dedup joins by key and
-        # shards list source keys. Their rejects count under exact_dedup.
-        docs, bad = docs | "UniqueKeys" >> UniqueKeys()
-        rejects.append(bad)
         docs, bad = docs | "ExactDedup" >> ExactDedup()
         rejects.append(bad)
         if cfg.near_dedup is not None:
@@ -122,18 +118,20 @@ class GLMPrep(beam.PTransform):
         reasons = (all_rejects
                    | "RejectReason" >> beam.Map(_reject_reason)
                    | "CountReasons" >> beam.combiners.Count.PerElement())
-        clusters = (all_rejects
-                    | "NearDupKeepers" >> beam.Filter(lambda r: r["stage"] == "near_dedup")
-                    | "KeeperKey" >> beam.Map(lambda r: r["detail"])
-                    | "DistinctKeepers" >> beam.Distinct()
-                    | "CountClusters" >> beam.combiners.Count.Globally()
-                    | "NameClusters" >> beam.Map(lambda n: ("near_dup_clusters", n)))
+        counts = [read_count]
+        if cfg.near_dedup is not None:
+            counts.append(all_rejects
+                          | "NearDupKeepers" >> beam.Filter(lambda r: r["stage"] == "near_dedup")
+                          | "KeeperKey" >> beam.Map(lambda r: r["detail"])
+                          | "DistinctKeepers" >> beam.Distinct()
+                          | "CountClusters" >> beam.combiners.Count.Globally()
+                          | "NameClusters" >> beam.Map(lambda n: ("near_dup_clusters", n)))
         shard_table = summaries | "MergeSummaries" >> beam.CombineGlobally(manifest_lib.MergeShardSummariesFn())
         _ = (pbegin
              | "Once" >> beam.Create([None])
              | "WriteManifest" >> beam.Map(
                  manifest_lib.write_manifest, output=cfg.output, options=cfg.describe(),
-                 shards=beam.pvalue.AsSingleton(shard_table), counts=beam.pvalue.AsDict((read_count, clusters) | "FlattenCounts" >> beam.Flatten()),
+                 shards=beam.pvalue.AsSingleton(shard_table), counts=beam.pvalue.AsDict(counts | "FlattenCounts" >> beam.Flatten()),
                  reasons=beam.pvalue.AsDict(reasons)))
         return summaries
 
@@ -224,6 +222,26 @@ def build_pipeline_options(flags: Sequence[str]) -> PipelineOptions:
     return options
 
 
+def is_local(options: PipelineOptions) -> bool:
+    return options.view_as(StandardOptions).runner in ("DirectRunner", "direct")
+
+
+def new_pipeline(options: PipelineOptions) -> beam.Pipeline:
+    """A pipeline for ``options``. Local runs go straight to the FnApiRunner, the engine
+    the DirectRunner picks for batch pipelines, built the way the DirectRunner builds it:
+    the DirectRunner would first try the PrismRunner, which downloads a binary and starts
+    a worker pool (half a second per run, and a network call) before falling back."""
+    if not is_local(options):
+        return beam.Pipeline(options=options)
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    provision_info = fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(
+        pipeline_options=JobServiceHandle.encode_pipeline_options(options.get_all_options())))
+    return beam.Pipeline(runner=fn_runner.FnApiRunner(provision_info=provision_info), options=options)
+
+
 def run(argv: Sequence[str], quiet: bool = False) -> int:
     """Run the pipeline with ``argv`` (glmprep and Beam flags); returns an exit code."""
     options = build_pipeline_options(argv)
@@ -235,9 +253,9 @@ def run(argv: Sequence[str], quiet: bool = False) -> int:
         print(f"glmprep run: {exc}", file=sys.stderr)
         return EXIT_USAGE
     started = time.time()
-    pipeline = beam.Pipeline(options=options)
+    pipeline = new_pipeline(options)
     _ = pipeline | "GLMPrep" >> GLMPrep(cfg)
-    local = options.view_as(StandardOptions).runner in ("DirectRunner", "direct")
+    local = is_local(options)
     with progress.reporting(enabled=local and not (quiet or opts.quiet)):
         result = pipeline.run()
         result.wait_until_finish()

@@ -119,8 +119,8 @@ def write_bad_inputs(directory: str, big_mb: int = BIG_DOC_MB) -> List[Case]:
     first, second, same = "Zz " + w.text(), "Aa " + w.text(), w.text()
     _jsonl(p, [{"id": "dup-diff", "text": first}, {"id": "dup-same", "text": same},
                {"id": "dup-diff", "text": second}, {"id": "dup-same", "text": same}])
-    cases.append(Case("duplicate ids", [("dup-diff", KEPT), ("dup-diff", "exact_dedup/duplicate_id"),
-                                           ("dup-same", KEPT), ("dup-same", "exact_dedup/exact_duplicate")]))
+    cases.append(Case("duplicate ids", [("dup-diff", KEPT), ("dup-diff", "read/duplicate_id"),
+                                           ("dup-same", KEPT), ("dup-same", "read/duplicate_id")]))
 
     # Empty and whitespace-only documents; an empty file of each format.
     p = path("empty_docs.jsonl")

@@ -49,7 +49,6 @@ def test_write_shards_in_parallel_and_valid(tmp_path):
 def test_shard_count_from_tokens():
     assert num_shards_for(0, 100) == 1
     assert num_shards_for(1001, 100) == 11
-    assert num_shards_for(10**9, 100, fixed=4) == 4
 
 
 def test_batches_do_not_depend_on_chunking(tokenizer, monkeypatch):

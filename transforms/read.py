@@ -23,7 +23,14 @@ is not a character and Beam cannot even encode it to pass it on), ``invalid_utf8
 U+FFFD and counted as ``utf8_replaced``), ``unknown_format``, ``bad_parquet_schema`` and
 ``unreadable_file`` (cannot open, a directory, corrupt or truncated compressed data:
 the documents read before the break are kept, the reject's key is the path and its
-detail says where it broke). Counters (namespace ``read``): one per reason, plus
+detail says where it broke), ``duplicate_id`` (see below).
+
+Keys are unique on the way out: records sharing a key (the same id twice) are grouped,
+the one whose text sorts first is kept and every other one is rejected as
+``duplicate_id``, naming the kept key and whether its text was the same. Later stages
+rely on a key naming one document (exact and near dedup keep by key, shards list source
+keys). The grouping is also the pipeline's first shuffle: a compressed file is read by
+one worker, and from here on its documents spread over all of them. Counters (namespace ``read``): one per reason, plus
 ``docs_read``, ``bytes_read`` (file sizes as stored), ``utf8_replaced``, ``blank_lines``.
 """
 from __future__ import annotations
@@ -66,8 +73,10 @@ UNKNOWN_FORMAT = "unknown_format"
 BAD_PARQUET_SCHEMA = "bad_parquet_schema"
 UNREADABLE_FILE = "unreadable_file"
 INVALID_UNICODE = "invalid_unicode"  # same name as the clean stage's reason
+DUPLICATE_ID = "duplicate_id"
 READ_REJECT_REASONS = (MALFORMED_JSON, MISSING_TEXT, NON_STRING_TEXT, INVALID_UTF8,
-                       INVALID_UNICODE, UNKNOWN_FORMAT, BAD_PARQUET_SCHEMA, UNREADABLE_FILE)
+                       INVALID_UNICODE, UNKNOWN_FORMAT, BAD_PARQUET_SCHEMA, UNREADABLE_FILE,
+                       DUPLICATE_ID)
 
 # Counters besides the reject reasons.
 DOCS_READ = "docs_read"
@@ -457,12 +466,49 @@ class ReadRecordsDoFn(beam.DoFn):
         progress.note(progress.BYTES_READ, size_in_bytes or 0)
 
 
+class KeepSmallestTextDoFn(beam.DoFn):
+    """``(key, [text, ...])`` -> ``(key, the smallest text)``; a ``duplicate_id`` reject
+    for every other text."""
+
+    def __init__(self):
+        self.duplicate_ids = Metrics.counter(STAGE, DUPLICATE_ID)
+
+    def process(self, element):
+        key, texts = element
+        if len(texts) == 1:  # (almost) always: a list from the grouping
+            yield key, texts[0]
+            return
+        texts = sorted(texts)
+        kept = texts[0]
+        yield key, kept
+        for text in texts[1:]:
+            self.duplicate_ids.inc()
+            same = "the same text" if text == kept else "a different text (the kept one sorts first)"
+            yield beam.pvalue.TaggedOutput(REJECTS, make_reject(
+                key, STAGE, DUPLICATE_ID, f"kept {key}: another record with this id and {same}", text))
+
+
+class UniqueKeys(beam.PTransform):
+    """``(key, text)`` -> ``(docs with distinct keys, duplicate_id rejects)``."""
+
+    def expand(self, docs):
+        result = (
+            docs
+            # A DoFn with tagged rejects leaves its main output typed Union[TaggedOutput, ...],
+            # which GroupByKey's type check refuses: restate the pairs.
+            | "AsPairs" >> beam.Map(lambda doc: (doc[0], doc[1]))
+            # key -> [text, ...]
+            | "GroupByKey" >> beam.GroupByKey()
+            | "KeepSmallestText" >> beam.ParDo(KeepSmallestTextDoFn()).with_outputs(REJECTS, main="docs"))
+        return result.docs, result[REJECTS]
+
+
 class ReadDocuments(beam.PTransform):
     """Read every file matching ``patterns``; returns ``(docs, rejects)``.
 
-    ``docs``: ``(key, text)``; ``rejects``: reject dicts of stage ``read``. Patterns that
-    match nothing are allowed (the CLI checks them up front); a file matched by two
-    patterns is read once. Keyword arguments: see ``ReadOptions``.
+    ``docs``: ``(key, text)`` with distinct keys; ``rejects``: reject dicts of stage
+    ``read``. Patterns that match nothing are allowed (the CLI checks them up front); a
+    file matched by two patterns is read once. Keyword arguments: see ``ReadOptions``.
     """
 
     def __init__(self, patterns: Union[str, Iterable[str]], fmt: str = "auto",
@@ -485,7 +531,9 @@ class ReadDocuments(beam.PTransform):
             | 'DropRepeatedFiles' >> beam.CombinePerKey(max)
             | 'ReadRecords' >> beam.ParDo(ReadRecordsDoFn(self._options)).with_outputs(REJECTS, main='docs'))
         # docs: (key, text); rejects: reject dicts
-        return results.docs, results[REJECTS]
+        docs, duplicates = results.docs | 'UniqueKeys' >> UniqueKeys()
+        rejects = (results[REJECTS], duplicates) | 'FlattenRejects' >> beam.Flatten()
+        return docs, rejects
 
 
 # --- command line ---

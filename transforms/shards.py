@@ -41,10 +41,8 @@ def shard_of(key: str, num_shards: int) -> int:
     return int.from_bytes(digest, "little") % num_shards
 
 
-def num_shards_for(total_tokens: int, tokens_per_shard: int, fixed: int = 0) -> int:
-    """Shard count: ``fixed`` when given, else enough shards of ``tokens_per_shard``."""
-    if fixed > 0:
-        return fixed
+def num_shards_for(total_tokens: int, tokens_per_shard: int) -> int:
+    """Shard count when none is fixed: enough shards of ``tokens_per_shard``."""
     return max(1, math.ceil(total_tokens / max(1, tokens_per_shard)))
 
 
@@ -234,20 +232,23 @@ class WriteShards(beam.PTransform):
         self.extra_metadata = extra_metadata or {}
 
     def expand(self, tokens):
-        # Only a count crosses into one worker: the total decides how many shards there are.
-        num_shards = (
-            tokens
-            | "CountTokens" >> beam.Map(lambda kv: len(kv[1]) // 4)
-            | "SumTokens" >> beam.CombineGlobally(sum)
-            | "ShardCount" >> beam.Map(num_shards_for, self.tokens_per_shard, self.num_shards)
-        )
-        num_shards_side = beam.pvalue.AsSingleton(num_shards)
+        if self.num_shards > 0:
+            # A fixed count: documents go to their shard as they are tokenized.
+            num_shards = self.num_shards
+        else:
+            # Only a count crosses into one worker: the total decides how many shards there
+            # are. Every document waits for it (the runner keeps the tokens until then).
+            num_shards = beam.pvalue.AsSingleton(
+                tokens
+                | "CountTokens" >> beam.Map(lambda kv: len(kv[1]) // 4)
+                | "SumTokens" >> beam.CombineGlobally(sum)
+                | "ShardCount" >> beam.Map(num_shards_for, self.tokens_per_shard))
         return (
             tokens
-            | "KeyByShard" >> beam.Map(lambda kv, n: (shard_of(kv[0], n), kv), n=num_shards_side)
+            | "KeyByShard" >> beam.Map(lambda kv, n: (shard_of(kv[0], n), kv), n=num_shards)
             # shard index -> [(key, token bytes), ...]
             | "GroupByShard" >> beam.GroupByKey()
             | "BuildAndWrite" >> beam.ParDo(
                 WriteShardDoFn(self.output_dir, self.sample_options, self.ranks_path, self.extra_metadata),
-                num_shards=num_shards_side)
+                num_shards=num_shards)
         )
