@@ -21,7 +21,8 @@ Each step that changed something is reported in ``CleanResult.changes`` (change 
 count) so the Beam wrapper can bump one counter per change.
 
 Pure printable ASCII without ``\\r`` or escape characters (most English text) only
-pays for step 6: ``str.isascii`` and one compiled regex search decide that.
+pays for step 6: ``str.isascii`` and one compiled regex search decide that. Other text
+without line-break, escape or control characters skips steps 2-4 after one search.
 """
 from __future__ import annotations
 
@@ -61,6 +62,8 @@ _ANSI_ESCAPE = re.compile(
 # only ever appears as a leftover of file encoding).
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff]")
 _TRAILING_SPACES = re.compile("[ \t]+$", re.MULTILINE)
+# Any character that steps 2-4 change: one search spares texts without them three passes.
+_NEEDS_SUBSTITUTION = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
 
 
 @dataclass(frozen=True)
@@ -95,9 +98,10 @@ def clean_text(text: str) -> CleanResult:
         detail = f"lone surrogate U+{ord(surrogate.group()):04X} at character {surrogate.start()}"
         return CleanResult("", changes, (INVALID_UNICODE, detail))
 
-    text = _substitute(_LINE_BREAK, "\n", text, LINE_BREAKS_NORMALISED, changes)
-    text = _substitute(_ANSI_ESCAPE, "", text, ANSI_ESCAPES_REMOVED, changes)
-    text = _substitute(_CONTROL, "", text, CONTROL_CHARS_REMOVED, changes)
+    if _NEEDS_SUBSTITUTION.search(text):
+        text = _substitute(_LINE_BREAK, "\n", text, LINE_BREAKS_NORMALISED, changes)
+        text = _substitute(_ANSI_ESCAPE, "", text, ANSI_ESCAPES_REMOVED, changes)
+        text = _substitute(_CONTROL, "", text, CONTROL_CHARS_REMOVED, changes)
     if not text.isascii():
         normalised = unicodedata.normalize("NFC", text)
         if normalised != text:
