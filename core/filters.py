@@ -44,7 +44,7 @@ import dataclasses
 import re
 from collections import Counter
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import filterfalse, repeat
 from operator import itemgetter, mul
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
@@ -217,8 +217,23 @@ def count_ngrams(keys: np.ndarray) -> NgramCounts:
                        counts=np.diff(run_starts, append=len(keys)), ids=ids)
 
 
+def ngram_chars_bound(n: int, word_chars: int, bigram_chars: int) -> int:
+    """An upper bound on count x characters of any n-gram (n = 2, 3, 4), given upper
+    bounds on what one distinct word and one distinct bigram cover: an n-gram occurs at
+    most as often as each word and each bigram in it, so it covers at most n times what
+    the top word covers, and at most what its halves cover (a 4-gram: two bigrams; a
+    3-gram: a bigram and a word).
+
+    >>> [ngram_chars_bound(n, 100, 150) for n in (2, 3, 4)]
+    [150, 250, 300]
+    """
+    halves = {2: bigram_chars, 3: bigram_chars + word_chars, 4: 2 * bigram_chars}
+    return min(n * word_chars, halves[n])
+
+
 class TextView:
-    """One document's text with the pieces the rules need, each computed once."""
+    """One document's text with the pieces the rules need, each computed once, word by
+    word (``LongTextView`` counts long texts with NumPy instead)."""
 
     def __init__(self, text: str):
         self.text = text
@@ -231,6 +246,10 @@ class TextView:
     def words(self) -> List[str]:
         """``split_words(text)``."""
         return _CJK_TEXT_WORD.findall(self.text) if self.has_cjk else self.text.split()
+
+    @cached_property
+    def n_words(self) -> int:
+        return len(self.words)
 
     @cached_property
     def cjk_word_count(self) -> int:
@@ -286,9 +305,26 @@ class TextView:
         return list(filter(None, map(str.strip, lowered, repeat(edge_punctuation(self.text)))))
 
     @cached_property
+    def n_ngram_words(self) -> int:
+        return len(self.ngram_words)
+
+    @cached_property
     def ngram_chars(self) -> int:
         """Characters in all ngram words."""
         return sum(map(len, self.ngram_words))
+
+    @cached_property
+    def min_words_with_letter(self) -> int:
+        """A lower bound on ``n_words_with_letter``, cheaper to count: the alphabetic
+        (ngram) words surely hold a letter, and are often enough to pass ``alpha_ratio``."""
+        return sum(map(str.isalpha, self.ngram_words))
+
+    @cached_property
+    def n_words_with_letter(self) -> int:
+        """Words holding a letter: the alphabetic ngram words and the others with a letter
+        (a word holds a letter exactly when its ngram word does: stripping removes none)."""
+        others = filterfalse(str.isalpha, self.ngram_words)
+        return self.min_words_with_letter + sum(1 for word in others if _LETTER.search(word))
 
     @cached_property
     def ngram_word_counts(self) -> Counter:
@@ -324,17 +360,12 @@ class TextView:
         return int((bigrams.counts * bigram_chars[bigrams.first_position]).max())
 
     def ngram_chars_bound(self, n: int) -> int:
-        """An upper bound on count x characters of any n-gram (n = 2, 3, 4): an n-gram
-        occurs at most as often as each word and each bigram in it, so it covers at most
-        n times what the top word covers, and at most what its halves cover (a 4-gram:
-        two bigrams; a 3-gram: a bigram and a word). Short texts stop at the first bound:
-        counting their n-grams outright is cheaper than counting bigrams for a bound."""
-        bound = n * self.top_word_chars
-        if len(self.ngram_words) < NUMPY_MIN_WORDS:
-            return bound
-        halves = {2: self.top_bigram_chars, 3: self.top_bigram_chars + self.top_word_chars,
-                  4: 2 * self.top_bigram_chars}
-        return min(bound, halves[n])
+        """An upper bound on count x characters of any n-gram (n = 2, 3, 4), from
+        ``ngram_chars_bound``. Short texts stop at the top word: counting their n-grams
+        outright is cheaper than counting bigrams for a bound."""
+        if self.n_ngram_words < NUMPY_MIN_WORDS:
+            return n * self.top_word_chars
+        return ngram_chars_bound(n, self.top_word_chars, self.top_bigram_chars)
 
     def top_ngram(self, n: int) -> Tuple[List[str], int]:
         """The most frequent n-gram of the ngram words (n = 2, 3, 4; at least n words)
@@ -358,32 +389,232 @@ class TextView:
         return words[first:first + n], count
 
 
+# --- long texts: words as spans of code points, counted with NumPy ---
+
+# Below this many characters a text is split word by word (``TextView``): NumPy's fixed
+# cost per call outweighs its speed per character.
+NUMPY_MIN_CHARS = 2000
+# Class flags of a code point (``char_tables``), as the word rules see it.
+SPACE, ALNUM, LETTER, CJK = 1, 2, 4, 8
+# Odd multipliers that mix a word's length and characters into a 32-bit n-gram key.
+_KEY_MULTIPLIERS = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1,
+                             0xD3A2646C | 1], dtype=np.uint32)
+
+
+@lru_cache(maxsize=None)
+def char_tables() -> Tuple[np.ndarray, bytes, np.ndarray]:
+    """Lookup tables over all code points, built on first use (about 0.1 s):
+
+    - class flags (uint8 [0x110000]): ``SPACE`` where ``str.split`` splits, ``ALNUM`` for
+      ``str.isalnum``, ``LETTER`` for a letter (``[^\\W\\d_]``), ``CJK`` as in ``_CJK_CHAR``;
+    - the same for bytes 0-255, as a ``bytes.translate`` table for ASCII texts;
+    - lowercase (uint32 [0x110000]): the code point of ``chr(c).lower()``, with σ for ς
+      (``str.lower`` picks either for Σ by context) and a stand-in for "İ" (whose
+      lowercase is two characters; ``text_view`` keeps texts holding it word by word).
+    """
+    every_char = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    classes = np.zeros(0x110000, dtype=np.uint8)
+    for flag, pattern in ((SPACE, r"\s"), (ALNUM, r"[^\W_]"), (LETTER, _LETTER.pattern),
+                          (CJK, _CJK_CHAR.pattern)):
+        for run in re.finditer(f"(?:{pattern})+", every_char):
+            classes[run.start():run.end()] |= flag
+    one_to_one = every_char.replace(_CAPITAL_I_WITH_DOT, "I").lower()
+    lowercase = np.frombuffer(one_to_one.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).copy()
+    lowercase[lowercase == ord("ς")] = ord("σ")
+    return classes, classes[:256].tobytes(), lowercase
+
+
+def text_view(text: str) -> "TextView":
+    """The view the rules read ``text`` through: ``LongTextView`` from ``NUMPY_MIN_CHARS``
+    characters on (unless the text holds "İ"), else ``TextView``."""
+    if len(text) >= NUMPY_MIN_CHARS and _CAPITAL_I_WITH_DOT not in text:
+        return LongTextView(text)
+    return TextView(text)
+
+
+def _starts_runs(mask: np.ndarray, continues: np.ndarray) -> np.ndarray:
+    """Where runs of ``mask`` (bool [n]) start, runs being cut wherever ``continues``
+    (bool [n - 1]: position i + 1 may continue i's run) is False: bool [n]."""
+    starts = mask.copy()
+    starts[1:] &= ~continues
+    return starts
+
+
+def _ends_runs(mask: np.ndarray, continues: np.ndarray) -> np.ndarray:
+    """Where runs of ``mask`` end (their last position), as ``_starts_runs``: bool [n]."""
+    ends = mask.copy()
+    ends[:-1] &= ~continues
+    return ends
+
+
+@dataclass(frozen=True)
+class WordSpans:
+    """Where the words of a text are, in code points (see ``find_word_spans``)."""
+
+    n_words: int
+    word_chars: int  # characters in all words
+    ngram_starts: np.ndarray  # [n_ngram_words] int64: first letter or digit of each word holding one
+    ngram_ends: np.ndarray  # [n_ngram_words] int64: one past its last letter or digit
+
+
+def find_word_spans(classes: np.ndarray, has_cjk: bool) -> WordSpans:
+    """The words of a text (as ``split_words`` finds them) from the class flags of its
+    code points (uint8 [n_chars], see ``char_tables``), without a string per word. The
+    span from a word's first to its last letter or digit is its ngram word, lowercased.
+
+    >>> spans = find_word_spans(char_tables()[0][[ord(c) for c in "(GLM) 用GPU训练 ..."]], True)
+    >>> spans.n_words, spans.ngram_starts.tolist(), spans.ngram_ends.tolist()
+    (6, [1, 6, 7, 10, 11], [4, 7, 10, 11, 12])
+    """
+    n_chars = len(classes)
+    in_word = (classes & SPACE) == 0  # [n_chars]
+    # pieces: runs of non-space characters, cut around each CJK character
+    may_join = in_word & ((classes & CJK) == 0) if has_cjk else in_word  # [n_chars]
+    joined = may_join[:-1] & may_join[1:]  # [n_chars - 1]: i + 1 is in i's piece
+    piece_starts = np.flatnonzero(_starts_runs(in_word, joined))  # [n_pieces]
+    piece_ends = np.flatnonzero(_ends_runs(in_word, joined)) + 1  # [n_pieces]
+    # runs of letters and digits inside a piece; the first and last of each piece bound its ngram word
+    alnum = (classes & ALNUM) != 0  # [n_chars]
+    alnum_joined = joined & alnum[:-1] & alnum[1:]  # [n_chars - 1]
+    run_starts_mask = _starts_runs(alnum, alnum_joined)  # [n_chars]
+    run_starts = np.flatnonzero(run_starts_mask)  # [n_runs]
+    run_ends = np.flatnonzero(_ends_runs(alnum, alnum_joined)) + 1  # [n_runs]
+    runs_before = np.zeros(n_chars + 1, dtype=np.int64)  # [n_chars + 1]: runs starting before i
+    np.cumsum(run_starts_mask, out=runs_before[1:])
+    first_run, end_run = runs_before[piece_starts], runs_before[piece_ends]  # [n_pieces] each
+    has_alnum = end_run > first_run  # [n_pieces]
+    if has_cjk:
+        # a piece without letters or digits is a word only as a whole token without CJK
+        whole_token = (((classes[piece_starts] & CJK) == 0)
+                       & ((piece_starts == 0) | ~in_word[piece_starts - 1])
+                       & ((piece_ends == n_chars) | ~in_word[np.minimum(piece_ends, n_chars - 1)]))
+        is_word = has_alnum | whole_token  # [n_pieces]
+        piece_starts, piece_ends = piece_starts[is_word], piece_ends[is_word]  # [n_words]
+    return WordSpans(n_words=len(piece_starts), word_chars=int((piece_ends - piece_starts).sum()),
+                     ngram_starts=run_starts[first_run[has_alnum]],
+                     ngram_ends=run_ends[end_run[has_alnum] - 1])
+
+
+def top_chars_bound(keys: np.ndarray, chars: np.ndarray) -> int:
+    """An upper bound on count x characters of the most covering distinct item, from a
+    uint32 key per occurrence that equal items share (distinct ones may too) and its
+    characters (int64; the same for all occurrences of an item): items are summed by
+    bucket (the top bits of the key), and a bucket holds every occurrence of its items.
+
+    >>> top_chars_bound(np.array([7, 7, 2**31], dtype=np.uint32), np.array([3, 3, 5]))
+    6
+    """
+    bits = int(np.clip(2 + len(keys).bit_length(), 10, 22))  # about 4 buckets per occurrence
+    buckets = keys >> np.uint32(32 - bits)  # [n_occurrences]
+    return int(np.bincount(buckets, weights=chars).max())  # sums of small ints: exact in float64
+
+
+class LongTextView(TextView):
+    """A ``TextView`` that finds the words of a long text with NumPy over its code points
+    (``find_word_spans``) and bounds its top n-grams by hashing its ngram words into
+    buckets (``top_chars_bound``); only when a bound could let an n-gram pass its limit
+    does ``top_ngram`` count the n-grams exactly, word by word."""
+
+    @cached_property
+    def codes(self) -> np.ndarray:
+        """Code points (uint8 [n_chars] for ASCII texts, else uint32 [n_chars])."""
+        if self.text.isascii():
+            return np.frombuffer(self.text.encode("ascii"), dtype=np.uint8)
+        return np.frombuffer(self.text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+    @cached_property
+    def classes(self) -> np.ndarray:
+        """Class flags of the code points (uint8 [n_chars], see ``char_tables``)."""
+        classes, ascii_classes, _ = char_tables()
+        if self.text.isascii():
+            return np.frombuffer(self.text.encode("ascii").translate(ascii_classes), dtype=np.uint8)
+        return classes[self.codes]
+
+    @cached_property
+    def spans(self) -> WordSpans:
+        return find_word_spans(self.classes, self.has_cjk)
+
+    @cached_property
+    def n_words(self) -> int:
+        return self.spans.n_words
+
+    @cached_property
+    def word_chars(self) -> int:
+        return self.spans.word_chars
+
+    @cached_property
+    def cjk_word_count(self) -> int:
+        return int(np.count_nonzero(self.classes & CJK)) if self.has_cjk else 0
+
+    @cached_property
+    def n_ngram_words(self) -> int:
+        return len(self.spans.ngram_starts)
+
+    @cached_property
+    def ngram_lengths(self) -> np.ndarray:
+        """Characters in each ngram word (int64 [n_ngram_words])."""
+        return self.spans.ngram_ends - self.spans.ngram_starts
+
+    @cached_property
+    def ngram_chars(self) -> int:
+        return int(self.ngram_lengths.sum())
+
+    @cached_property
+    def min_words_with_letter(self) -> int:
+        """Words whose first letter or digit is a letter (a lower bound on those with one)."""
+        return int(np.count_nonzero(self.classes[self.spans.ngram_starts] & LETTER))
+
+    @cached_property
+    def n_words_with_letter(self) -> int:
+        letters_before = np.zeros(len(self.classes) + 1, dtype=np.int64)  # [n_chars + 1]
+        np.cumsum((self.classes & LETTER) != 0, out=letters_before[1:])
+        starts, ends = self.spans.ngram_starts, self.spans.ngram_ends  # letters lie within these
+        return int(np.count_nonzero(letters_before[ends] > letters_before[starts]))
+
+    @cached_property
+    def ngram_keys(self) -> np.ndarray:
+        """A key per ngram word (uint32 [n_ngram_words]) that equal ngram words share: a
+        mix of its length and its first two and last two lowercase characters."""
+        lowercase = char_tables()[2]
+        starts, ends = self.spans.ngram_starts, self.spans.ngram_ends  # [n_ngram_words] each
+        last = ends - 1
+        keys = self.ngram_lengths.astype(np.uint32) * _KEY_MULTIPLIERS[0]  # [n_ngram_words]
+        for multiplier, at in zip(_KEY_MULTIPLIERS[1:], (starts, np.minimum(starts + 1, last),
+                                                          np.maximum(last - 1, starts), last)):
+            keys += lowercase[self.codes[at]] * multiplier
+        return keys
+
+    def ngram_chars_bound(self, n: int) -> int:
+        """``ngram_chars_bound`` from bucket bounds on the top word and the top bigram."""
+        keys, lengths = self.ngram_keys, self.ngram_lengths  # [n_ngram_words] each
+        word_chars = top_chars_bound(keys, lengths)
+        bigram_keys = keys[:-1] * _KEY_MULTIPLIERS[5] + keys[1:]  # [n_ngram_words - 1]
+        bigram_chars = top_chars_bound(bigram_keys, lengths[:-1] + lengths[1:])
+        return ngram_chars_bound(n, word_chars, bigram_chars)
+
+
 # --- rules: (view, thresholds...) -> None to pass, or a detail string to reject ---
 
 def too_short(view: TextView, min_words: Optional[int] = MIN_WORDS) -> Optional[str]:
-    n_words = len(view.words)
+    n_words = view.n_words
     if min_words is not None and n_words < min_words:
         return f"{n_words} words < {min_words}"
     return None
 
 
 def too_long(view: TextView, max_words: Optional[int] = MAX_WORDS) -> Optional[str]:
-    n_words = len(view.words)
+    n_words = view.n_words
     if max_words is not None and n_words > max_words:
         return f"{n_words} words > {max_words}"
     return None
 
 
 def alpha_ratio(view: TextView, min_alpha_ratio: Optional[float] = MIN_ALPHA_RATIO) -> Optional[str]:
-    if min_alpha_ratio is None or not view.words:
+    if min_alpha_ratio is None or not view.n_words:
         return None
-    # a word holds a letter exactly when its ngram word does (stripping removes none);
-    # the alphabetic ones surely do, and are often enough to pass
-    words = view.ngram_words
-    with_letter = sum(map(str.isalpha, words))
-    if with_letter / len(view.words) < min_alpha_ratio:
-        with_letter += sum(1 for word in filterfalse(str.isalpha, words) if _LETTER.search(word))
-    ratio = with_letter / len(view.words)
+    if view.min_words_with_letter / view.n_words >= min_alpha_ratio:
+        return None  # enough words surely hold a letter: skip counting them exactly
+    ratio = view.n_words_with_letter / view.n_words
     if ratio < min_alpha_ratio:
         return f"{ratio:.2f} of words have a letter < {min_alpha_ratio}"
     return None
@@ -394,8 +625,8 @@ def mean_word_length(view: TextView,
                      max_mean_word_length: Optional[float] = MAX_MEAN_WORD_LENGTH) -> Optional[str]:
     """Mean length of the non-CJK words; skipped when they are under half of the words
     (mostly Chinese text: its few Latin words say nothing about its quality)."""
-    n_latin_words = len(view.words) - view.cjk_word_count
-    if not n_latin_words or 2 * n_latin_words < len(view.words):
+    n_latin_words = view.n_words - view.cjk_word_count
+    if not n_latin_words or 2 * n_latin_words < view.n_words:
         return None
     latin_chars = view.word_chars - view.cjk_word_count
     mean = latin_chars / n_latin_words
@@ -407,12 +638,12 @@ def mean_word_length(view: TextView,
 
 
 def symbol_ratio(view: TextView, max_symbol_ratio: Optional[float] = MAX_SYMBOL_RATIO) -> Optional[str]:
-    if max_symbol_ratio is None or not view.words:
+    if max_symbol_ratio is None or not view.n_words:
         return None
     n_symbols = view.text.count("#") + sum(view.text.count(ellipsis) for ellipsis in ELLIPSES)
-    ratio = n_symbols / len(view.words)
+    ratio = n_symbols / view.n_words
     if ratio > max_symbol_ratio:
-        return f"{n_symbols} '#'/ellipses per {len(view.words)} words = {ratio:.2f} > {max_symbol_ratio}"
+        return f"{n_symbols} '#'/ellipses per {view.n_words} words = {ratio:.2f} > {max_symbol_ratio}"
     return None
 
 
@@ -443,11 +674,10 @@ def top_ngram_repetition(view: TextView,
                          max_top_4gram_chars: Optional[float] = MAX_TOP_4GRAM_CHARS) -> Optional[str]:
     """Gopher's top n-gram coverage: characters in all occurrences of the most frequent
     n-gram (of ``TextView.ngram_words``) over characters in all words."""
-    words = view.ngram_words
     total_chars = view.ngram_chars
     limits = ((2, max_top_2gram_chars), (3, max_top_3gram_chars), (4, max_top_4gram_chars))
     for n, limit in limits:
-        if limit is None or len(words) < n or not total_chars:
+        if limit is None or view.n_ngram_words < n or not total_chars:
             continue
         if view.ngram_chars_bound(n) / total_chars <= limit:
             continue  # no n-gram can cover enough characters: skip counting them
@@ -587,10 +817,10 @@ class QualityFilter:
 
     def check(self, text: str) -> Optional[Tuple[str, str]]:
         """None when ``text`` passes every enabled rule, else ``(reason, detail)``."""
-        view = TextView(text)
+        view = text_view(text)
         min_words = self.options.ratio_rules_min_words
         for rule, kwargs in self._rules:
-            if rule.is_ratio and min_words is not None and len(view.words) < min_words:
+            if rule.is_ratio and min_words is not None and view.n_words < min_words:
                 break  # the ratio rules all come after the length rules
             detail = rule.check(view, **kwargs)
             if detail is not None:

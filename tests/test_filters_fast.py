@@ -148,6 +148,12 @@ OTHER_WORDS = ["«Ça»", "naïve", "Straße", "İstanbul", "İ", "(İ)", "ΣΟ�
                "Ⅻ", "١٢٣", "…", "“why”", "—", "•", "‣", "ﾞ", "゛", "・", "〇"]
 CJK_WORDS = ["我们", "去", "公园", "，", "。", "GPU训练", "第3章", "A4纸", "カタカナ", "ｶﾀｶﾅ",
              "（注）", "“你好”", "𠀀", "好_", "_的", "的..."]
+# Where lowercasing a whole text, or one code point at a time, could differ from lowercasing
+# word by word: final sigma (also next to CJK letters that case mapping skips, like "ー"),
+# combining marks, non-BMP letters and digits, underscores, words that strip to nothing.
+CASE_WORDS = ["ΣΑΣ", "σας", "ΌΣ.", "Σ", "ς", "ΑΣーA", "ーΣ", "Σー", "x́", "́x", "é́",
+              "𝐀𝐁", "𝟙𝟚", "😀", "😀x", "𐐀𐐨", "_x_", "x_", "_1", "1_2", "１２", "٣x", "·_·", "ǅ", "ﬁ",
+              "ẞ", "K", "Ω", "ｰ", "゛", "ヽ", "゙", "・"]
 SEPARATORS = [" ", " ", " ", "\n", "\n\n", "\t", "\n  \n", "\u3000", "\xa0", "\x1c", ""]
 BULLET_OPENERS = ["• ", "- ", "* ", "— ", "  ► ", "·"]
 
@@ -155,7 +161,7 @@ BULLET_OPENERS = ["• ", "- ", "* ", "— ", "  ► ", "·"]
 @st.composite
 def mixed_texts(draw):
     """Texts of words from every kind above, with bullets, ellipses and repeats."""
-    vocabulary = draw(st.lists(st.sampled_from(ASCII_WORDS + OTHER_WORDS + CJK_WORDS)
+    vocabulary = draw(st.lists(st.sampled_from(ASCII_WORDS + OTHER_WORDS + CJK_WORDS + CASE_WORDS)
                                | st.text(min_size=1, max_size=6), min_size=1, max_size=12))
     n_words = draw(st.integers(0, 120))
     pieces = []
@@ -211,10 +217,45 @@ def test_mixed_texts_match_the_reference_when_numpy_counts_every_text(text):
         assert_same_verdicts(text)
 
 
+@settings(max_examples=300, deadline=None)
+@given(mixed_texts())
+def test_mixed_texts_match_the_reference_when_numpy_finds_the_words_of_every_text(text):
+    """Short texts are split word by word; force ``LongTextView`` that long ones get,
+    with both ways of counting n-grams when its bounds do not decide."""
+    with mock.patch.object(filters, "NUMPY_MIN_CHARS", 0):
+        assert_same_verdicts(text)
+        with mock.patch.object(filters, "NUMPY_MIN_WORDS", 0):
+            assert_same_verdicts(text)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300))
 def test_any_text_matches_the_reference(text):
     assert_same_verdicts(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(), max_size=300))
+def test_any_text_matches_the_reference_when_numpy_finds_the_words(text):
+    """Any code point, lone surrogates too."""
+    with mock.patch.object(filters, "NUMPY_MIN_CHARS", 0):
+        assert_same_verdicts(text)
+
+
+def test_char_tables_agree_with_str_and_re_for_every_code_point():
+    """The classes and lowercase ``LongTextView`` looks up are those the word-by-word
+    path gets from ``str`` and ``re``."""
+    classes, ascii_classes, lowercase = filters.char_tables()
+    letter, cjk = re.compile(r"[^\W\d_]"), re.compile(f"[{_CJK}]")
+    for code in range(0x110000):
+        char = chr(code)
+        expected = (filters.SPACE * char.isspace() | filters.ALNUM * char.isalnum()
+                    | filters.LETTER * bool(letter.match(char)) | filters.CJK * bool(cjk.match(char)))
+        assert classes[code] == expected, hex(code)
+        if char not in "İΣσς":
+            assert chr(lowercase[code]) == char.lower(), hex(code)
+    assert ascii_classes == classes[:256].tobytes()
+    assert lowercase[ord("Σ")] == lowercase[ord("σ")] == lowercase[ord("ς")]
 
 
 @settings(max_examples=150, deadline=None)
@@ -244,9 +285,12 @@ def test_top_ngram_ties_and_repeats_match_the_reference(words):
     "我们的我们的我们的我们的 _的_ 的...的 好_好",
     "• a\n\n  • b\n- c\n--- d\n...\nx…\n. ..",
     "a a a a a a a a b",  # overlapping 4-grams
+    "ΑΣーA ΑΣーA ΑΣーA ΑΣーA ΑΣ ΑΣ",  # "ー" is case-ignorable: Σ is final only word by word
 ])
 def test_tricky_texts_match_the_reference(text):
     assert_same_verdicts(text)
+    with mock.patch.object(filters, "NUMPY_MIN_CHARS", 0):
+        assert_same_verdicts(text)
 
 
 def test_long_texts_match_the_reference():
