@@ -247,7 +247,7 @@ class TextView:
         """``split_words(text)``."""
         return _CJK_TEXT_WORD.findall(self.text) if self.has_cjk else self.text.split()
 
-    @cached_property
+    @property
     def n_words(self) -> int:
         return len(self.words)
 
@@ -304,7 +304,7 @@ class TextView:
         lowered = map(str.lower, self.words)
         return list(filter(None, map(str.strip, lowered, repeat(edge_punctuation(self.text)))))
 
-    @cached_property
+    @property
     def n_ngram_words(self) -> int:
         return len(self.ngram_words)
 
@@ -534,7 +534,7 @@ class LongTextView(TextView):
     def spans(self) -> WordSpans:
         return find_word_spans(self.classes, self.has_cjk)
 
-    @cached_property
+    @property
     def n_words(self) -> int:
         return self.spans.n_words
 
@@ -546,7 +546,7 @@ class LongTextView(TextView):
     def cjk_word_count(self) -> int:
         return int(np.count_nonzero(self.classes & CJK)) if self.has_cjk else 0
 
-    @cached_property
+    @property
     def n_ngram_words(self) -> int:
         return len(self.spans.ngram_starts)
 
@@ -809,6 +809,8 @@ class QualityFilter:
             kwargs = {name: getattr(self.options, name) for name in rule.option_fields}
             if any(value is not None for value in kwargs.values()):
                 self._rules.append((rule, kwargs))
+        self._length_rules = [(rule, kwargs) for rule, kwargs in self._rules if not rule.is_ratio]
+        self._ratio_rules = [(rule, kwargs) for rule, kwargs in self._rules if rule.is_ratio]
 
     @property
     def reasons(self) -> Tuple[str, ...]:
@@ -818,14 +820,22 @@ class QualityFilter:
     def check(self, text: str) -> Optional[Tuple[str, str]]:
         """None when ``text`` passes every enabled rule, else ``(reason, detail)``."""
         view = text_view(text)
+        verdict = _first_rejection(view, self._length_rules)
+        if verdict is not None or not self._ratio_rules:
+            return verdict
         min_words = self.options.ratio_rules_min_words
-        for rule, kwargs in self._rules:
-            if rule.is_ratio and min_words is not None and view.n_words < min_words:
-                break  # the ratio rules all come after the length rules
-            detail = rule.check(view, **kwargs)
-            if detail is not None:
-                return rule.reason, detail
-        return None
+        if min_words is not None and view.n_words < min_words:
+            return None
+        return _first_rejection(view, self._ratio_rules)
+
+
+def _first_rejection(view: TextView, rules: List[Tuple[Rule, Dict[str, Any]]]
+                     ) -> Optional[Tuple[str, str]]:
+    for rule, kwargs in rules:
+        detail = rule.check(view, **kwargs)
+        if detail is not None:
+            return rule.reason, detail
+    return None
 
 
 # --- command line ---
