@@ -152,9 +152,10 @@ def finish_run(output: str, started: float) -> Dict[str, object]:
 
 
 def previous_run_files(output: str) -> List[str]:
-    """Files of an earlier run in ``output`` (shards, manifest, rejects, leftovers)."""
+    """Files of an earlier run in ``output`` (shards, manifest, rejects, leftovers,
+    including the temporary files of an interrupted rejects write)."""
     patterns = [FileSystems.join(output, p) for p in (MANIFEST_NAME, MANIFEST_NAME + ".inprogress", "part-*.arrow",
-                                            "part-*.arrow.inprogress", REJECTS_DIR + "/*")]
+                                            "part-*.arrow.inprogress", REJECTS_DIR + "/**")]
     found: List[str] = []
     for result in FileSystems.match(patterns):
         found.extend(m.path for m in result.metadata_list)

@@ -13,7 +13,7 @@ import unicodedata
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from glmprep.records import make_reject
+from glmprep.records import make_reject, pack_text, unpack_text
 
 def normalised_digest(text: str) -> bytes:
     """16-byte digest of the text with case folded and white space collapsed.
@@ -31,7 +31,7 @@ EXACT_DUPLICATE = "exact_duplicate"
 
 
 class KeepSmallestKeyDoFn(beam.DoFn):
-    """(digest, [(key, text), ...]) -> the smallest key's doc; rejects for the rest."""
+    """(digest, [(key, packed text), ...]) -> the smallest key's doc; rejects for the rest."""
 
     def __init__(self):
         self.duplicates = Metrics.counter(STAGE, EXACT_DUPLICATE)
@@ -39,15 +39,15 @@ class KeepSmallestKeyDoFn(beam.DoFn):
 
     def process(self, element):
         _, members = element
-        members = sorted(members)
+        members = sorted(members)  # keys are unique: by key
         keeper_key = members[0][0]
-        yield members[0]
+        yield keeper_key, unpack_text(members[0][1])
         if len(members) > 1:
             self.groups.inc()
             self.duplicates.inc(len(members) - 1)
-        for key, text in members[1:]:
-            yield beam.pvalue.TaggedOutput(
-                "rejects", make_reject(key, STAGE, EXACT_DUPLICATE, f"kept {keeper_key}", text))
+        for key, packed_text in members[1:]:
+            yield beam.pvalue.TaggedOutput("rejects", make_reject(
+                key, STAGE, EXACT_DUPLICATE, f"kept {keeper_key}", unpack_text(packed_text)))
 
 
 class ExactDedup(beam.PTransform):
@@ -56,8 +56,9 @@ class ExactDedup(beam.PTransform):
     def expand(self, docs):
         result = (
             docs
-            | "KeyByNormalisedDigest" >> beam.Map(lambda doc: (normalised_digest(doc[1]), doc))
-            # digest -> [(key, text), ...]
+            | "KeyByNormalisedDigest" >> beam.Map(
+                lambda doc: (normalised_digest(doc[1]), (doc[0], pack_text(doc[1]))))
+            # digest -> [(key, packed text), ...] (records.pack: a third of the bytes)
             | "GroupByDigest" >> beam.GroupByKey()
             | "KeepSmallestKey" >> beam.ParDo(KeepSmallestKeyDoFn()).with_outputs("rejects", main="docs")
         )

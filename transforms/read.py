@@ -56,7 +56,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from glmprep.pipeline import progress
-from glmprep.records import Doc, make_reject
+from glmprep.records import Doc, make_reject, pack_text, unpack_text
 
 STAGE = "read"
 
@@ -474,11 +474,12 @@ class KeepSmallestTextDoFn(beam.DoFn):
         self.duplicate_ids = Metrics.counter(STAGE, DUPLICATE_ID)
 
     def process(self, element):
-        key, texts = element
-        if len(texts) == 1:  # (almost) always: a list from the grouping
+        key, packed_texts = element
+        texts = list(map(unpack_text, packed_texts))
+        if len(texts) == 1:  # (almost) always
             yield key, texts[0]
             return
-        texts = sorted(texts)
+        texts.sort()
         kept = texts[0]
         yield key, kept
         for text in texts[1:]:
@@ -494,10 +495,9 @@ class UniqueKeys(beam.PTransform):
     def expand(self, docs):
         result = (
             docs
-            # A DoFn with tagged rejects leaves its main output typed Union[TaggedOutput, ...],
-            # which GroupByKey's type check refuses: restate the pairs.
-            | "AsPairs" >> beam.Map(lambda doc: (doc[0], doc[1]))
-            # key -> [text, ...]
+            # (key, packed text): a third of the bytes to shuffle (records.pack)
+            | "Pack" >> beam.Map(lambda doc: (doc[0], pack_text(doc[1])))
+            # key -> [packed text, ...]
             | "GroupByKey" >> beam.GroupByKey()
             | "KeepSmallestText" >> beam.ParDo(KeepSmallestTextDoFn()).with_outputs(REJECTS, main="docs"))
         return result.docs, result[REJECTS]

@@ -1,7 +1,7 @@
 """Tokenize documents, assign them to shards, build GLM samples and write Arrow shards.
 
-    (key, text) --TokenizeDocuments--> (key, token bytes)
-                --AssignShards-------> shard index -> [(key, token bytes), ...]
+    (key, text) --TokenizeDocuments--> (key, packed token ids)
+                --AssignShards-------> shard index -> [(key, packed token ids), ...]
                 --WriteShards--------> one shard summary per written file
 
 A document goes to shard ``blake2b(key) mod num_shards``, so the assignment depends
@@ -23,12 +23,13 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from glmprep.records import make_reject
+from glmprep.records import make_reject, pack, packed_size, unpack
 from glmprep.samples import OBJECTIVES, SampleBuilder, SampleOptions, sentence_table
 from glmprep.schemas.shard import ShardMetadata, write_shard_columns
 from glmprep.tokenizer import cached_tokenizer
 
 TOKEN_DTYPE = np.uint32
+TOKEN_BYTES = np.dtype(TOKEN_DTYPE).itemsize
 IN_PROGRESS_SUFFIX = ".inprogress"
 
 
@@ -41,13 +42,23 @@ def shard_of(key: str, num_shards: int) -> int:
     return int.from_bytes(digest, "little") % num_shards
 
 
+def unpack_tokens(packed: bytes) -> np.ndarray:
+    """uint32 [n_tokens] from one ``TokenizeDocuments`` output value."""
+    return np.frombuffer(unpack(packed), dtype=TOKEN_DTYPE)
+
+
+def packed_token_count(packed: bytes) -> int:
+    """Number of token ids in one ``TokenizeDocuments`` output value (none decompressed)."""
+    return packed_size(packed) // TOKEN_BYTES
+
+
 def num_shards_for(total_tokens: int, tokens_per_shard: int) -> int:
     """Shard count when none is fixed: enough shards of ``tokens_per_shard``."""
     return max(1, math.ceil(total_tokens / max(1, tokens_per_shard)))
 
 
 class TokenizeBatchDoFn(beam.DoFn):
-    """[(key, text), ...] -> (key, uint32 token bytes); a text with no tokens is rejected.
+    """[(key, text), ...] -> (key, packed uint32 token ids); a text with no tokens is rejected.
 
     The tokenizer is loaded once per worker; a batch goes through tiktoken's
     threaded encoder.
@@ -71,11 +82,14 @@ class TokenizeBatchDoFn(beam.DoFn):
                     "rejects", make_reject(key, "tokenize", "no_tokens", "the text encodes to 0 tokens", text))
                 continue
             self.tokens.inc(len(ids))
-            yield key, np.asarray(ids, dtype=TOKEN_DTYPE).tobytes()
+            yield key, pack(np.asarray(ids, dtype=TOKEN_DTYPE).tobytes())
 
 
 class TokenizeDocuments(beam.PTransform):
-    """PCollection[(key, text)] -> (PCollection[(key, token bytes)], rejects)."""
+    """PCollection[(key, text)] -> (PCollection[(key, packed token ids)], rejects).
+
+    The ids are uint32 bytes packed with ``records.pack`` (a third of the size on the way
+    to the shard writers); ``unpack_tokens`` turns one back into an array."""
 
     def __init__(self, ranks_path: Optional[str] = None):
         super().__init__()
@@ -165,7 +179,7 @@ class ShardStats:
 
 
 class WriteShardDoFn(beam.DoFn):
-    """(shard index, [(key, token bytes), ...]) -> shard summary, after writing the shard."""
+    """(shard index, [(key, packed token ids), ...]) -> shard summary, after writing the shard."""
 
     def __init__(self, output_dir: str, sample_options: SampleOptions, ranks_path: Optional[str],
                  extra_metadata: Dict[str, object]):
@@ -193,7 +207,7 @@ class WriteShardDoFn(beam.DoFn):
         stats = ShardStats(self.sample_options.max_span, self.sample_options.seq_len)
 
         def batches():
-            documents = ((key, np.frombuffer(raw, dtype=TOKEN_DTYPE)) for key, raw in docs)
+            documents = ((key, unpack_tokens(packed)) for key, packed in docs)
             for columns in self.builder.build_documents(documents):
                 stats.add(columns)
                 yield columns
@@ -212,13 +226,13 @@ class WriteShardDoFn(beam.DoFn):
         self.msecs.inc(int((time.perf_counter() - start) * 1000))
         summary = {"file": name, "rows": counts["rows"], "tokens": counts["tokens"],
                    "sha256": sink.sha256.hexdigest(), "documents": len(docs),
-                   "document_tokens": int(sum(len(raw) // 4 for _, raw in docs))}
+                   "document_tokens": sum(packed_token_count(packed) for _, packed in docs)}
         summary.update(stats.as_dict())
         yield summary
 
 
 class WriteShards(beam.PTransform):
-    """PCollection[(key, token bytes)] -> PCollection[shard summary]; shards written in parallel."""
+    """PCollection[(key, packed token ids)] -> PCollection[shard summary]; shards written in parallel."""
 
     def __init__(self, output_dir: str, sample_options: SampleOptions, ranks_path: Optional[str] = None,
                  num_shards: int = 0, tokens_per_shard: int = 50_000_000,
@@ -240,13 +254,13 @@ class WriteShards(beam.PTransform):
             # are. Every document waits for it (the runner keeps the tokens until then).
             num_shards = beam.pvalue.AsSingleton(
                 tokens
-                | "CountTokens" >> beam.Map(lambda kv: len(kv[1]) // 4)
+                | "CountTokens" >> beam.Map(lambda kv: packed_token_count(kv[1]))
                 | "SumTokens" >> beam.CombineGlobally(sum)
                 | "ShardCount" >> beam.Map(num_shards_for, self.tokens_per_shard))
         return (
             tokens
             | "KeyByShard" >> beam.Map(lambda kv, n: (shard_of(kv[0], n), kv), n=num_shards)
-            # shard index -> [(key, token bytes), ...]
+            # shard index -> [(key, packed token ids), ...]
             | "GroupByShard" >> beam.GroupByKey()
             | "BuildAndWrite" >> beam.ParDo(
                 WriteShardDoFn(self.output_dir, self.sample_options, self.ranks_path, self.extra_metadata),
