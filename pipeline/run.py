@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TypeOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, TypeOptions
 
 from glmprep.filters import FilterOptions, filter_options_from
 from glmprep.minhash import MinHashOptions
@@ -48,6 +48,7 @@ class RunConfig:
     tokenizer: Optional[str] = None
     num_shards: int = 0
     tokens_per_shard: int = 50_000_000
+    tokenizer_threads: int = 1  # tiktoken threads per batch (glmprep run: see tokenizer_threads_for)
 
     def describe(self) -> Dict[str, object]:
         """The options as plain JSON for the manifest."""
@@ -98,7 +99,7 @@ class GLMPrep(beam.PTransform):
         if cfg.near_dedup is not None:
             docs, bad = docs | "NearDedup" >> NearDedup(cfg.near_dedup)
             rejects.append(bad)
-        tokens, bad = docs | "Tokenize" >> TokenizeDocuments(cfg.tokenizer)
+        tokens, bad = docs | "Tokenize" >> TokenizeDocuments(cfg.tokenizer, cfg.tokenizer_threads)
         rejects.append(bad)
         _ = tokens | "ProgressKept" >> progress.CountProgress(progress.KEPT)
 
@@ -153,7 +154,8 @@ def config_from(opts) -> RunConfig:
             inputs=list(opts.input or []), output=opts.output, sample=sample_options_from(opts),
             read=read_options_from(opts), filters=filter_options_from(opts),
             near_dedup=neardedup_options_from(opts), tokenizer=opts.tokenizer,
-            num_shards=opts.num_shards, tokens_per_shard=opts.tokens_per_shard)
+            num_shards=opts.num_shards, tokens_per_shard=opts.tokens_per_shard,
+            tokenizer_threads=tokenizer_threads_for(opts))
     except ValueError as exc:  # contradictory or out-of-range options
         raise UsageError(str(exc)) from None
 
@@ -229,6 +231,13 @@ def build_pipeline_options(flags: Sequence[str]) -> PipelineOptions:
 
 def is_local(options: PipelineOptions) -> bool:
     return options.view_as(StandardOptions).runner in ("DirectRunner", "direct")
+
+
+def tokenizer_threads_for(options: PipelineOptions) -> int:
+    """Two tiktoken threads in a one-process local run (in_memory: the second core is
+    otherwise idle while a batch is encoded), else one: workers already run side by side."""
+    running_mode = options.view_as(DirectOptions).direct_running_mode or "in_memory"
+    return min(2, os.cpu_count() or 1) if is_local(options) and running_mode == "in_memory" else 1
 
 
 def new_pipeline(options: PipelineOptions) -> beam.Pipeline:

@@ -60,12 +60,13 @@ def num_shards_for(total_tokens: int, tokens_per_shard: int) -> int:
 class TokenizeBatchDoFn(beam.DoFn):
     """[(key, text), ...] -> (key, packed uint32 token ids); a text with no tokens is rejected.
 
-    The tokenizer is loaded once per worker; a batch goes through tiktoken's
-    threaded encoder.
+    The tokenizer is loaded once per worker; a batch goes through tiktoken's batch
+    encoder with ``num_threads`` threads.
     """
 
-    def __init__(self, ranks_path: Optional[str]):
+    def __init__(self, ranks_path: Optional[str], num_threads: int = 1):
         self.ranks_path = ranks_path
+        self.num_threads = num_threads
         self.tokens = Metrics.counter("tokenize", "tokens")
         self.msecs = Metrics.counter("tokenize", "msecs")
 
@@ -74,7 +75,7 @@ class TokenizeBatchDoFn(beam.DoFn):
 
     def process(self, batch):
         start = time.perf_counter()
-        encoded = self.tokenizer.encode_batch([text for _, text in batch], num_threads=2)
+        encoded = self.tokenizer.encode_batch([text for _, text in batch], num_threads=self.num_threads)
         self.msecs.inc(int((time.perf_counter() - start) * 1000))
         for (key, text), ids in zip(batch, encoded):
             if not ids:
@@ -89,17 +90,22 @@ class TokenizeDocuments(beam.PTransform):
     """PCollection[(key, text)] -> (PCollection[(key, packed token ids)], rejects).
 
     The ids are uint32 bytes packed with ``records.pack`` (a third of the size on the way
-    to the shard writers); ``unpack_tokens`` turns one back into an array."""
+    to the shard writers); ``unpack_tokens`` turns one back into an array.
 
-    def __init__(self, ranks_path: Optional[str] = None):
+    ``num_threads``: tiktoken threads per batch. More than one only pays where nothing
+    else runs in parallel: two workers with two threads each tokenized 20 MB no faster
+    than with one (tiktoken's threads scale poorly on shared cores)."""
+
+    def __init__(self, ranks_path: Optional[str] = None, num_threads: int = 1):
         super().__init__()
         self.ranks_path = ranks_path
+        self.num_threads = num_threads
 
     def expand(self, docs):
         result = (
             docs
             | "Batch" >> beam.BatchElements(min_batch_size=16, max_batch_size=256)
-            | "Encode" >> beam.ParDo(TokenizeBatchDoFn(self.ranks_path)).with_outputs("rejects", main="tokens")
+            | "Encode" >> beam.ParDo(TokenizeBatchDoFn(self.ranks_path, self.num_threads)).with_outputs("rejects", main="tokens")
         )
         return result.tokens, result.rejects
 
