@@ -234,10 +234,11 @@ def is_local(options: PipelineOptions) -> bool:
 
 
 def tokenizer_threads_for(options: PipelineOptions) -> int:
-    """Two tiktoken threads in a one-process local run (in_memory: the second core is
-    otherwise idle while a batch is encoded), else one: workers already run side by side."""
-    running_mode = options.view_as(DirectOptions).direct_running_mode or "in_memory"
-    return min(2, os.cpu_count() or 1) if is_local(options) and running_mode == "in_memory" else 1
+    """Two tiktoken threads when a local run has one worker (the second core is otherwise
+    idle while a batch is encoded), else one: workers already run side by side."""
+    direct = options.view_as(DirectOptions)
+    one_worker = (direct.direct_running_mode or "in_memory") == "in_memory" or direct.direct_num_workers == 1
+    return min(2, os.cpu_count() or 1) if is_local(options) and one_worker else 1
 
 
 def new_pipeline(options: PipelineOptions) -> beam.Pipeline:

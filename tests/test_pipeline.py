@@ -11,6 +11,7 @@ import pytest
 
 from glmprep.cli import main
 from glmprep.pipeline.manifest import read_manifest
+from glmprep.pipeline.run import build_pipeline_options, tokenizer_threads_for
 from glmprep.schemas.shard import ShardReader
 from glmprep.validate import validate_paths
 
@@ -148,3 +149,15 @@ def test_bad_command_lines_stop_before_work(tmp_path, capsys, args, message):
 def test_existing_run_needs_overwrite(first_run, capsys):
     assert main(run_args(first_run)) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, threads", [
+    ([], 2),  # in_memory: one process
+    (["--direct_running_mode=multi_processing", "--direct_num_workers=1"], 2),
+    (["--direct_running_mode=multi_processing", "--direct_num_workers=2"], 1),
+    (["--direct_running_mode=multi_threading", "--direct_num_workers=2"], 1),
+    (["--runner=DataflowRunner"], 1),
+])
+def test_tokenizer_threads_only_where_a_core_would_idle(flags, threads, monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert tokenizer_threads_for(build_pipeline_options(flags)) == threads
