@@ -6,6 +6,7 @@ import base64
 import pytest
 import tiktoken
 
+from glmprep import tokenizer as tokenizer_module
 from glmprep.tokenizer import SPECIAL_TOKENS, GLMTokenizer, TokenizerError
 
 CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
@@ -34,8 +35,10 @@ def test_same_ids_as_tiktoken_cl100k(tokenizer, text):
     assert tokenizer.decode(tokenizer.encode(text)) == text
 
 
-def test_batch_encoding_equals_single(tokenizer):
-    assert tokenizer.encode_batch(TEXTS) == [tokenizer.encode(t) for t in TEXTS]
+@pytest.mark.parametrize("threaded_min_chars", [0, 10**9])  # threaded, and on the calling thread
+def test_batch_encoding_equals_single(tokenizer, threaded_min_chars, monkeypatch):
+    monkeypatch.setattr(tokenizer_module, "THREADED_MIN_CHARS", threaded_min_chars)
+    assert tokenizer.encode_batch(TEXTS, num_threads=2) == [tokenizer.encode(t) for t in TEXTS]
 
 
 @pytest.mark.parametrize("text", ["[MASK]", "a [sMASK] b [gMASK]", "<|endoftext|>", "sop eop ENC eos PAD",
