@@ -165,10 +165,10 @@ def main(argv=None) -> int:
         verdict = "meets" if ratio >= SCALING_TARGET else "MISSES"
         print(f"\nscaling {workers[0]} -> {workers[1]} workers: {ratio:.2f}x wall ({net_ratio:.2f}x without "
               f"start-up; the machine's ceiling {ceiling:.2f}x): {verdict} the target (>= {SCALING_TARGET}x)")
-    best = min(results.values(), key=lambda r: r["seconds"])
-    vs_raw = (text_mb / best["seconds"]) / raw_mbps
-    verdict = "meets" if vs_raw >= TIKTOKEN_TARGET else "MISSES"
-    print(f"pipeline / raw tiktoken (best run): {vs_raw:.2f}x: {verdict} the target (>= {TIKTOKEN_TARGET}x)")
+    for label, r in results.items():
+        vs_raw = (text_mb / r["seconds"]) / raw_mbps
+        verdict = "meets" if vs_raw >= TIKTOKEN_TARGET else "MISSES"
+        print(f"pipeline / raw tiktoken, {label}: {vs_raw:.2f}x: {verdict} the target (>= {TIKTOKEN_TARGET}x)")
     return 0
 
 
