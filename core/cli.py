@@ -1,9 +1,10 @@
 """The ``glmprep`` command line: one subcommand per job.
 
-Each command lives next to the code it drives; a module listed in COMMAND_MODULES
+Each command lives next to the code it drives; the module COMMANDS names for it
 exposes ``add_commands(subparsers)``, which adds its subparsers and sets
 ``func=handler`` on each. A handler takes the parsed namespace and returns an exit
-code (0 ok, 1 check failed, 2 bad usage or input).
+code (0 ok, 1 check failed, 2 bad usage or input). Only the module of the command
+being run is imported (``glmprep validate`` does not load Beam); ``--help`` loads all.
 """
 from __future__ import annotations
 
@@ -14,17 +15,21 @@ from typing import List, Optional
 
 from glmprep import __version__
 
-COMMAND_MODULES = (
-    "glmprep.pipeline.run",      # run
-    "glmprep.pipeline.stats",    # stats
-    "glmprep.validate",          # validate
-    "glmprep.inspect",           # inspect
-    "glmprep.trainer.cli",       # train, eval, infill
-    "glmprep.report",            # report
-)
+# command -> the module that adds it, in the order --help lists them
+COMMANDS = {
+    "run": "glmprep.pipeline.run",
+    "stats": "glmprep.pipeline.stats",
+    "validate": "glmprep.validate",
+    "inspect": "glmprep.inspect",
+    "train": "glmprep.trainer.cli",
+    "eval": "glmprep.trainer.cli",
+    "infill": "glmprep.trainer.cli",
+    "report": "glmprep.report",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The parser with ``command``'s subparser, or with every command's when None."""
     parser = argparse.ArgumentParser(
         prog="glmprep",
         description="Turn raw text into validated GLM blank-infilling Arrow shards, "
@@ -32,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"glmprep {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    modules = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for name in modules:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -44,15 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    # the command is the first argument that is not an option (glmprep takes none with a value)
+    command = next((arg for arg in raw if not arg.startswith("-")), None)
+    parser = build_parser(command)
+    args, extra = parser.parse_known_args(raw)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     if extra and not getattr(args, "accepts_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
-    raw = list(sys.argv[1:] if argv is None else argv)
     args.argv_tail = raw[raw.index(args.command) + 1:]
     try:
         return int(args.func(args) or 0)

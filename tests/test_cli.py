@@ -1,0 +1,26 @@
+"""The ``glmprep`` command line loads only the module of the command it runs."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+PROBE = """
+import sys
+from glmprep.cli import main
+code = main(["validate", sys.argv[1]])
+print(code, "apache_beam" in sys.modules)
+"""
+
+
+def test_validate_does_not_load_beam(tmp_path):
+    # an empty directory: validate refuses it (exit 2, "no shards found") without Beam loaded
+    result = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path)], capture_output=True, text=True)
+    assert "no shards found" in result.stderr
+    assert result.stdout.split()[-2:] == ["2", "False"], result.stdout + result.stderr
+
+
+def test_help_lists_every_command(capsys):
+    from glmprep.cli import COMMANDS, main
+    assert main([]) == 2
+    listed = capsys.readouterr().out
+    assert all(f"    {command} " in listed for command in COMMANDS)
