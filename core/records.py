@@ -4,8 +4,9 @@ A document travels through the pipeline as ``(key, text)``: ``key`` is a stable,
 runner-independent string (the id field, or ``source path:line``), ``text`` is str.
 
 Where a document's text or tokens cross a shuffle they travel packed
-(``pack``/``unpack``: zstd level 1, about 3x smaller for text and token ids), so the
-runner holds and moves a third of the bytes: the DirectRunner keeps every grouped
+(``pack``/``unpack``: zstd level 1, about 3x smaller for text and token ids; a few
+hundred bytes or less are stored as they are), so the runner holds and moves a third of
+the bytes: the DirectRunner keeps every grouped
 collection in memory, and Dataflow bills shuffle by the byte.
 
 A rejected document becomes a reject record (a plain dict, JSON-serialisable) that

@@ -30,8 +30,10 @@ the one whose text sorts first is kept and every other one is rejected as
 ``duplicate_id``, naming the kept key and whether its text was the same. Later stages
 rely on a key naming one document (exact and near dedup keep by key, shards list source
 keys). The grouping is also the pipeline's first shuffle: a compressed file is read by
-one worker, and from here on its documents spread over all of them. Counters (namespace ``read``): one per reason, plus
-``docs_read``, ``bytes_read`` (file sizes as stored), ``utf8_replaced``, ``blank_lines``.
+one worker, and from here on its documents spread over all of them.
+
+Counters (namespace ``read``): one per reason, plus ``docs_read``, ``bytes_read`` (file
+sizes as stored), ``utf8_replaced``, ``blank_lines``.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Tokenize documents, assign them to shards, build GLM samples and write Arrow shards.
 
     (key, text) --TokenizeDocuments--> (key, packed token ids)
-                --AssignShards-------> shard index -> [(key, packed token ids), ...]
-                --WriteShards--------> one shard summary per written file
+                --GroupByShard-------> shard index -> [(key, packed token ids), ...]
+                --BuildAndWrite------> one shard summary per written file
 
 A document goes to shard ``blake2b(key) mod num_shards``, so the assignment depends
 on nothing but the key and the number of shards. Inside a shard, documents are
