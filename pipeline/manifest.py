@@ -11,7 +11,6 @@ import sys
 import time
 from typing import Dict, List
 
-import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
@@ -37,23 +36,6 @@ def library_versions() -> Dict[str, str]:
                 "tiktoken": getattr(tiktoken, "__version__", "unknown"),
                 "python": ".".join(map(str, sys.version_info[:3]))}
     return versions
-
-
-class MergeShardSummariesFn(beam.CombineFn):
-    """Shard summaries -> one list sorted by file name (one small entry per shard)."""
-
-    def create_accumulator(self):
-        return []
-
-    def add_input(self, acc, summary):
-        acc.append(summary)
-        return acc
-
-    def merge_accumulators(self, accs):
-        return [s for acc in accs for s in acc]
-
-    def extract_output(self, acc):
-        return sorted(acc, key=lambda s: s["file"])
 
 
 def _sum_stats(shards: List[dict]) -> Dict[str, object]:
@@ -130,7 +112,8 @@ def write_json_atomically(path: str, data: Dict[str, object]) -> None:
 
 
 def write_manifest(_, output: str, options, shards, counts, reasons) -> Dict[str, object]:
-    manifest = build_manifest(options, list(shards), dict(counts), dict(reasons))
+    shards = sorted(shards, key=lambda s: s["file"])  # one small summary per shard
+    manifest = build_manifest(options, shards, dict(counts), dict(reasons))
     write_json_atomically(FileSystems.join(output, MANIFEST_NAME), manifest)
     return manifest
 

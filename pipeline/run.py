@@ -88,8 +88,9 @@ class GLMPrep(beam.PTransform):
         rejects.append(bad)
         # The one count of documents taken from the data itself: what the readers produced.
         # The manifest checks it against kept + rejected, so no document goes unaccounted.
-        read_count = (docs | "CountRead" >> beam.combiners.Count.Globally()
-                      | "NameRead" >> beam.Map(lambda n: ("read", n)))
+        read_count = (docs
+                      | "CountRead" >> beam.CombineGlobally(beam.combiners.CountCombineFn()).without_defaults()
+                      | "NameRead" >> beam.Map(lambda n: ("read", n)))  # absent when nothing was read
         docs, bad = docs | "Clean" >> CleanDocuments()
         rejects.append(bad)
         docs, bad = docs | "Filter" >> FilterDocuments(cfg.filters or FilterOptions())
@@ -127,12 +128,11 @@ class GLMPrep(beam.PTransform):
                           | "DistinctKeepers" >> beam.Distinct()
                           | "CountClusters" >> beam.combiners.Count.Globally()
                           | "NameClusters" >> beam.Map(lambda n: ("near_dup_clusters", n)))
-        shard_table = summaries | "MergeSummaries" >> beam.CombineGlobally(manifest_lib.MergeShardSummariesFn())
         _ = (pbegin
              | "Once" >> beam.Create([None])
              | "WriteManifest" >> beam.Map(
                  manifest_lib.write_manifest, output=cfg.output, options=cfg.describe(),
-                 shards=beam.pvalue.AsSingleton(shard_table), counts=beam.pvalue.AsDict(counts | "FlattenCounts" >> beam.Flatten()),
+                 shards=beam.pvalue.AsList(summaries), counts=beam.pvalue.AsDict(counts | "FlattenCounts" >> beam.Flatten()),
                  reasons=beam.pvalue.AsDict(reasons)))
         return summaries
 

@@ -525,7 +525,8 @@ class ReadDocuments(beam.PTransform):
     def expand(self, pbegin):
         results = (
             pbegin
-            | 'CreatePatterns' >> beam.Create(self._patterns)
+            # no reshuffle: the grouping of files below spreads them over workers
+            | 'CreatePatterns' >> beam.Create(self._patterns, reshuffle=False)
             | 'MatchFiles' >> beam.FlatMap(match_pattern)
             # (path, size_in_bytes); a file matched by several patterns is read once (by
             # path: a directory named by one pattern and globbed by another has two sizes),
