@@ -20,7 +20,7 @@ from glmprep.schemas.shard import OBJECTIVES, ShardFormatError, ShardReader
 from glmprep.tokenizer import GLMTokenizer, TokenizerError, cached_tokenizer
 
 _COLOURS = ("\033[1;31m", "\033[1;32m", "\033[1;34m", "\033[1;35m", "\033[1;36m", "\033[1;33m")
-_DIM, _RESET = "\033[2m", "\033[0m"
+_RESET = "\033[0m"
 
 
 @dataclass
@@ -49,9 +49,6 @@ class Painter:
         if not self.colour:
             return text
         return f"{_COLOURS[(number - 1) % len(_COLOURS)]}{text}{_RESET}"
-
-    def dim(self, text: str) -> str:
-        return f"{_DIM}{text}{_RESET}" if self.colour else text
 
 
 def display_width(text: str) -> int:

@@ -348,11 +348,6 @@ def signatures_of_hashes(hashes: np.ndarray, counts: np.ndarray, num_perm: int =
     return sigs
 
 
-def signature_of_hashes(hashes: np.ndarray, num_perm: int = 128, seed: int = 1) -> np.ndarray:
-    """uint32 [n_shingles] shingle hashes of one text -> uint32 [num_perm] signature."""
-    return signatures_of_hashes(hashes, np.array([len(hashes)]), num_perm, seed)[0]
-
-
 def signatures(texts: Sequence[str], options: MinHashOptions = MinHashOptions()) -> np.ndarray:
     """uint32 [n_texts, num_perm]: the MinHash signature of each text's shingle set.
 
