@@ -878,7 +878,7 @@ def filter_options_from(source: Union[argparse.Namespace, Mapping[str, Any], Any
     """``FilterOptions`` from parsed arguments (a Namespace, Beam ``PipelineOptions`` or
     a dict). Missing fields keep their defaults; strings such as "none" or "0.3" are
     parsed; ``no_<reason>=True`` turns that rule off. Other keys are ignored."""
-    values = _as_mapping(source)
+    values = option_values(source)
     kwargs: Dict[str, Any] = {}
     for option in dataclasses.fields(FilterOptions):
         value = values.get(option.name, option.default)
@@ -894,7 +894,9 @@ def filter_options_from(source: Union[argparse.Namespace, Mapping[str, Any], Any
     return FilterOptions(**kwargs)
 
 
-def _as_mapping(source) -> Mapping[str, Any]:
+def option_values(source) -> Mapping[str, Any]:
+    """Parsed arguments as a mapping of argument dests: a dict as it is, Beam
+    ``PipelineOptions`` through ``get_all_options``, an argparse Namespace through ``vars``."""
     if isinstance(source, Mapping):
         return source
     if hasattr(source, "get_all_options"):  # Beam PipelineOptions

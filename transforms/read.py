@@ -57,6 +57,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from glmprep.filters import option_values
 from glmprep.pipeline import progress
 from glmprep.records import Doc, make_reject, pack_text, unpack_text
 
@@ -565,12 +566,7 @@ def add_read_arguments(parser) -> None:
 def read_options_from(source: Union[Mapping[str, Any], Any]) -> ReadOptions:
     """``ReadOptions`` from parsed arguments (a Namespace, Beam ``PipelineOptions`` or a
     dict with the argument dests); use as ``ReadDocuments(patterns, **vars(options))``."""
-    if isinstance(source, Mapping):
-        values = source
-    elif hasattr(source, "get_all_options"):  # Beam PipelineOptions
-        values = source.get_all_options()
-    else:
-        values = vars(source)
+    values = option_values(source)
     defaults = ReadOptions()
     id_field = values.get("id_field", defaults.id_field)
     if isinstance(id_field, str) and id_field.strip().lower() in ("", "none"):
