@@ -15,6 +15,7 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from glmprep.samples import OBJECTIVES
+from glmprep.transforms.shards import IN_PROGRESS_SUFFIX, replace_file
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -103,12 +104,10 @@ def build_manifest(options: Dict[str, object], shards: List[dict], counts: Dict[
 
 
 def write_json_atomically(path: str, data: Dict[str, object]) -> None:
-    temp = path + ".inprogress"
+    temp = path + IN_PROGRESS_SUFFIX
     with FileSystems.create(temp) as fh:
         fh.write((json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([temp], [path])
+    replace_file(temp, path)
 
 
 def write_manifest(_, output: str, options, shards, counts, reasons) -> Dict[str, object]:
@@ -137,8 +136,8 @@ def finish_run(output: str, started: float) -> Dict[str, object]:
 def previous_run_files(output: str) -> List[str]:
     """Files of an earlier run in ``output`` (shards, manifest, rejects, leftovers,
     including the temporary files of an interrupted rejects write)."""
-    patterns = [FileSystems.join(output, p) for p in (MANIFEST_NAME, MANIFEST_NAME + ".inprogress", "part-*.arrow",
-                                            "part-*.arrow.inprogress", REJECTS_DIR + "/**")]
+    patterns = [FileSystems.join(output, p) for p in (MANIFEST_NAME, MANIFEST_NAME + IN_PROGRESS_SUFFIX, "part-*.arrow",
+                                            "part-*.arrow" + IN_PROGRESS_SUFFIX, REJECTS_DIR + "/**")]
     found: List[str] = []
     for result in FileSystems.match(patterns):
         found.extend(m.path for m in result.metadata_list)

@@ -33,6 +33,14 @@ TOKEN_BYTES = np.dtype(TOKEN_DTYPE).itemsize
 IN_PROGRESS_SUFFIX = ".inprogress"
 
 
+def replace_file(temp: str, final: str) -> None:
+    """Move the finished file ``temp`` to ``final`` on any Beam filesystem, replacing an
+    older ``final``: what a reader sees under ``final`` is always complete."""
+    if FileSystems.exists(final):
+        FileSystems.delete([final])
+    FileSystems.rename([temp], [final])
+
+
 def shard_name(index: int, num_shards: int) -> str:
     return f"part-{index:05d}-of-{num_shards:05d}.arrow"
 
@@ -225,9 +233,7 @@ class WriteShardDoFn(beam.DoFn):
             counts = write_shard_columns(pa.PythonFile(sink, mode="w"), batches(), self.metadata)
         finally:
             sink.close()
-        if FileSystems.exists(final):
-            FileSystems.delete([final])
-        FileSystems.rename([temp], [final])
+        replace_file(temp, final)
         self.rows.inc(counts["rows"])
         self.msecs.inc(int((time.perf_counter() - start) * 1000))
         summary = {"file": name, "rows": counts["rows"], "tokens": counts["tokens"],
