@@ -333,10 +333,8 @@ def funnel_checks(manifest: Dict[str, object], steps: List[Dict[str, object]]) -
     """The funnel rebuilt from reject counts agrees with the pipeline's own counts."""
     after = {s["stage"]: s["documents"] for s in steps if s["stage"]}  # last step of each stage
     pipeline_counts = manifest.get("funnel", {})
-    names = {"read": "read", "cleaned": "clean", "filtered": "filter", "exact_deduped": "exact_dedup",
-             "near_deduped": "near_dedup", "tokenized": "tokenize"}
     checks = {f"funnel_{name}": pipeline_counts[name] == after[stage]
-              for name, stage in names.items() if name in pipeline_counts}
+              for name, stage in manifest_lib.FUNNEL_STAGE.items() if name in pipeline_counts}
     checks["kept_equals_manifest"] = steps[-1]["documents"] == manifest["totals"]["documents_kept"]
     checks["accounting_balanced"] = bool(manifest["totals"]["accounting_balanced"])
     return checks

@@ -20,7 +20,10 @@ from glmprep.transforms.shards import IN_PROGRESS_SUFFIX, replace_file
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 REJECTS_DIR = "rejects"
-FUNNEL = ("read", "cleaned", "filtered", "exact_deduped", "near_deduped", "tokenized")
+# Funnel entry -> the stage whose surviving documents it counts, in pipeline order.
+FUNNEL_STAGE = {"read": "read", "cleaned": "clean", "filtered": "filter", "exact_deduped": "exact_dedup",
+                "near_deduped": "near_dedup", "tokenized": "tokenize"}
+FUNNEL = tuple(FUNNEL_STAGE)
 
 
 def glmprep_version() -> str:
@@ -57,16 +60,13 @@ def funnel_from(kept: int, reasons: Dict[str, int], near_dedup: bool) -> Dict[st
     for reason, n in reasons.items():
         stage = reason.split("/", 1)[0]
         by_stage[stage] = by_stage.get(stage, 0) + n
-    stages = [("read", "clean"), ("cleaned", "filter"), ("filtered", "exact_dedup"),
-              ("exact_deduped", "near_dedup"), ("near_deduped", "tokenize"), ("tokenized", None)]
-    if not near_dedup:
-        stages = [(name, "tokenize" if nxt == "near_dedup" else nxt) for name, nxt in stages
-                  if name != "near_deduped"]
-    later = kept + sum(n for stage, n in by_stage.items() if stage not in ("read",))
+    names = [name for name in FUNNEL if near_dedup or name != "near_deduped"]
+    later = kept + sum(n for stage, n in by_stage.items() if stage != "read")
     funnel: Dict[str, int] = {}
-    for name, next_stage in stages:
+    for name, next_name in zip(names, names[1:] + [None]):
         funnel[name] = later
-        later -= by_stage.get(next_stage, 0) if next_stage else 0
+        if next_name is not None:
+            later -= by_stage.get(FUNNEL_STAGE[next_name], 0)
     return funnel
 
 
