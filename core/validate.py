@@ -43,7 +43,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from glmprep.samples import exclusive_cumsum, masking_capacity, segment_ranges
-from glmprep.schemas.shard import OBJECTIVES, ShardFormatError, ShardReader
+from glmprep.schemas.shard import OBJECTIVES, ShardFormatError, ShardReader, expand_paths
 from glmprep.tokenizer import file_sha256
 
 MANIFEST_NAME = "manifest.json"
@@ -292,19 +292,6 @@ class _ShardCheck:
 
 def rows_where_idx(row: np.ndarray, idx: np.ndarray, bad: np.ndarray) -> np.ndarray:
     return np.unique(row[idx[bad]])
-
-
-def expand_paths(paths: Sequence[str]) -> List[str]:
-    """Directories become their ``*.arrow`` shards; globs are expanded; order is sorted."""
-    out: List[str] = []
-    for p in paths:
-        if os.path.isdir(p):
-            out.extend(sorted(glob.glob(os.path.join(p, "*.arrow"))))
-        elif any(c in p for c in "*?["):
-            out.extend(sorted(glob.glob(p)))
-        else:
-            out.append(p)
-    return out
 
 
 def _check_manifest(directory: str, shard_paths: List[str], report: Report) -> None:

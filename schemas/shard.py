@@ -23,7 +23,9 @@ when seq_len fits, else uint32.
 """
 from __future__ import annotations
 
+import glob
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterable, Iterator, List, Mapping, Sequence
 
@@ -256,3 +258,17 @@ class ShardReader:
 
     def __len__(self) -> int:
         return self.num_rows
+
+
+def expand_paths(paths: Sequence[str]) -> List[str]:
+    """Shard paths: directories become their ``*.arrow`` shards, globs are expanded (each
+    sorted), anything else is kept as given."""
+    out: List[str] = []
+    for p in paths:
+        if os.path.isdir(p):
+            out.extend(sorted(glob.glob(os.path.join(p, "*.arrow"))))
+        elif any(c in p for c in "*?["):
+            out.extend(sorted(glob.glob(p)))
+        else:
+            out.append(p)
+    return out

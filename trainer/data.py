@@ -16,7 +16,6 @@ A batch is a dict of NumPy arrays with the shard's names (GLM_SPEC §2), origina
 """
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -26,7 +25,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from glmprep.schemas import OBJECTIVES, ShardFormatError, ShardReader
-from glmprep.schemas.shard import TOKEN_COLUMNS
+from glmprep.schemas.shard import TOKEN_COLUMNS, expand_paths
 
 # What must agree between shards, a checkpoint and a tokenizer for ids to mean the same thing.
 TOKENIZER_FIELDS = ("tokenizer_name", "tokenizer_sha256", "base_vocab_size", "vocab_size", "special_tokens")
@@ -65,11 +64,7 @@ def shard_paths(data: str) -> List[str]:
             names = [s["file"] if isinstance(s, dict) else s for s in shards]
             if names:
                 return [os.path.join(data, n) for n in names]
-        paths = sorted(glob.glob(os.path.join(data, "*.arrow")))
-    elif os.path.isfile(data):
-        paths = [data]
-    else:
-        paths = sorted(glob.glob(data))
+    paths = [p for p in expand_paths([data]) if os.path.isfile(p)]
     if not paths:
         raise FileNotFoundError(f"no shards (*.arrow) found at {data}")
     return paths
