@@ -36,7 +36,6 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -47,7 +46,7 @@ from glmprep.inspect import spans_of_row, tokenizer_for
 from glmprep.pipeline import manifest as manifest_lib
 from glmprep.records import REJECT_PREVIEW_CHARS, STAGES
 from glmprep.schemas.shard import OBJECTIVES, ShardFormatError, ShardReader
-from glmprep.tokenizer import GLMTokenizer, TokenizerError, load_ranks
+from glmprep.tokenizer import GLMTokenizer, TokenizerError
 
 REPORT_VERSION = 1
 HTML_NAME = "report.html"
@@ -723,20 +722,10 @@ def span_colour(number: int) -> str:
     return f"hsl({(number * 137.508) % 360:.0f},75%,80%)"
 
 
-@lru_cache(maxsize=2)
-def token_bytes(ranks_path: str) -> List[bytes]:
-    """The bytes of every ordinary token id of a ranks file."""
-    ranks = load_ranks(ranks_path)
-    table = [b""] * (max(ranks.values()) + 1)
-    for token, rank in ranks.items():
-        table[rank] = token
-    return table
-
-
 def tokens_html(ids: Sequence[int], tokenizer: GLMTokenizer) -> str:
     """Escaped text of ``ids``: special tokens as grey badges, and the bytes of a character
     that a span boundary cuts in two (byte-level BPE) as hex, never as U+FFFD."""
-    table = token_bytes(tokenizer.ranks_path)
+    table = tokenizer.token_bytes
     out, run = [], bytearray()
     for i in (int(t) for t in ids):
         if tokenizer.is_special(i):

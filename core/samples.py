@@ -175,7 +175,7 @@ class SentenceTable:
     """
 
     def __init__(self, tokenizer: GLMTokenizer):
-        raws = list(map(tokenizer._enc.decode_single_token_bytes, range(tokenizer.base_vocab_size)))
+        raws = tokenizer.token_bytes
         cores = [raw.rstrip(b" \t\r\n").rstrip(_CLOSERS) for raw in raws]
         ascii_ends = tuple(bytes([c]) for c in _ASCII_ENDS)
 

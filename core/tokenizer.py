@@ -16,7 +16,7 @@ import hashlib
 import importlib.metadata
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -131,6 +131,16 @@ class GLMTokenizer:
         self.specials = SpecialIds.after(self.base_vocab_size)
         self.vocab_size = self.base_vocab_size + len(SPECIAL_TOKENS)
         self._special_names = {v: k for k, v in self.specials.as_map().items()}
+
+    @cached_property
+    def token_bytes(self) -> List[bytes]:
+        """The bytes of every ordinary token, indexed by id (b"" for an id the ranks file skips)."""
+        def one(token_id: int) -> bytes:
+            try:
+                return self._enc.decode_single_token_bytes(token_id)
+            except KeyError:
+                return b""
+        return list(map(one, range(self.base_vocab_size)))
 
     # -- encoding -----------------------------------------------------------
     def encode(self, text: str) -> List[int]:
