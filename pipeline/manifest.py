@@ -122,13 +122,15 @@ def read_manifest(output: str) -> Dict[str, object]:
         return json.loads(fh.read().decode("utf-8"))
 
 
-def finish_run(output: str, started: float) -> Dict[str, object]:
-    """Add the run's timing (the one non-deterministic field) to the manifest."""
+def finish_run(output: str, started: float, runner: str = "") -> Dict[str, object]:
+    """Add how the run went (timing and ``runner``, e.g. "DirectRunner multi_processing, 2
+    workers forked from a warm template"; the fields that may differ between runs giving
+    the same shards) to the manifest."""
     manifest = read_manifest(output)
     finished = time.time()
     manifest["run"] = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
                        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)),
-                       "seconds": round(finished - started, 3)}
+                       "seconds": round(finished - started, 3), "runner": runner}
     write_json_atomically(FileSystems.join(output, MANIFEST_NAME), manifest)
     return manifest
 

@@ -63,6 +63,10 @@ def add_run_arguments(parser) -> None:
     io.add_argument("--report", action="store_true", default=False,
                     help="write report.html and report.json into --output at the end")
     io.add_argument("--quiet", action="store_true", default=False, help="no progress output")
+    io.add_argument("--no-fork-workers", dest="fork_workers", action="store_false", default=True,
+                    help="with --direct_running_mode=multi_processing, start every worker as a fresh "
+                         "Python process as Beam does, instead of forking it from one process that "
+                         "already has Beam, glmprep and the tokenizer loaded (Linux only; default: fork)")
     add_read_arguments(parser)
     add_filter_arguments(parser)
     add_neardedup_arguments(parser)

@@ -5,11 +5,14 @@ import glob
 import gzip
 import json
 import os
+import subprocess
+import sys
 
 import pyarrow.parquet as pq
 import pytest
 
 from glmprep.cli import main
+from glmprep.pipeline import workers
 from glmprep.pipeline.manifest import read_manifest
 from glmprep.pipeline.run import build_pipeline_options, tokenizer_threads_for
 from glmprep.schemas.shard import ShardReader
@@ -110,9 +113,29 @@ def test_second_run_gives_identical_shards(first_run, tmp_path):
 
 
 def test_multi_processing_gives_identical_shards(first_run, tmp_path):
+    """Workers started by Beam (fresh interpreters)."""
     out = tmp_path / "mp"
-    assert main(run_args(out, "--direct_running_mode=multi_processing", "--direct_num_workers=2")) == 0
+    assert main(run_args(out, "--direct_running_mode=multi_processing", "--direct_num_workers=2",
+                         "--no-fork-workers")) == 0
     assert shard_hashes(out) == shard_hashes(first_run)
+    assert read_manifest(str(out))["run"]["runner"] == (
+        "DirectRunner multi_processing, 2 worker processes started by Beam")
+
+
+@pytest.mark.skipif(not workers.available(), reason="forked workers are Linux only")
+def test_forked_workers_give_identical_shards(first_run, tmp_path):
+    """The command as a user runs it, in a fresh process: its workers are forked from a
+    warm template (pipeline/workers.py), which is gone when the command ends."""
+    out, scratch = tmp_path / "forked", tmp_path / "tmp"
+    scratch.mkdir()
+    args = run_args(out, "--direct_running_mode=multi_processing", "--direct_num_workers=2")
+    done = subprocess.run([sys.executable, "-m", "glmprep.cli", *args], capture_output=True, text=True,
+                          timeout=600, env=dict(os.environ, TMPDIR=str(scratch)))
+    assert done.returncode == 0, done.stderr
+    assert shard_hashes(out) == shard_hashes(first_run)
+    assert read_manifest(str(out))["run"]["runner"] == (
+        "DirectRunner multi_processing, 2 worker processes forked from a warm template")
+    assert not list(scratch.iterdir())  # the template removed its socket on its way out
 
 
 def test_stats_prints_the_funnel(first_run, capsys):

@@ -1,0 +1,110 @@
+"""Local workers forked from a warm template (``glmprep.pipeline.workers``).
+
+The end-to-end check (a ``glmprep run`` whose workers are forked gives the same shards)
+is in test_pipeline.py; these tests hold the template's own promises: the worker gets the
+environment its launcher was given, the launcher exits with the worker's code, the
+template never outlives the process that started it, and it is not forked from a process
+that already runs threads.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from glmprep.pipeline import workers
+
+pytestmark = pytest.mark.skipif(not workers.available(), reason="forked workers are Linux only")
+
+
+def launch(template, env):
+    """Run the shell command Beam would run to start a worker; returns the finished process."""
+    return subprocess.run(template.command(), shell=True, env=env, capture_output=True, text=True, timeout=60)
+
+
+def gone(pid, seconds=20.0):
+    """True once ``pid`` no longer exists (or is a zombie nobody reaped)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().split(") ")[1].startswith("Z"):
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def write_env_and_exit(path):
+    def worker_main():
+        with open(path, "w") as fh:
+            fh.write(f"{os.environ.get('CONTROL_API_SERVICE_DESCRIPTOR')}|{os.environ.get('WARM')}")
+        sys.exit(3)
+    return worker_main
+
+
+def test_worker_gets_the_launchers_environment_and_its_exit_code_is_the_launchers(tmp_path):
+    out = tmp_path / "env.txt"
+    template = workers.WorkerTemplate(warm=lambda: os.environ.__setitem__("WARM", "yes"),
+                                      worker_main=write_env_and_exit(str(out)))
+    try:
+        env = {"PATH": os.environ["PATH"], "CONTROL_API_SERVICE_DESCRIPTOR": "url: 'localhost:1234'"}
+        done = launch(template, env)
+        assert done.returncode == 3, done.stderr
+        # the launcher's environment replaces the template's (WARM was set by warm(), in the template)
+        assert out.read_text() == "url: 'localhost:1234'|None"
+        again = launch(template, dict(env, CONTROL_API_SERVICE_DESCRIPTOR="url: 'localhost:99'"))
+        assert again.returncode == 3 and out.read_text() == "url: 'localhost:99'|None"
+    finally:
+        template.close()
+    assert gone(template.pid) and not os.path.exists(template.address)
+
+
+def test_a_worker_that_raises_fails_its_launcher(tmp_path):
+    def worker_main():
+        raise RuntimeError("worker broke")
+    template = workers.WorkerTemplate(warm=lambda: None, worker_main=worker_main)
+    try:
+        assert launch(template, {"PATH": os.environ["PATH"]}).returncode == 1
+    finally:
+        template.close()
+
+
+def test_launcher_without_a_template_says_so():
+    done = subprocess.run([sys.executable, "-S", workers.__file__, "/nonexistent/template.sock"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "no worker template at /nonexistent/template.sock" in done.stderr and "--no-fork-workers" in done.stderr
+
+
+def test_template_ends_with_the_process_that_started_it(tmp_path):
+    """Even when that process dies without closing it (here: os._exit)."""
+    script = textwrap.dedent("""
+        import os, sys
+        from glmprep.pipeline import workers
+        template = workers.WorkerTemplate(warm=lambda: None)
+        print(template.pid, template.address, flush=True)
+        os._exit(0)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    pid, address = done.stdout.split()
+    assert gone(int(pid)), "the template outlived its launcher"
+    assert not os.path.exists(os.path.dirname(address))
+
+
+def test_no_template_is_forked_from_a_process_running_threads(monkeypatch):
+    monkeypatch.setattr(workers, "_template", None)
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        assert workers.shared_template(warm=lambda: None) is None
+    finally:
+        release.set()
+        thread.join()
