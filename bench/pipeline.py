@@ -35,7 +35,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Dict, List, Sequence
 
-import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 
 import corpus

@@ -156,9 +156,22 @@ def _receive_env(conn: socket.socket) -> Optional[Dict[str, str]]:
     return json.loads(data)
 
 
+# Warnings every local worker logs at start-up that say nothing about a glmprep run: the
+# workers get glmprep's options inside the pickled transforms, not by re-parsing the flags,
+# and glmprep registers no Beam schemas or logical types.
+_KNOWN_HARMLESS = {"apache_beam.options.pipeline_options": "Discarding unparseable args",
+                   "apache_beam.runners.worker.sdk_worker_main": "No semi_persistent_directory found"}
+
+
+def _drop_message_starting(prefix: str):
+    return lambda record: not str(record.msg).startswith(prefix)
+
+
 def _beam_worker_main() -> None:
     import logging
     logging.getLogger().handlers.clear()  # as in a fresh interpreter: Beam adds its own
+    for name, prefix in _KNOWN_HARMLESS.items():
+        logging.getLogger(name).addFilter(_drop_message_starting(prefix))
     from apache_beam.runners.worker import sdk_worker_main
     sdk_worker_main.main([])
 
