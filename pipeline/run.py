@@ -275,12 +275,12 @@ def describe_local_runner(options: PipelineOptions, pipeline: beam.Pipeline) -> 
     mode = direct.direct_running_mode or "in_memory"
     if mode == "in_memory":
         return "DirectRunner in_memory"
-    workers = direct.direct_num_workers or os.cpu_count()  # Beam's 0: one per core
+    n_workers = direct.direct_num_workers or os.cpu_count()  # Beam's 0: one per core
     if mode != "multi_processing":
-        return f"DirectRunner {mode}, {workers} worker threads"
-    started = ("forked from a warm template" if isinstance(pipeline.runner, _ForkedWorkersRunner)
+        return f"DirectRunner {mode}, {n_workers} worker threads"
+    started = ("forked from a warm template" if getattr(pipeline.runner, "forked_environments", 0)
                else "started by Beam")
-    return f"DirectRunner multi_processing, {workers} worker processes {started}"
+    return f"DirectRunner multi_processing, {n_workers} worker processes {started}"
 
 
 def warm_worker(ranks_path: Optional[str]) -> None:
@@ -301,12 +301,14 @@ class _ForkedWorkersRunner(fn_runner.FnApiRunner):
     def __init__(self, worker_command: str, **kwargs):
         super().__init__(**kwargs)
         self.worker_command = worker_command
+        self.forked_environments = 0  # environments whose workers the template forks
 
     def run_via_runner_api(self, pipeline_proto, options):
         beam_command = f"{sys.executable} -m apache_beam.runners.worker.sdk_worker_main".encode()
         for environment in pipeline_proto.components.environments.values():
             if environment.urn == python_urns.SUBPROCESS_SDK and environment.payload == beam_command:
                 environment.payload = self.worker_command.encode()
+                self.forked_environments += 1
         return super().run_via_runner_api(pipeline_proto, options)
 
 

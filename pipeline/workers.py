@@ -147,13 +147,18 @@ def _serve(listener: socket.socket, parent_alive_r: int, warm: Callable[[], None
 
 
 def _receive_env(conn: socket.socket) -> Optional[Dict[str, str]]:
+    """The launcher's environment, or None when it hung up or sent something else."""
     data = b""
     while not data.endswith(_ENV_END):
         chunk = conn.recv(1 << 16)
         if not chunk:
             return None
         data += chunk
-    return json.loads(data)
+    try:
+        env = json.loads(data)
+    except ValueError:
+        return None
+    return env if isinstance(env, dict) else None
 
 
 # Warnings every local worker logs at start-up that say nothing about a glmprep run: the

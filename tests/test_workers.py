@@ -108,3 +108,18 @@ def test_no_template_is_forked_from_a_process_running_threads(monkeypatch):
     finally:
         release.set()
         thread.join()
+
+
+def test_a_garbled_request_does_not_stop_the_template(tmp_path):
+    import socket
+    out = tmp_path / "env.txt"
+    template = workers.WorkerTemplate(warm=lambda: None, worker_main=write_env_and_exit(str(out)))
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(template.address)
+            conn.sendall(b"not json\n")
+            assert conn.recv(64) == b""  # hung up on, no worker forked
+        done = launch(template, {"PATH": os.environ["PATH"], "CONTROL_API_SERVICE_DESCRIPTOR": "x"})
+        assert done.returncode == 3 and out.read_text() == "x|None"
+    finally:
+        template.close()
