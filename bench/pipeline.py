@@ -83,9 +83,12 @@ def run_fresh(argv: Sequence[str]) -> Dict[str, object]:
 def command_seconds(argv: Sequence[str]) -> float:
     """Wall seconds of the whole ``glmprep run`` command (Python start and imports included)."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "glmprep.cli", "run", *argv], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    done = subprocess.run([sys.executable, "-m", "glmprep.cli", "run", *argv],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"glmprep run failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
+    return seconds
 
 
 def tiktoken_seconds(texts: List[str]) -> float:
