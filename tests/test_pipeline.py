@@ -185,3 +185,18 @@ def test_existing_run_needs_overwrite(first_run, capsys):
 def test_tokenizer_threads_only_where_a_core_would_idle(flags, threads, monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     assert tokenizer_threads_for(build_pipeline_options(flags)) == threads
+
+
+def test_run_options_make_each_view_once_and_views_stay_live():
+    import pickle
+
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+
+    options = build_pipeline_options(["--direct_num_workers=2", "--seq-len", "128"])
+    assert options.view_as(DirectOptions) is options.view_as(DirectOptions)
+    options.view_as(DirectOptions).direct_num_workers = 3  # a change through one view ...
+    assert options.get_all_options()["direct_num_workers"] == 3  # ... is the options' own
+    assert options.view_as(StandardOptions).runner == "DirectRunner"
+    again = pickle.loads(pickle.dumps(options))  # the views are not part of the state
+    assert "_views" not in again.__dict__ and again.get_all_options()["direct_num_workers"] == 3
+    assert again.get_all_options()["seq_len"] == 128
