@@ -584,13 +584,17 @@ class LongTextView(TextView):
             keys += lowercase[self.codes[at]] * multiplier
         return keys
 
+    @cached_property
+    def bucket_bounds(self) -> Tuple[int, int]:
+        """Upper bounds on count x characters of the top word and of the top bigram
+        (``top_chars_bound``), the same for every n."""
+        keys, lengths = self.ngram_keys, self.ngram_lengths  # [n_ngram_words] each
+        bigram_keys = keys[:-1] * _KEY_MULTIPLIERS[5] + keys[1:]  # [n_ngram_words - 1]
+        return top_chars_bound(keys, lengths), top_chars_bound(bigram_keys, lengths[:-1] + lengths[1:])
+
     def ngram_chars_bound(self, n: int) -> int:
         """``ngram_chars_bound`` from bucket bounds on the top word and the top bigram."""
-        keys, lengths = self.ngram_keys, self.ngram_lengths  # [n_ngram_words] each
-        word_chars = top_chars_bound(keys, lengths)
-        bigram_keys = keys[:-1] * _KEY_MULTIPLIERS[5] + keys[1:]  # [n_ngram_words - 1]
-        bigram_chars = top_chars_bound(bigram_keys, lengths[:-1] + lengths[1:])
-        return ngram_chars_bound(n, word_chars, bigram_chars)
+        return ngram_chars_bound(n, *self.bucket_bounds)
 
 
 # --- rules: (view, thresholds...) -> None to pass, or a detail string to reject ---
