@@ -76,9 +76,10 @@ class WorkerTemplate:
         atexit.register(self.close)
 
     def command(self) -> str:
-        """The shell command Beam runs to start one worker."""
-        return " ".join(shlex.quote(part) for part in
-                        (sys.executable, "-S", os.path.abspath(__file__), self.address))
+        """The shell command Beam runs to start one worker (``exec``: the launcher replaces
+        the shell, so the process Beam waits for, or kills, is the launcher itself)."""
+        return "exec " + " ".join(shlex.quote(part) for part in
+                                  (sys.executable, "-S", os.path.abspath(__file__), self.address))
 
     def close(self) -> None:
         """Stop the template (running workers finish on their own). Idempotent."""
