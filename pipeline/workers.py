@@ -30,6 +30,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from typing import Callable, Dict, Optional
 
@@ -81,14 +82,23 @@ class WorkerTemplate:
         return "exec " + " ".join(shlex.quote(part) for part in
                                   (sys.executable, "-S", os.path.abspath(__file__), self.address))
 
-    def close(self) -> None:
+    def close(self, grace_seconds: float = 2.0) -> None:
         """Stop the template (running workers finish on their own). Idempotent."""
         if self._parent_alive_w is None:
             return
         os.close(self._parent_alive_w)  # the template sees end-of-file, cleans up and exits
         self._parent_alive_w = None
+        # A process forked from this one after the template started (without exec) holds
+        # the pipe open too, so end-of-file may not come: wait a little, then kill.
+        deadline = time.monotonic() + grace_seconds
         try:
-            os.waitpid(self.pid, 0)
+            while not os.waitpid(self.pid, os.WNOHANG)[0]:
+                if time.monotonic() > deadline:
+                    os.kill(self.pid, signal.SIGKILL)
+                    os.waitpid(self.pid, 0)
+                    _remove(self.address, self._dir)
+                    return
+                time.sleep(0.005)
         except ChildProcessError:
             pass
 

@@ -123,3 +123,21 @@ def test_a_garbled_request_does_not_stop_the_template(tmp_path):
         assert done.returncode == 3 and out.read_text() == "x|None"
     finally:
         template.close()
+
+
+def test_closing_does_not_hang_on_a_fork_that_holds_the_pipe():
+    """A process forked (without exec) after the template started keeps the template's
+    end-of-file from coming; ``close`` must still end the template, promptly."""
+    template = workers.WorkerTemplate(warm=lambda: None, worker_main=lambda: None)
+    holder = os.fork()
+    if holder == 0:  # holds every inherited descriptor, the template's pipe among them
+        time.sleep(30)
+        os._exit(0)
+    try:
+        start = time.monotonic()
+        template.close(grace_seconds=0.5)
+        assert time.monotonic() - start < 10
+        assert gone(template.pid) and not os.path.exists(template.address)
+    finally:
+        os.kill(holder, 9)
+        os.waitpid(holder, 0)
