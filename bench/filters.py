@@ -17,34 +17,30 @@ Prints, per corpus and in total, MB/s (UTF-8 bytes of text per CPU second,
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
-import pathlib
+import os
 import sys
 import time
 from typing import Callable, List, Tuple
+
+import corpus
 
 from glmprep.clean import clean_text
 from glmprep.filters import QualityFilter
 from glmprep.tokenizer import GLMTokenizer
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-DEFAULT_CORPORA = sorted((REPO / "data" / "sample").glob("*.jsonl.gz"))
 
-
-def read_cleaned_texts(path: pathlib.Path, max_bytes: int) -> Tuple[List[str], int]:
+def read_cleaned_texts(path: str, max_bytes: int) -> Tuple[List[str], int]:
     """Cleaned texts of a gzip JSON Lines file, up to about ``max_bytes`` of UTF-8, and
     their size in bytes."""
     texts, total = [], 0
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            result = clean_text(json.loads(line)["text"])
-            if result.reject is not None:
-                continue
-            texts.append(result.text)
-            total += len(result.text.encode("utf-8"))
-            if total >= max_bytes:
-                break
+    for record in corpus.records(path):
+        result = clean_text(record["text"])
+        if result.reject is not None:
+            continue
+        texts.append(result.text)
+        total += len(result.text.encode("utf-8"))
+        if total >= max_bytes:
+            break
     return texts, total
 
 
@@ -62,7 +58,7 @@ def best_cpu_seconds(runs: List[Callable[[], None]], repeats: int) -> List[float
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("corpora", nargs="*", type=pathlib.Path, default=DEFAULT_CORPORA)
+    parser.add_argument("corpora", nargs="*", default=corpus.SAMPLE)
     parser.add_argument("--repeats", type=int, default=3, help="best of this many timings per side")
     parser.add_argument("--max-mb", type=float, default=32.0, help="read at most this much per corpus")
     args = parser.parse_args(argv)
@@ -84,7 +80,7 @@ def main(argv=None) -> int:
         filter_seconds, tiktoken_seconds = best_cpu_seconds(
             [lambda: [quality_filter.check(text) for text in texts],
              lambda: [tokenizer.encode(text) for text in texts]], args.repeats)
-        report(path.name, len(texts), n_bytes, filter_seconds, tiktoken_seconds)
+        report(os.path.basename(path), len(texts), n_bytes, filter_seconds, tiktoken_seconds)
         for i, value in enumerate((len(texts), n_bytes, filter_seconds, tiktoken_seconds)):
             totals[i] += value
     if len(args.corpora) > 1:
