@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -253,12 +253,18 @@ def is_local(options: PipelineOptions) -> bool:
     return options.view_as(StandardOptions).runner in ("DirectRunner", "direct")
 
 
+def local_workers(options: PipelineOptions) -> Tuple[str, int]:
+    """(running mode, workers) of a local run, Beam's defaults resolved: no mode is
+    ``in_memory`` (one worker), and 0 workers is one per core."""
+    direct = options.view_as(DirectOptions)
+    mode = direct.direct_running_mode or "in_memory"
+    return mode, 1 if mode == "in_memory" else direct.direct_num_workers or os.cpu_count() or 1
+
+
 def tokenizer_threads_for(options: PipelineOptions) -> int:
     """Two tiktoken threads when a local run has one worker (the second core is otherwise
     idle while a batch is encoded), else one: workers already run side by side."""
-    direct = options.view_as(DirectOptions)
-    one_worker = (direct.direct_running_mode or "in_memory") == "in_memory" or direct.direct_num_workers == 1
-    return min(2, os.cpu_count() or 1) if is_local(options) and one_worker else 1
+    return min(2, os.cpu_count() or 1) if is_local(options) and local_workers(options)[1] == 1 else 1
 
 
 def new_pipeline(options: PipelineOptions) -> beam.Pipeline:
@@ -277,7 +283,7 @@ def new_pipeline(options: PipelineOptions) -> beam.Pipeline:
     provision_info = fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(
         pipeline_options=JobServiceHandle.encode_pipeline_options(options.get_all_options())))
     opts = options.view_as(GLMPrepOptions)
-    multi_processing = options.view_as(DirectOptions).direct_running_mode == "multi_processing"
+    multi_processing = local_workers(options)[0] == "multi_processing"
     template = (workers.shared_template(lambda: warm_worker(opts.tokenizer))
                 if multi_processing and opts.fork_workers else None)
     if template is not None:
@@ -287,13 +293,13 @@ def new_pipeline(options: PipelineOptions) -> beam.Pipeline:
     return beam.Pipeline(runner=runner, options=options)
 
 
-def describe_local_runner(options: PipelineOptions, pipeline: beam.Pipeline) -> str:
-    """How a local run ran, for the manifest's ``run`` section."""
-    direct = options.view_as(DirectOptions)
-    mode = direct.direct_running_mode or "in_memory"
+def describe_runner(options: PipelineOptions, pipeline: beam.Pipeline) -> str:
+    """How the run ran, for the manifest's ``run`` section."""
+    if not is_local(options):
+        return options.view_as(StandardOptions).runner
+    mode, n_workers = local_workers(options)
     if mode == "in_memory":
         return "DirectRunner in_memory"
-    n_workers = direct.direct_num_workers or os.cpu_count()  # Beam's 0: one per core
     if mode != "multi_processing":
         return f"DirectRunner {mode}, {n_workers} worker threads"
     started = ("forked from a warm template" if getattr(pipeline.runner, "forked_environments", 0)
@@ -349,7 +355,7 @@ def run(argv: Sequence[str], quiet: bool = False) -> int:
         result.wait_until_finish()
     if not local and not os.path.exists(os.path.join(cfg.output, manifest_lib.MANIFEST_NAME)):
         return EXIT_OK  # a remote job: nothing local to summarise
-    manifest = manifest_lib.finish_run(cfg.output, started, describe_local_runner(options, pipeline))
+    manifest = manifest_lib.finish_run(cfg.output, started, describe_runner(options, pipeline))
     if not (quiet or opts.quiet):
         manifest_lib.print_summary(manifest)
     if opts.report:
