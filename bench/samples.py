@@ -27,7 +27,6 @@ from glmprep.samples import OBJECTIVES, SampleBuilder, SampleOptions, sentence_t
 from glmprep.tokenizer import GLMTokenizer
 
 
-
 def best_of(repeat, fn):
     times = []
     for _ in range(repeat):

@@ -15,6 +15,7 @@ from apache_beam.metrics import Metrics
 
 from glmprep.records import make_reject, pack_text, unpack_text
 
+
 def normalised_digest(text: str) -> bytes:
     """16-byte digest of the text with case folded and white space collapsed.
 
