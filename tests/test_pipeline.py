@@ -181,10 +181,19 @@ def test_existing_run_needs_overwrite(first_run, capsys):
     (["--direct_running_mode=multi_processing", "--direct_num_workers=2"], 1),
     (["--direct_running_mode=multi_threading", "--direct_num_workers=2"], 1),
     (["--runner=DataflowRunner"], 1),
+    (["--tokenizer-threads", "1"], 1),  # chosen: wins over the automatic choice
+    (["--direct_running_mode=multi_processing", "--direct_num_workers=2", "--tokenizer-threads=3"], 3),
 ])
 def test_tokenizer_threads_only_where_a_core_would_idle(flags, threads, monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     assert tokenizer_threads_for(build_pipeline_options(flags)) == threads
+
+
+def test_negative_tokenizer_threads_is_a_usage_error(tmp_path, capsys):
+    argv = ["run", "--input", str(tmp_path / "*.jsonl"), "--output", str(tmp_path / "out"),
+            "--tokenizer-threads", "-1"]
+    assert main(argv) == 2
+    assert "--tokenizer-threads must be ≥ 0" in capsys.readouterr().err
 
 
 def test_run_options_make_each_view_once_and_views_stay_live():
