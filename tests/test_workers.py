@@ -66,6 +66,25 @@ def test_worker_gets_the_launchers_environment_and_its_exit_code_is_the_launcher
     assert gone(template.pid) and not os.path.exists(template.address)
 
 
+def test_what_the_template_built_is_frozen_out_of_the_workers_garbage_collection(tmp_path):
+    import gc
+
+    out, built = tmp_path / "frozen.txt", {}
+
+    def warm():
+        built["frozen_before"] = gc.get_freeze_count()
+        built["tables"] = [[i] for i in range(10_000)]  # long-lived, as the tokenizer's are
+
+    def worker_main():
+        out.write_text(str(gc.get_freeze_count() - built["frozen_before"]))
+    template = workers.WorkerTemplate(warm=warm, worker_main=worker_main)
+    try:
+        assert launch(template, {"PATH": os.environ["PATH"]}).returncode == 0
+    finally:
+        template.close()
+    assert int(out.read_text()) >= 10_000
+
+
 def test_a_worker_that_raises_fails_its_launcher(tmp_path):
     def worker_main():
         raise RuntimeError("worker broke")
