@@ -4,8 +4,9 @@
                              [--rounds 3] [--near-dedup] [--in-memory]
 
 Without corpora the input is the bundled sample's JSONL records replicated ``--copies``
-times with fresh ids (corpus.py); with corpora (e.g. /work/shared/corpora/*.jsonl.gz)
-those files as they are. Every run is made in a fresh process, as a user's ``glmprep run``
+times (default 16) with fresh ids and a copy number at the end of each text (corpus.py);
+with corpora (e.g. /work/shared/corpora/*.jsonl.gz) those files, as they are unless
+``--copies`` is given. Every run is made in a fresh process, as a user's ``glmprep run``
 is (nothing loaded or forked by an earlier run helps a later one): that process builds the
 ``GLMPrep`` transform (DirectRunner, ``--direct_running_mode=multi_processing
 --direct_num_workers=N``, ``--no-near-dedup`` unless ``--near-dedup``) so Beam's metrics
@@ -20,7 +21,8 @@ threads, so it already uses the second core for part of the run, and the 1 -> 2 
 speedup of the defaults is not the speedup from adding a worker process.
 
 Printed per run: wall seconds, MB/s (UTF-8 bytes of input text per wall second),
-docs/s, and the same MB/s with the fixed start-up cost (a run over 20 documents)
+docs/s, and the same MB/s with the fixed start-up cost (a run over 20 documents, timed
+just before)
 taken off; the time the ``tokenize`` and ``shards`` stages report in their ``msecs``
 counters (summed over workers). At the end: the wall time of the whole ``glmprep run``
 command on the same input, Python start and imports included. Baselines measured every
@@ -158,7 +160,9 @@ def _settings(workers: Sequence[int], in_memory: bool) -> List[Tuple[str, List[s
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("corpora", nargs="*", help="gzip'd JSONL corpora (default: the bundled sample, replicated)")
-    parser.add_argument("--copies", type=int, default=16, help="copies of the bundled sample (default: 16)")
+    parser.add_argument("--copies", type=int, default=None,
+                        help="copies of every record, each a distinct document (default: 16 of the "
+                             "bundled sample; the corpora as they are)")
     parser.add_argument("--workers", default="1,2", help="worker counts to compare (default: 1,2)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds; each times every configuration once, in alternating order (default: 3)")
@@ -171,10 +175,11 @@ def main(argv=None) -> int:
 
     work = tempfile.mkdtemp(prefix="glmprep-bench-")
     try:
-        if args.corpora:
+        if args.corpora and args.copies is None:
             inputs = list(args.corpora)
         else:
-            inputs, _, _ = corpus.replicate(corpus.SAMPLE, args.copies, os.path.join(work, "in"))
+            copies = 16 if args.copies is None else args.copies
+            inputs, _, _ = corpus.replicate(args.corpora or corpus.SAMPLE, copies, os.path.join(work, "in"))
         texts = corpus.texts(inputs)
         text_mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
         tiny = os.path.join(work, "tiny.jsonl")
@@ -187,8 +192,6 @@ def main(argv=None) -> int:
 
         settings = _settings(workers, args.in_memory)
         out = os.path.join(work, "out")
-        fixed = {label: run_fresh(run_argv([tiny], out, flags, args.near_dedup))["seconds"]
-                 for label, flags in settings}
         runs: Dict[str, List[Dict[str, object]]] = {label: [] for label, _ in settings}
         raw_mbps, ceilings = [], []
         for round_ in range(args.rounds):
@@ -198,12 +201,13 @@ def main(argv=None) -> int:
                   f"(the ceiling of a 2-worker speedup); tiktoken, one thread: {raw_mbps[-1]:.2f} MB/s", flush=True)
             order = settings if round_ % 2 == 0 else settings[::-1]  # drift hits every setting alike
             for label, flags in order:
-                r = run_fresh(run_argv(inputs, out, flags, args.near_dedup))
+                fixed = run_fresh(run_argv([tiny], out, flags, args.near_dedup))["seconds"]
+                r = dict(run_fresh(run_argv(inputs, out, flags, args.near_dedup)), fixed=fixed)
                 runs[label].append(r)
-                net = max(1e-9, r["seconds"] - fixed[label])
+                net = max(1e-9, r["seconds"] - fixed)
                 stages = "  ".join(f"{ns} {r['msecs'][ns] / 1000:.1f} s" for ns in TIMED_NAMESPACES)
                 print(f"  {label:>18}: {r['seconds']:6.1f} s  {text_mb / r['seconds']:6.2f} MB/s  "
-                      f"{r['docs'] / r['seconds']:8.0f} docs/s  | without the {fixed[label]:.1f} s start-up "
+                      f"{r['docs'] / r['seconds']:8.0f} docs/s  | without the {fixed:.1f} s start-up "
                       f"{text_mb / net:6.2f} MB/s  | {stages}", flush=True)
         commands = {label: command_seconds(run_argv(inputs, out, flags, args.near_dedup))
                     for label, flags in settings}
@@ -229,7 +233,7 @@ def main(argv=None) -> int:
             pairs.append(("1 worker, 1 thread", "one tokenizer thread per worker"))
         for few, what in pairs:
             ratios = [a / b for a, b in zip(seconds[few], seconds[many])]
-            nets = [(a - fixed[few], b - fixed[many]) for a, b in zip(seconds[few], seconds[many])]
+            nets = [(a["seconds"] - a["fixed"], b["seconds"] - b["fixed"]) for a, b in zip(runs[few], runs[many])]
             net = (f"{_median([a / b for a, b in nets]):.2f}x" if min(min(pair) for pair in nets) > 0.1
                    else "n/a (the runs are not longer than start-up)")
             ratio = _median(ratios)
