@@ -22,8 +22,7 @@ speedup of the defaults is not the speedup from adding a worker process.
 
 Printed per run: wall seconds, MB/s (UTF-8 bytes of input text per wall second),
 docs/s, and the same MB/s with the fixed start-up cost (a run over 20 documents, timed
-just before)
-taken off; the time the ``tokenize`` and ``shards`` stages report in their ``msecs``
+just before) taken off; the time the ``tokenize`` and ``shards`` stages report in their ``msecs``
 counters (summed over workers). At the end: the wall time of the whole ``glmprep run``
 command on the same input, Python start and imports included. Baselines measured every
 round: single-thread ``tiktoken`` ``encode_ordinary`` over the same texts, and how much
