@@ -46,6 +46,24 @@ def test_write_shards_in_parallel_and_valid(tmp_path):
             assert all(shard_of(k, 3) == index for k in ids)
 
 
+def test_shard_bytes_do_not_depend_on_how_a_bundle_gathers_documents(tmp_path, monkeypatch):
+    import hashlib
+
+    from glmprep.transforms import shards
+
+    def shard_digests(out, gather_bytes):
+        monkeypatch.setattr(shards, "GATHER_BYTES", gather_bytes)
+        with TestPipeline() as p:
+            tokens, _ = p | beam.Create(DOCS) | TokenizeDocuments()
+            _ = tokens | WriteShards(str(out), SampleOptions(seq_len=64), num_shards=2)
+        return {os.path.basename(f): hashlib.sha256(open(f, "rb").read()).hexdigest()
+                for f in glob.glob(os.path.join(out, "*.arrow"))}
+
+    whole = shard_digests(tmp_path / "whole", 1 << 30)  # a bundle's documents in one list per shard
+    one_by_one = shard_digests(tmp_path / "one", 1)  # every document passed on by itself
+    assert len(whole) == 2 and whole == one_by_one
+
+
 def test_shard_count_from_tokens():
     assert num_shards_for(0, 100) == 1
     assert num_shards_for(1001, 100) == 11

@@ -1,7 +1,8 @@
 """Tokenize documents, assign them to shards, build GLM samples and write Arrow shards.
 
     (key, text) --TokenizeDocuments--> (key, packed token ids)
-                --GroupByShard-------> shard index -> [(key, packed token ids), ...]
+                --GatherByShard------> (shard index, [(key, packed token ids), ...])
+                --GroupByShard-------> shard index -> [[(key, packed token ids), ...], ...]
                 --BuildAndWrite------> one shard summary per written file
 
 A document goes to shard ``blake2b(key) mod num_shards``, so the assignment depends
@@ -9,6 +10,12 @@ on nothing but the key and the number of shards. Inside a shard, documents are
 sorted by key before packing: the bytes of a shard do not depend on the runner,
 the number of workers or bundle order. Each shard is written under a temporary
 name and renamed when complete, by the worker that built it (writing is parallel).
+
+Before the shuffle, each bundle gathers its documents by shard (``GatherByShardDoFn``),
+so a shard's group is a few large lists rather than one element per document: a
+shuffle's cost goes by the element as well as by the byte (on the DirectRunner the runner
+process decodes, groups and re-encodes every element; on Dataflow every element is a
+shuffle record).
 """
 from __future__ import annotations
 
@@ -31,6 +38,7 @@ from glmprep.tokenizer import cached_tokenizer
 TOKEN_DTYPE = np.uint32
 TOKEN_BYTES = np.dtype(TOKEN_DTYPE).itemsize
 IN_PROGRESS_SUFFIX = ".inprogress"
+GATHER_BYTES = 32 << 20  # most packed tokens a bundle holds before passing them to the shuffle
 
 
 def replace_file(temp: str, final: str) -> None:
@@ -192,8 +200,38 @@ class ShardStats:
         }
 
 
+class GatherByShardDoFn(beam.DoFn):
+    """(key, packed token ids) -> (shard index, [(key, packed token ids), ...]): one bundle's
+    documents, gathered by shard. Everything gathered is emitted once it holds
+    ``max_bytes`` (so a bundle holds at most that much, whatever the number of shards)
+    and at the end of the bundle."""
+
+    def __init__(self, max_bytes: int = GATHER_BYTES):
+        self.max_bytes = max_bytes
+
+    def start_bundle(self):
+        self.gathered: Dict[int, list] = {}
+        self.size = 0
+
+    def process(self, doc, num_shards):
+        key, packed = doc
+        self.gathered.setdefault(shard_of(key, num_shards), []).append(doc)
+        self.size += len(key) + len(packed)
+        if self.size >= self.max_bytes:
+            yield from self._flush()
+
+    def finish_bundle(self):
+        for shard_and_docs in self._flush():
+            yield beam.transforms.window.GlobalWindows.windowed_value(shard_and_docs)
+
+    def _flush(self):
+        gathered, self.gathered, self.size = self.gathered, {}, 0
+        return sorted(gathered.items())
+
+
 class WriteShardDoFn(beam.DoFn):
-    """(shard index, [(key, packed token ids), ...]) -> shard summary, after writing the shard."""
+    """(shard index, [[(key, packed token ids), ...], ...]) -> shard summary, after writing the
+    shard."""
 
     def __init__(self, output_dir: str, sample_options: SampleOptions, ranks_path: Optional[str],
                  extra_metadata: Dict[str, object]):
@@ -214,9 +252,9 @@ class WriteShardDoFn(beam.DoFn):
             extra=self.extra_metadata)
 
     def process(self, element, num_shards):
-        index, docs = element
+        index, gathered = element
         start = time.perf_counter()
-        docs = sorted(docs)
+        docs = sorted(doc for docs in gathered for doc in docs)
         name = shard_name(index, num_shards)
         stats = ShardStats(self.sample_options.max_span, self.sample_options.seq_len)
 
@@ -271,8 +309,8 @@ class WriteShards(beam.PTransform):
                 | "ShardCount" >> beam.Map(num_shards_for, self.tokens_per_shard))
         return (
             tokens
-            | "KeyByShard" >> beam.Map(lambda kv, n: (shard_of(kv[0], n), kv), n=num_shards)
-            # shard index -> [(key, packed token ids), ...]
+            | "GatherByShard" >> beam.ParDo(GatherByShardDoFn(GATHER_BYTES), num_shards=num_shards)
+            # shard index -> [[(key, packed token ids), ...], ...]
             | "GroupByShard" >> beam.GroupByKey()
             | "BuildAndWrite" >> beam.ParDo(
                 WriteShardDoFn(self.output_dir, self.sample_options, self.ranks_path, self.extra_metadata),
