@@ -6,13 +6,15 @@ import os
 
 import apache_beam as beam
 import numpy as np
+from hypothesis import example, given, settings, strategies as st
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from glmprep import samples as samples_lib
 from glmprep.samples import SampleBuilder, SampleOptions, sentence_table
 from glmprep.schemas.shard import ShardReader
-from glmprep.transforms.shards import TokenizeDocuments, WriteShards, num_shards_for, shard_of
+from glmprep.transforms.shards import (TokenizeDocuments, WriteShards, join_docs, num_shards_for, shard_of,
+                                       split_docs)
 from glmprep.validate import validate_paths
 
 DOCS = [(f"d{i:03d}", f"Document {i} talks about rivers. It has {i % 7} sentences! 中文句子{i}。")
@@ -62,6 +64,13 @@ def test_shard_bytes_do_not_depend_on_how_a_bundle_gathers_documents(tmp_path, m
     whole = shard_digests(tmp_path / "whole", 1 << 30)  # a bundle's documents in one list per shard
     one_by_one = shard_digests(tmp_path / "one", 1)  # every document passed on by itself
     assert len(whole) == 2 and whole == one_by_one
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.text(st.characters(exclude_categories=())), st.binary())))
+@example([("bad-path-\udcff:1", b"\x00ids"), ("", b"")])  # keys may hold lone surrogates
+def test_joined_documents_split_back_as_they_were(docs):
+    assert list(split_docs(join_docs(docs))) == docs
 
 
 def test_shard_count_from_tokens():

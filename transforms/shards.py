@@ -1,8 +1,8 @@
 """Tokenize documents, assign them to shards, build GLM samples and write Arrow shards.
 
     (key, text) --TokenizeDocuments--> (key, packed token ids)
-                --GatherByShard------> (shard index, [(key, packed token ids), ...])
-                --GroupByShard-------> shard index -> [[(key, packed token ids), ...], ...]
+                --GatherByShard------> (shard index, joined [(key, packed token ids), ...])
+                --GroupByShard-------> shard index -> [joined documents, ...]
                 --BuildAndWrite------> one shard summary per written file
 
 A document goes to shard ``blake2b(key) mod num_shards``, so the assignment depends
@@ -11,18 +11,19 @@ sorted by key before packing: the bytes of a shard do not depend on the runner,
 the number of workers or bundle order. Each shard is written under a temporary
 name and renamed when complete, by the worker that built it (writing is parallel).
 
-Before the shuffle, each bundle gathers its documents by shard (``GatherByShardDoFn``),
-so a shard's group is a few large lists rather than one element per document: a
-shuffle's cost goes by the element as well as by the byte (on the DirectRunner the runner
-process decodes, groups and re-encodes every element; on Dataflow every element is a
-shuffle record).
+Before the shuffle, each bundle gathers its documents by shard (``GatherByShardDoFn``)
+and joins each shard's into one byte string (``join_docs``), so a shard's group is a few
+large values rather than one element per document: a shuffle's cost goes by the element
+as well as by the byte (on the DirectRunner the runner process decodes, groups and
+re-encodes every element; on Dataflow every element is a shuffle record).
 """
 from __future__ import annotations
 
 import hashlib
 import math
+import struct
 import time
-from typing import Dict, Optional
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -200,11 +201,40 @@ class ShardStats:
         }
 
 
+_DOC_HEADER = struct.Struct("<II")  # UTF-8 bytes of the key, bytes of the packed token ids
+
+
+def join_docs(docs: Sequence[Tuple[str, bytes]]) -> bytes:
+    """[(key, packed token ids), ...] as one byte string: per document, the two lengths,
+    then the key in UTF-8, then the packed ids.
+
+    >>> list(split_docs(join_docs([("a", b"xyz"), ("κ", b"")])))
+    [('a', b'xyz'), ('κ', b'')]
+    """
+    parts: List[bytes] = []
+    for key, packed in docs:
+        key_bytes = key.encode("utf-8", "surrogatepass")
+        parts += (_DOC_HEADER.pack(len(key_bytes), len(packed)), key_bytes, packed)
+    return b"".join(parts)
+
+
+def split_docs(joined: bytes) -> Iterator[Tuple[str, bytes]]:
+    """The documents ``join_docs`` joined, in order."""
+    view, at = memoryview(joined), 0
+    while at < len(joined):
+        key_len, packed_len = _DOC_HEADER.unpack_from(view, at)
+        at += _DOC_HEADER.size
+        key = str(view[at:at + key_len], "utf-8", "surrogatepass")
+        at += key_len
+        yield key, bytes(view[at:at + packed_len])
+        at += packed_len
+
+
 class GatherByShardDoFn(beam.DoFn):
-    """(key, packed token ids) -> (shard index, [(key, packed token ids), ...]): one bundle's
-    documents, gathered by shard. Everything gathered is emitted once it holds
-    ``max_bytes`` (so a bundle holds at most that much, whatever the number of shards)
-    and at the end of the bundle."""
+    """(key, packed token ids) -> (shard index, joined documents): one bundle's documents,
+    gathered by shard and joined (``join_docs``). Everything gathered is emitted once it
+    holds ``max_bytes`` (so a bundle holds at most that much, whatever the number of
+    shards) and at the end of the bundle."""
 
     def __init__(self, max_bytes: int = GATHER_BYTES):
         self.max_bytes = max_bytes
@@ -226,12 +256,11 @@ class GatherByShardDoFn(beam.DoFn):
 
     def _flush(self):
         gathered, self.gathered, self.size = self.gathered, {}, 0
-        return sorted(gathered.items())
+        return [(shard, join_docs(docs)) for shard, docs in sorted(gathered.items())]
 
 
 class WriteShardDoFn(beam.DoFn):
-    """(shard index, [[(key, packed token ids), ...], ...]) -> shard summary, after writing the
-    shard."""
+    """(shard index, [joined documents, ...]) -> shard summary, after writing the shard."""
 
     def __init__(self, output_dir: str, sample_options: SampleOptions, ranks_path: Optional[str],
                  extra_metadata: Dict[str, object]):
@@ -254,7 +283,7 @@ class WriteShardDoFn(beam.DoFn):
     def process(self, element, num_shards):
         index, gathered = element
         start = time.perf_counter()
-        docs = sorted(doc for docs in gathered for doc in docs)
+        docs = sorted(doc for joined in gathered for doc in split_docs(joined))
         name = shard_name(index, num_shards)
         stats = ShardStats(self.sample_options.max_span, self.sample_options.seq_len)
 
@@ -310,7 +339,7 @@ class WriteShards(beam.PTransform):
         return (
             tokens
             | "GatherByShard" >> beam.ParDo(GatherByShardDoFn(GATHER_BYTES), num_shards=num_shards)
-            # shard index -> [[(key, packed token ids), ...], ...]
+            # shard index -> [joined documents, ...]
             | "GroupByShard" >> beam.GroupByKey()
             | "BuildAndWrite" >> beam.ParDo(
                 WriteShardDoFn(self.output_dir, self.sample_options, self.ranks_path, self.extra_metadata),
