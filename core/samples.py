@@ -28,6 +28,8 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import repeat
+from operator import itemgetter
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -181,13 +183,14 @@ class SentenceTable:
 
         def table(values) -> np.ndarray:  # bool [vocab_size]; the specials are False
             column = np.zeros(tokenizer.vocab_size, dtype=bool)
-            column[:len(raws)] = list(values)
+            column[:len(raws)] = np.fromiter(values, dtype=bool, count=len(raws))
             return column
 
-        # newline or CJK terminator
-        self.strong = table(b"\n" in raw or core.endswith(_CJK_ENDS) for raw, core in zip(raws, cores))
-        self.ascii_end = table(core.endswith(ascii_ends) for core in cores)  # needs white space next
-        self.starts_space = table(raw[:1].isspace() for raw in raws)
+        # (map over bytes methods: one C call per token, a third of the generators' time)
+        newline = table(map(bytes.__contains__, raws, repeat(b"\n")))
+        self.strong = newline | table(map(bytes.endswith, cores, repeat(_CJK_ENDS)))  # or a CJK terminator
+        self.ascii_end = table(map(bytes.endswith, cores, repeat(ascii_ends)))  # needs white space next
+        self.starts_space = table(map(bytes.isspace, map(itemgetter(slice(0, 1)), raws)))
         self.blank = table(map(bytes.isspace, raws))  # white space only
 
     def ends(self, tokens: np.ndarray, doc_lengths: Optional[np.ndarray] = None) -> np.ndarray:

@@ -11,12 +11,12 @@ all, so "[MASK]" or "<|endoftext|>" typed in a document become plain BPE pieces.
 """
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
 import importlib.metadata
 import os
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -62,18 +62,28 @@ def load_ranks(path: str) -> Dict[bytes, int]:
     """Parse a ``.tiktoken`` file: one ``base64(token) rank`` pair per line."""
     if not os.path.isfile(path):
         raise TokenizerError(f"tokenizer ranks file not found: {path}")
-    ranks: Dict[bytes, int] = {}
     with open(path, "rb") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                token, rank = line.split()
-                ranks[base64.b64decode(token)] = int(rank)
-            except ValueError as exc:
-                raise TokenizerError(f"{path}:{lineno}: not a '<base64> <rank>' line") from exc
+        lines = fh.read().split(b"\n")
+    try:  # one pass in C calls (0.03 s for cl100k; a loop of base64.b64decode took 0.1 s)
+        ranks = {binascii.a2b_base64(token): int(rank)
+                 for token, rank in map(bytes.split, filter(bytes.strip, lines))}
+    except ValueError:  # binascii.Error is one too; the line-by-line pass names the line
+        ranks = _parse_ranks_lines(path, lines)
     if not ranks:
         raise TokenizerError(f"tokenizer ranks file is empty: {path}")
+    return ranks
+
+
+def _parse_ranks_lines(path: str, lines: Sequence[bytes]) -> Dict[bytes, int]:
+    ranks: Dict[bytes, int] = {}
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            token, rank = line.split()
+            ranks[binascii.a2b_base64(token)] = int(rank)
+        except ValueError as exc:
+            raise TokenizerError(f"{path}:{lineno}: not a '<base64> <rank>' line") from exc
     return ranks
 
 
@@ -123,6 +133,11 @@ class GLMTokenizer:
         ranks = load_ranks(self.ranks_path)
         self.ranks_sha256 = file_sha256(self.ranks_path)
         self.base_vocab_size = max(ranks.values()) + 1
+        # The bytes of every ordinary token, indexed by id (b"" for an id the ranks file
+        # skips); tiktoken refuses a file that gives two tokens one id.
+        self.token_bytes: List[bytes] = [b""] * self.base_vocab_size
+        for token, rank in ranks.items():
+            self.token_bytes[rank] = token
         # Registering no specials with tiktoken keeps every input byte string ordinary.
         self._enc = tiktoken.Encoding(
             name=f"glmprep-{self.name}", pat_str=CL100K_PATTERN,
@@ -131,16 +146,6 @@ class GLMTokenizer:
         self.specials = SpecialIds.after(self.base_vocab_size)
         self.vocab_size = self.base_vocab_size + len(SPECIAL_TOKENS)
         self._special_names = {v: k for k, v in self.specials.as_map().items()}
-
-    @cached_property
-    def token_bytes(self) -> List[bytes]:
-        """The bytes of every ordinary token, indexed by id (b"" for an id the ranks file skips)."""
-        def one(token_id: int) -> bytes:
-            try:
-                return self._enc.decode_single_token_bytes(token_id)
-            except KeyError:
-                return b""
-        return list(map(one, range(self.base_vocab_size)))
 
     # -- encoding -----------------------------------------------------------
     def encode(self, text: str) -> List[int]:
