@@ -1,7 +1,7 @@
 """End-to-end throughput of ``glmprep run`` with 1 and 2 workers, against raw tiktoken.
 
     python bench/pipeline.py [CORPUS.jsonl.gz ...] [--copies 16] [--workers 1,2]
-                             [--rounds 3] [--near-dedup] [--in-memory]
+                             [--rounds 4] [--near-dedup] [--in-memory]
 
 Without corpora the input is the bundled sample's JSONL records replicated ``--copies``
 times (default 16) with fresh ids and a copy number at the end of each text (corpus.py);
@@ -163,8 +163,9 @@ def main(argv=None) -> int:
                         help="copies of every record, each a distinct document (default: 16 of the "
                              "bundled sample; the corpora as they are)")
     parser.add_argument("--workers", default="1,2", help="worker counts to compare (default: 1,2)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="rounds; each times every configuration once, in alternating order (default: 3)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="rounds; each times every configuration once, in alternating order, so an "
+                             "even number puts each first and last equally often (default: 4)")
     parser.add_argument("--near-dedup", action="store_true", help="keep near dedup on")
     parser.add_argument("--in-memory", action="store_true", help="also time the in_memory mode")
     args = parser.parse_args(argv)
