@@ -64,7 +64,7 @@ def load_ranks(path: str) -> Dict[bytes, int]:
         raise TokenizerError(f"tokenizer ranks file not found: {path}")
     with open(path, "rb") as fh:
         lines = fh.read().split(b"\n")
-    try:  # one pass in C calls (0.03 s for cl100k; a loop of base64.b64decode took 0.1 s)
+    try:  # C calls only: 50 ms for cl100k, against 70 ms for a loop calling base64.b64decode
         ranks = {binascii.a2b_base64(token): int(rank)
                  for token, rank in map(bytes.split, filter(bytes.strip, lines))}
     except ValueError:  # binascii.Error is one too; the line-by-line pass names the line
