@@ -145,12 +145,16 @@ def _median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+def _workers_label(n: int) -> str:
+    return f"{n} worker{'s' if n != 1 else ''}"
+
+
 def _settings(workers: Sequence[int], in_memory: bool) -> List[Tuple[str, List[str]]]:
     """(label, Beam and glmprep flags) of every configuration timed in a round."""
     settings = [("in_memory", ["--direct_running_mode=in_memory"])] if in_memory else []
     for n in workers:
         flags = ["--direct_running_mode=multi_processing", f"--direct_num_workers={n}"]
-        settings.append((f"{n} worker{'s' if n > 1 else ''}", flags))
+        settings.append((_workers_label(n), flags))
         if n == 1:  # glmprep gives a lone worker two tokenizer threads: time one too
             settings.append(("1 worker, 1 thread", flags + ["--tokenizer-threads=1"]))
     return settings
@@ -227,8 +231,8 @@ def main(argv=None) -> int:
               f"(>= {TIKTOKEN_TARGET}x); whole command {commands[label]:.1f} s, "
               f"{(text_mb / commands[label]) / raw:.2f}x")
     if len(workers) >= 2:
-        many = f"{workers[1]} workers"
-        pairs = [(f"{workers[0]} worker{'s' if workers[0] > 1 else ''}", "the default settings")]
+        many = _workers_label(workers[1])
+        pairs = [(_workers_label(workers[0]), "the default settings")]
         if workers[0] == 1:
             pairs.append(("1 worker, 1 thread", "one tokenizer thread per worker"))
         for few, what in pairs:
