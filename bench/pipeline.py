@@ -238,8 +238,9 @@ def main(argv=None) -> int:
         for few, what in pairs:
             ratios = [a / b for a, b in zip(seconds[few], seconds[many])]
             nets = [(a["seconds"] - a["fixed"], b["seconds"] - b["fixed"]) for a, b in zip(runs[few], runs[many])]
-            net = (f"{_median([a / b for a, b in nets]):.2f}x" if min(min(pair) for pair in nets) > 0.1
-                   else "n/a (the runs are not longer than start-up)")
+            long_enough = all(r["seconds"] >= 2 * r["fixed"] for r in runs[few] + runs[many])
+            net = (f"{_median([a / b for a, b in nets]):.2f}x" if long_enough
+                   else "n/a (a run shorter than twice its start-up)")
             ratio = _median(ratios)
             verdict = "meets" if ratio >= SCALING_TARGET else "MISSES"
             print(f"scaling {few} -> {many}, {what}: {ratio:.2f}x wall, median of rounds "
