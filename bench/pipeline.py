@@ -101,11 +101,10 @@ def command_seconds(argv: Sequence[str]) -> float:
     return seconds
 
 
-def tiktoken_seconds(texts: List[str]) -> float:
-    encoding = GLMTokenizer()  # cl100k_base, the pipeline's default, loaded outside the timer
+def tiktoken_seconds(tokenizer: GLMTokenizer, texts: List[str]) -> float:
     start = time.perf_counter()
     for text in texts:
-        encoding.encode(text)
+        tokenizer.encode(text)
     return time.perf_counter() - start
 
 
@@ -139,10 +138,6 @@ def machine_scaling(n: int = 5_000_000, repeats: int = 3) -> float:
     one = min(_spin_together(1, n) for _ in range(repeats))
     two = min(_spin_together(2, n) for _ in range(repeats))
     return 2 * one / two
-
-
-def _median(values: Sequence[float]) -> float:
-    return statistics.median(values)
 
 
 def _workers_label(n: int) -> str:
@@ -198,9 +193,10 @@ def main(argv=None) -> int:
         out = os.path.join(work, "out")
         runs: Dict[str, List[Dict[str, object]]] = {label: [] for label, _ in settings}
         raw_mbps, ceilings = [], []
+        tokenizer = GLMTokenizer()  # cl100k_base, the pipeline's default, loaded outside the timer
         for round_ in range(args.rounds):
             ceilings.append(machine_scaling())
-            raw_mbps.append(text_mb / tiktoken_seconds(texts))
+            raw_mbps.append(text_mb / tiktoken_seconds(tokenizer, texts))
             print(f"round {round_ + 1}: two CPU-bound processes run {ceilings[-1]:.2f}x as fast as one "
                   f"(the ceiling of a 2-worker speedup); tiktoken, one thread: {raw_mbps[-1]:.2f} MB/s", flush=True)
             order = settings if round_ % 2 == 0 else settings[::-1]  # drift hits every setting alike
@@ -219,11 +215,11 @@ def main(argv=None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     seconds = {label: [r["seconds"] for r in rs] for label, rs in runs.items()}
-    raw = _median(raw_mbps)
+    raw = statistics.median(raw_mbps)
     print(f"\nmedians of {args.rounds} round(s): tiktoken {raw:.2f} MB/s; the machine's 2-process ceiling "
-          f"{_median(ceilings):.2f}x (rounds: {', '.join(f'{c:.2f}' for c in ceilings)})")
+          f"{statistics.median(ceilings):.2f}x (rounds: {', '.join(f'{c:.2f}' for c in ceilings)})")
     for label, values in seconds.items():
-        wall = _median(values)
+        wall = statistics.median(values)
         vs_raw = (text_mb / wall) / raw
         verdict = "meets" if vs_raw >= TIKTOKEN_TARGET else "MISSES"
         print(f"  {label:>18}: {wall:5.1f} s ({', '.join(f'{v:.1f}' for v in values)}), "
@@ -239,9 +235,9 @@ def main(argv=None) -> int:
             ratios = [a / b for a, b in zip(seconds[few], seconds[many])]
             nets = [(a["seconds"] - a["fixed"], b["seconds"] - b["fixed"]) for a, b in zip(runs[few], runs[many])]
             long_enough = all(r["seconds"] >= 2 * r["fixed"] for r in runs[few] + runs[many])
-            net = (f"{_median([a / b for a, b in nets]):.2f}x" if long_enough
+            net = (f"{statistics.median([a / b for a, b in nets]):.2f}x" if long_enough
                    else "n/a (a run shorter than twice its start-up)")
-            ratio = _median(ratios)
+            ratio = statistics.median(ratios)
             verdict = "meets" if ratio >= SCALING_TARGET else "MISSES"
             print(f"scaling {few} -> {many}, {what}: {ratio:.2f}x wall, median of rounds "
                   f"({', '.join(f'{x:.2f}' for x in ratios)}); without start-up {net}: "
