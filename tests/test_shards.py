@@ -6,9 +6,9 @@ import os
 
 import apache_beam as beam
 import numpy as np
-from hypothesis import example, given, settings, strategies as st
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
+from hypothesis import example, given, settings, strategies as st
 
 from glmprep import samples as samples_lib
 from glmprep.samples import SampleBuilder, SampleOptions, sentence_table
@@ -58,8 +58,7 @@ def test_shard_bytes_do_not_depend_on_how_a_bundle_gathers_documents(tmp_path, m
         with TestPipeline() as p:
             tokens, _ = p | beam.Create(DOCS) | TokenizeDocuments()
             _ = tokens | WriteShards(str(out), SampleOptions(seq_len=64), num_shards=2)
-        return {os.path.basename(f): hashlib.sha256(open(f, "rb").read()).hexdigest()
-                for f in glob.glob(os.path.join(out, "*.arrow"))}
+        return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in out.glob("*.arrow")}
 
     whole = shard_digests(tmp_path / "whole", 1 << 30)  # a bundle's documents in one list per shard
     one_by_one = shard_digests(tmp_path / "one", 1)  # every document passed on by itself
