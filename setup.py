@@ -1,23 +1,14 @@
 """Packaging for glmprep.
 
-The repository keeps one folder per layer (``core/``, ``schemas/``, ``transforms/``,
-``pipeline/``, ``trainer/``); installed, they all live under the single ``glmprep``
-namespace so nothing squats a generic top-level name such as ``pipeline``.
+One package, ``glmprep/``, with a folder per layer (``schemas/``, ``core/``, ``transforms/``,
+``pipeline/``, ``trainer/``); every ``glmprep.*`` import names the file it is in a plain checkout.
 This file is also what ships the package to Dataflow workers (``--setup_file``).
 """
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 README = Path(__file__).parent / "README.md"
-
-LAYERS = {
-    "glmprep": "core",
-    "glmprep.schemas": "schemas",
-    "glmprep.transforms": "transforms",
-    "glmprep.pipeline": "pipeline",
-    "glmprep.trainer": "trainer",
-}
 
 setup(
     name="glmprep",
@@ -27,8 +18,7 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.9",
-    packages=list(LAYERS),
-    package_dir=LAYERS,
+    packages=find_packages(include=["glmprep", "glmprep.*"]),
     install_requires=[
         # Beam pins the pyarrow range it accepts; let it choose.
         "apache-beam>=2.60",
@@ -51,5 +41,5 @@ setup(
         ],
         "gcp": ["apache-beam[gcp]>=2.60"],
     },
-    entry_points={"console_scripts": ["glmprep=glmprep.cli:main"]},
+    entry_points={"console_scripts": ["glmprep=glmprep.pipeline.cli:main"]},
 )

@@ -24,9 +24,9 @@ from typing import Callable, List, Tuple
 
 import corpus
 
-from glmprep.clean import clean_text
-from glmprep.filters import QualityFilter
-from glmprep.tokenizer import GLMTokenizer
+from glmprep.core.clean import clean_text
+from glmprep.core.filters import QualityFilter
+from glmprep.core.tokenizer import GLMTokenizer
 
 
 def read_cleaned_texts(path: str, max_bytes: int) -> Tuple[List[str], int]:

@@ -9,7 +9,7 @@ one or two of these edits to the source, at a rate drawn uniformly so that the c
 Jaccard similarity to the source spreads over roughly 0.5-1.0 around the 0.8 threshold:
 
 - ``substitute`` / ``insert`` / ``delete``: a share of words replaced by, preceded by,
-  or removed for a random word of the same language ("words" as in glmprep.minhash:
+  or removed for a random word of the same language ("words" as in glmprep.core.minhash:
   whitespace-separated for English, single characters for Chinese);
 - ``move_paragraph``: one paragraph moved to another position;
 - ``boilerplate``: a header or footer of 15-40 words from a fixed set added.
@@ -33,7 +33,7 @@ import random
 import sys
 from typing import List
 
-from glmprep.minhash import words
+from glmprep.core.minhash import words
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "sample"

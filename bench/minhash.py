@@ -1,4 +1,4 @@
-"""Signature throughput: glmprep.minhash vs datasketch.MinHash.update_batch, one core.
+"""Signature throughput: glmprep.core.minhash vs datasketch.MinHash.update_batch, one core.
 
     python bench/minhash.py [CORPUS.jsonl.gz ...] [--num-perm 128] [--ngram 5] [--max-mb 4]
 
@@ -27,7 +27,7 @@ import time
 import numpy as np
 from datasketch import MinHash
 
-from glmprep.minhash import MinHashOptions, shingle_hash, shingles, signature, signatures
+from glmprep.core.minhash import MinHashOptions, shingle_hash, shingles, signature, signatures
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_CORPORA = sorted((REPO / "data" / "sample").glob("*.jsonl.gz"))

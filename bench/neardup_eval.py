@@ -6,7 +6,7 @@
 Runs ``NearDedup`` (Beam DirectRunner) over each ``<lang>.jsonl.gz`` made by
 bench/make_neardup_eval.py, once per keeper mode (``components``, the default, then
 ``independent``), and compares with the ground truth: the exact Jaccard similarity of
-the shingle sets (glmprep.minhash.shingles) of every pair of documents.
+the shingle sets (glmprep.core.minhash.shingles) of every pair of documents.
 
 Definitions, for one language:
 
@@ -47,7 +47,7 @@ import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from glmprep.minhash import KEEPER_MODES, VERIFY_MODES, MinHashOptions, jaccard, shingles
+from glmprep.core.minhash import KEEPER_MODES, VERIFY_MODES, MinHashOptions, jaccard, shingles
 from glmprep.transforms.neardedup import COUNTER_NAMESPACE, DEFAULT_ROUNDS, NearDedup
 
 REPO = pathlib.Path(__file__).resolve().parent.parent

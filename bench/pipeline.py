@@ -51,7 +51,7 @@ import corpus
 from glmprep.pipeline.manifest import read_manifest
 from glmprep.pipeline.options import GLMPrepOptions
 from glmprep.pipeline.run import GLMPrep, build_pipeline_options, check_up_front, config_from, new_pipeline
-from glmprep.tokenizer import GLMTokenizer
+from glmprep.core.tokenizer import GLMTokenizer
 
 SCALING_TARGET = 1.6
 TIKTOKEN_TARGET = 0.5
@@ -93,7 +93,7 @@ def run_fresh(argv: Sequence[str]) -> Dict[str, object]:
 def command_seconds(argv: Sequence[str]) -> float:
     """Wall seconds of the whole ``glmprep run`` command (Python start and imports included)."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "glmprep.cli", "run", *argv],
+    done = subprocess.run([sys.executable, "-m", "glmprep.pipeline.cli", "run", *argv],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - start
     if done.returncode:

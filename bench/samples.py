@@ -23,8 +23,8 @@ import numpy as np
 
 import corpus
 
-from glmprep.samples import OBJECTIVES, SampleBuilder, SampleOptions, sentence_table
-from glmprep.tokenizer import GLMTokenizer
+from glmprep.core.samples import OBJECTIVES, SampleBuilder, SampleOptions, sentence_table
+from glmprep.core.tokenizer import GLMTokenizer
 
 
 def best_of(repeat, fn):

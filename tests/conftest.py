@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from glmprep.tokenizer import GLMTokenizer
+from glmprep.core.tokenizer import GLMTokenizer
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import os
 
-from glmprep.samples import SampleOptions
+from glmprep.core.samples import SampleOptions
 from glmprep.schemas.shard import ShardMetadata
-from glmprep.tokenizer import GLMTokenizer, SpecialIds
+from glmprep.core.tokenizer import GLMTokenizer, SpecialIds
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE_DIR = os.path.join(REPO, "data", "sample")

@@ -13,10 +13,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from glmprep.cli import main
+from glmprep.pipeline.cli import main
 from glmprep.pipeline.manifest import read_manifest
 from glmprep.schemas.shard import ShardReader
-from glmprep.validate import validate_paths
+from glmprep.core.validate import validate_paths
 
 from bad_inputs import BIG_DOC_MB, KEPT, expected_records, write_bad_inputs
 from support import SAMPLE_DIR

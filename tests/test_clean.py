@@ -1,4 +1,4 @@
-"""Tests for glmprep.clean (pure) and the Beam wrappers in glmprep.transforms.clean."""
+"""Tests for glmprep.core.clean (pure) and the Beam wrappers in glmprep.transforms.clean."""
 import json
 
 import apache_beam as beam
@@ -8,9 +8,9 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings, strategies as st
 
-from glmprep.clean import (ANSI_ESCAPES_REMOVED, CONTROL_CHARS_REMOVED, LINE_BREAKS_NORMALISED,
+from glmprep.core.clean import (ANSI_ESCAPES_REMOVED, CONTROL_CHARS_REMOVED, LINE_BREAKS_NORMALISED,
                            NFC_NORMALISED, TRAILING_SPACES_STRIPPED, clean_text)
-from glmprep.filters import FilterOptions
+from glmprep.core.filters import FilterOptions
 from glmprep.transforms.clean import CleanDocuments, CleanTextDoFn, FilterDocuments
 
 

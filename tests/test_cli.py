@@ -6,7 +6,7 @@ import sys
 
 PROBE = """
 import sys
-from glmprep.cli import main
+from glmprep.pipeline.cli import main
 code = main(["validate", sys.argv[1]])
 print(code, "apache_beam" in sys.modules)
 """
@@ -20,7 +20,7 @@ def test_validate_does_not_load_beam(tmp_path):
 
 
 def test_help_lists_every_command(capsys):
-    from glmprep.cli import COMMANDS, main
+    from glmprep.pipeline.cli import COMMANDS, main
     assert main([]) == 2
     listed = capsys.readouterr().out
     assert all(f"    {command} " in listed for command in COMMANDS)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from glmprep.cli import main
+from glmprep.pipeline.cli import main
 
 from support import SAMPLE_DIR
 

@@ -18,7 +18,7 @@ import shutil
 
 import pytest
 
-from glmprep.cli import main
+from glmprep.pipeline.cli import main
 
 from support import SAMPLE_DIR
 

@@ -1,12 +1,12 @@
-"""Tests for glmprep.filters: one hand-made document per rule, asserting the exact
+"""Tests for glmprep.core.filters: one hand-made document per rule, asserting the exact
 reason; real prose that must pass at the defaults; options and command line."""
 import argparse
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from glmprep import filters
-from glmprep.filters import (FILTER_REASONS, FilterOptions, QualityFilter, add_filter_arguments,
+from glmprep.core import filters
+from glmprep.core.filters import (FILTER_REASONS, FilterOptions, QualityFilter, add_filter_arguments,
                              filter_options_from, split_words)
 
 ENGLISH_PROSE = """\

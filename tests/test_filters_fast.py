@@ -1,4 +1,4 @@
-"""The fast ``glmprep.filters`` against a slow reference: the rules as first written,
+"""The fast ``glmprep.core.filters`` against a slow reference: the rules as first written,
 word by word in plain Python. Every verdict (reason and detail) must be the same, on
 random texts built to hit each rule's edge cases and on real-looking prose."""
 import doctest
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from glmprep import filters
-from glmprep.filters import FilterOptions, QualityFilter
+from glmprep.core import filters
+from glmprep.core.filters import FilterOptions, QualityFilter
 
 # --- slow reference: the fast code must match it exactly. Do not optimise. ---
 

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 
-from glmprep.cli import main
-from glmprep.inspect import Painter, render_sample, spans_of_row
-from glmprep.samples import SampleBuilder, SampleOptions, sentence_table, split_document
+from glmprep.pipeline.cli import main
+from glmprep.core.inspect import Painter, render_sample, spans_of_row
+from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table, split_document
 from glmprep.schemas.shard import write_shard
 
 from support import tokenizer_metadata

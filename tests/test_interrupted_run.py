@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from glmprep.cli import main
+from glmprep.pipeline.cli import main
 
 from support import SAMPLE_DIR
 

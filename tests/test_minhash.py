@@ -6,7 +6,7 @@ from datasketch import MinHash, MinHashLSH
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from glmprep.minhash import (MinHashOptions, band_keys, batch_shingle_hashes, estimated_jaccard, hash_set_jaccard,
+from glmprep.core.minhash import (MinHashOptions, band_keys, batch_shingle_hashes, estimated_jaccard, hash_set_jaccard,
                              jaccard, optimal_bands, shingle_hash, shingle_hashes, shingle_sets, shingles, signature,
                              signatures, words)
 

@@ -9,9 +9,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from glmprep.minhash import (KEEPER_MODES, MinHashOptions, band_keys, estimated_jaccard, jaccard, shingles,
+from glmprep.core.minhash import (KEEPER_MODES, MinHashOptions, band_keys, estimated_jaccard, jaccard, shingles,
                              signature)
-from glmprep.records import make_reject
+from glmprep.core.records import make_reject
 from glmprep.transforms.neardedup import (COUNTER_NAMESPACE, ConnectedComponents, NearDedup, SelectKeepers,
                                           add_neardedup_arguments, first_in_keeper_order, keeper_priority,
                                           neardedup_options_from)

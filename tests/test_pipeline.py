@@ -11,12 +11,12 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from glmprep.cli import main
+from glmprep.pipeline.cli import main
 from glmprep.pipeline import workers
 from glmprep.pipeline.manifest import read_manifest
 from glmprep.pipeline.run import build_pipeline_options, tokenizer_threads_for
 from glmprep.schemas.shard import ShardReader
-from glmprep.validate import validate_paths
+from glmprep.core.validate import validate_paths
 
 from support import SAMPLE_DIR
 
@@ -129,7 +129,7 @@ def test_forked_workers_give_identical_shards(first_run, tmp_path):
     out, scratch = tmp_path / "forked", tmp_path / "tmp"
     scratch.mkdir()
     args = run_args(out, "--direct_running_mode=multi_processing", "--direct_num_workers=2")
-    done = subprocess.run([sys.executable, "-m", "glmprep.cli", *args], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "glmprep.pipeline.cli", *args], capture_output=True, text=True,
                           timeout=600, env=dict(os.environ, TMPDIR=str(scratch)))
     assert done.returncode == 0, done.stderr
     assert shard_hashes(out) == shard_hashes(first_run)

@@ -9,7 +9,7 @@ import sys
 import time
 
 
-from glmprep.cli import main
+from glmprep.pipeline.cli import main
 from glmprep.pipeline import progress
 
 from support import SAMPLE_DIR

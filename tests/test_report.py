@@ -12,8 +12,8 @@ import struct
 import numpy as np
 import pytest
 
-from glmprep.cli import main
-from glmprep.report import (JSON_NAME, HTML_NAME, chi2_sf, chi_square, language_of, length_edges,
+from glmprep.pipeline.cli import main
+from glmprep.core.report import (JSON_NAME, HTML_NAME, chi2_sf, chi_square, language_of, length_edges,
                             sample_row_numbers, utf8_html)
 from glmprep.schemas.shard import OBJECTIVES
 

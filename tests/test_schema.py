@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from glmprep.samples import SampleOptions
+from glmprep.core.samples import SampleOptions
 from glmprep.schemas.shard import (FORMAT_VERSION, METADATA_KEY, ShardFormatError, ShardMetadata,
                                    ShardReader, shard_schema, write_shard)
 

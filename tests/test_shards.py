@@ -10,12 +10,12 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import example, given, settings, strategies as st
 
-from glmprep import samples as samples_lib
-from glmprep.samples import SampleBuilder, SampleOptions, sentence_table
+from glmprep.core import samples as samples_lib
+from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
 from glmprep.schemas.shard import ShardReader
 from glmprep.transforms.shards import (TokenizeDocuments, WriteShards, join_docs, num_shards_for, shard_of,
                                        split_docs)
-from glmprep.validate import validate_paths
+from glmprep.core.validate import validate_paths
 
 DOCS = [(f"d{i:03d}", f"Document {i} talks about rivers. It has {i % 7} sentences! 中文句子{i}。")
         for i in range(60)] + [("empty-ish", "")]

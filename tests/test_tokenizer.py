@@ -6,8 +6,8 @@ import base64
 import pytest
 import tiktoken
 
-from glmprep import tokenizer as tokenizer_module
-from glmprep.tokenizer import SPECIAL_TOKENS, GLMTokenizer, TokenizerError
+from glmprep.core import tokenizer as tokenizer_module
+from glmprep.core.tokenizer import SPECIAL_TOKENS, GLMTokenizer, TokenizerError
 
 CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
 TEXTS = ["Hello, world! The river rose after rain.", "河水在三天的雨后上涨了。桥还好吗？",

@@ -11,9 +11,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from glmprep.samples import SampleBuilder, SampleOptions, split_document
+from glmprep.core.samples import SampleBuilder, SampleOptions, split_document
 from glmprep.schemas import ShardFormatError, ShardMetadata, write_shard
-from glmprep.tokenizer import SpecialIds
+from glmprep.core.tokenizer import SpecialIds
 from glmprep.trainer.data import (BatchStream, TokenizerMismatch, collate, epoch_batches, epoch_order,
                                   open_shards, split_rows)
 from glmprep.trainer.vocab import VocabMap

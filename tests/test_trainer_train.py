@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from glmprep.cli import main
-from glmprep.samples import SampleBuilder, SampleOptions, split_document
+from glmprep.pipeline.cli import main
+from glmprep.core.samples import SampleBuilder, SampleOptions, split_document
 from glmprep.schemas import ShardMetadata, write_shard
 from glmprep.trainer import checkpoint
 from glmprep.trainer import model as M
@@ -153,7 +153,7 @@ def real_shards(tmp_path_factory, tokenizer_module):
 
 @pytest.fixture(scope="module")
 def tokenizer_module():
-    from glmprep.tokenizer import cached_tokenizer
+    from glmprep.core.tokenizer import cached_tokenizer
     return cached_tokenizer()
 
 

@@ -9,11 +9,11 @@ import os
 import numpy as np
 import pytest
 
-from glmprep.cli import main
-from glmprep.samples import SampleBuilder, SampleOptions, assemble, split_document
+from glmprep.pipeline.cli import main
+from glmprep.core.samples import SampleBuilder, SampleOptions, assemble, split_document
 from glmprep.schemas.shard import ShardReader, samples_to_table, write_shard
-from glmprep.tokenizer import file_sha256
-from glmprep.validate import validate_paths, validate_reader
+from glmprep.core.tokenizer import file_sha256
+from glmprep.core.validate import validate_paths, validate_reader
 
 from support import TOY_BASE_VOCAB, TOY_SPECIALS as SP, toy_metadata
 

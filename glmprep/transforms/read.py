@@ -57,9 +57,9 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from glmprep.filters import option_values
+from glmprep.core.filters import option_values
 from glmprep.pipeline import progress
-from glmprep.records import Doc, make_reject, pack_text, unpack_text
+from glmprep.core.records import Doc, make_reject, pack_text, unpack_text
 
 STAGE = "read"
 

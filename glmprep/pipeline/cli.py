@@ -19,12 +19,12 @@ from glmprep import __version__
 COMMANDS = {
     "run": "glmprep.pipeline.run",
     "stats": "glmprep.pipeline.stats",
-    "validate": "glmprep.validate",
-    "inspect": "glmprep.inspect",
+    "validate": "glmprep.core.validate",
+    "inspect": "glmprep.core.inspect",
     "train": "glmprep.trainer.cli",
     "eval": "glmprep.trainer.cli",
     "infill": "glmprep.trainer.cli",
-    "report": "glmprep.report",
+    "report": "glmprep.core.report",
 }
 
 

@@ -13,7 +13,7 @@ import unicodedata
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from glmprep.records import make_reject, pack_text, unpack_text
+from glmprep.core.records import make_reject, pack_text, unpack_text
 
 
 def normalised_digest(text: str) -> bytes:

@@ -17,7 +17,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from glmprep.schemas.shard import OBJECTIVES, ShardFormatError, ShardReader
-from glmprep.tokenizer import GLMTokenizer, TokenizerError, cached_tokenizer
+from glmprep.core.tokenizer import GLMTokenizer, TokenizerError, cached_tokenizer
 
 _COLOURS = ("\033[1;31m", "\033[1;32m", "\033[1;34m", "\033[1;35m", "\033[1;36m", "\033[1;33m")
 _RESET = "\033[0m"
@@ -178,7 +178,7 @@ def _run(args) -> int:
         print("glmprep inspect: no sample matches the filters", file=sys.stderr)
         return 1
     if args.html:
-        from glmprep.report import write_samples_html
+        from glmprep.core.report import write_samples_html
         write_samples_html(args.html, reader, rows, tokenizer)
         print(f"wrote {len(rows)} sample(s) to {args.html}")
         return 0

@@ -42,9 +42,9 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from glmprep.samples import exclusive_cumsum, masking_capacity, segment_ranges
+from glmprep.core.samples import exclusive_cumsum, masking_capacity, segment_ranges
 from glmprep.schemas.shard import OBJECTIVES, ShardFormatError, ShardReader, expand_paths
-from glmprep.tokenizer import file_sha256
+from glmprep.core.tokenizer import file_sha256
 
 MANIFEST_NAME = "manifest.json"
 MAX_EXAMPLES_PER_RULE = 5

@@ -41,12 +41,12 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from glmprep.filters import FILTER_REASONS
-from glmprep.inspect import spans_of_row, tokenizer_for
+from glmprep.core.filters import FILTER_REASONS
+from glmprep.core.inspect import spans_of_row, tokenizer_for
 from glmprep.pipeline import manifest as manifest_lib
-from glmprep.records import REJECT_PREVIEW_CHARS, STAGES
+from glmprep.core.records import REJECT_PREVIEW_CHARS, STAGES
 from glmprep.schemas.shard import OBJECTIVES, ShardFormatError, ShardReader
-from glmprep.tokenizer import GLMTokenizer, TokenizerError
+from glmprep.core.tokenizer import GLMTokenizer, TokenizerError
 
 REPORT_VERSION = 1
 HTML_NAME = "report.html"
@@ -348,7 +348,7 @@ def sample_options(manifest: Dict[str, object], reader_meta=None) -> Dict[str, o
 
 
 def span_numbers(manifest: Dict[str, object], options: Dict[str, object]) -> Dict[str, object]:
-    from glmprep.samples import truncated_poisson_pmf
+    from glmprep.core.samples import truncated_poisson_pmf
     lam, max_span = float(options["poisson_lambda"]), int(options["max_span"])
     observed = np.asarray(manifest["samples"]["blank_span_lengths"], dtype=np.int64)[1:max_span + 1]
     observed = np.pad(observed, (0, max_span - len(observed)))

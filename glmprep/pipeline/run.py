@@ -22,13 +22,13 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 from apache_beam.portability import python_urns
 from apache_beam.runners.portability.fn_api_runner import fn_runner
 
-from glmprep.filters import FilterOptions, filter_options_from
-from glmprep.minhash import MinHashOptions
+from glmprep.core.filters import FilterOptions, filter_options_from
+from glmprep.core.minhash import MinHashOptions
 from glmprep.pipeline import manifest as manifest_lib
 from glmprep.pipeline import progress, workers
 from glmprep.pipeline.options import GLMPrepOptions, add_run_arguments, sample_options_from
-from glmprep.samples import SampleOptions
-from glmprep.tokenizer import TokenizerError, load_ranks
+from glmprep.core.samples import SampleOptions
+from glmprep.core.tokenizer import TokenizerError, load_ranks
 from glmprep.transforms.clean import CleanDocuments, FilterDocuments
 from glmprep.transforms.dedup import ExactDedup
 from glmprep.transforms.neardedup import NearDedup, neardedup_options_from
@@ -326,9 +326,9 @@ def warm_worker(ranks_path: Optional[str]) -> None:
     import numpy.ma  # noqa: F401
     import pyarrow.compute  # noqa: F401
     from apache_beam.runners.worker import bundle_processor, sdk_worker_main  # noqa: F401
-    from glmprep.filters import char_tables
-    from glmprep.samples import sentence_table
-    from glmprep.tokenizer import cached_tokenizer
+    from glmprep.core.filters import char_tables
+    from glmprep.core.samples import sentence_table
+    from glmprep.core.tokenizer import cached_tokenizer
     char_tables()
     sentence_table(cached_tokenizer(ranks_path))
 
@@ -374,7 +374,7 @@ def run(argv: Sequence[str], quiet: bool = False) -> int:
     if not (quiet or opts.quiet):
         manifest_lib.print_summary(manifest)
     if opts.report:
-        from glmprep.report import write_report
+        from glmprep.core.report import write_report
         write_report(cfg.output)
     return EXIT_OK
 

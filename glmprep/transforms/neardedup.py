@@ -65,9 +65,9 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from glmprep.minhash import (KEEPER_MODES, VERIFY_MODES, MinHashOptions, band_keys, batch_shingle_hashes,
+from glmprep.core.minhash import (KEEPER_MODES, VERIFY_MODES, MinHashOptions, band_keys, batch_shingle_hashes,
                              estimated_jaccard, hash_set_jaccard, shingle_sets, signatures_of_hashes)
-from glmprep.records import make_reject
+from glmprep.core.records import make_reject
 
 COUNTER_NAMESPACE = "near_dedup"
 MAX_CLIQUE_BUCKET = 20        # a bucket up to this size emits all its pairs (at most 190)

@@ -230,7 +230,7 @@ def _train(args) -> int:
 
 
 def _tokenizer_metadata(ranks_path: Optional[str]) -> Dict[str, object]:
-    from glmprep.tokenizer import cached_tokenizer
+    from glmprep.core.tokenizer import cached_tokenizer
     return cached_tokenizer(ranks_path).metadata()
 
 
@@ -278,7 +278,7 @@ def infill_command(args) -> int:
     from glmprep.trainer import checkpoint
     from glmprep.trainer.data import check_tokenizer
     from glmprep.trainer.infill import MASK_MARKER, fill_blanks
-    from glmprep.tokenizer import cached_tokenizer
+    from glmprep.core.tokenizer import cached_tokenizer
     try:
         if MASK_MARKER not in args.text:
             raise ValueError(f"the text has no {MASK_MARKER} to fill")

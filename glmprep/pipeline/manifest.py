@@ -14,7 +14,7 @@ from typing import Dict, List
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from glmprep.samples import OBJECTIVES
+from glmprep.core.samples import OBJECTIVES
 from glmprep.transforms.shards import IN_PROGRESS_SUFFIX, replace_file
 
 MANIFEST_NAME = "manifest.json"

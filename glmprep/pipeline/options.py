@@ -10,8 +10,8 @@ from typing import Dict, Tuple
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from glmprep.filters import add_filter_arguments
-from glmprep.samples import (DEFAULT_DOCUMENT_RATIO, DEFAULT_MASK_RATIO, DEFAULT_MAX_SPAN,
+from glmprep.core.filters import add_filter_arguments
+from glmprep.core.samples import (DEFAULT_DOCUMENT_RATIO, DEFAULT_MASK_RATIO, DEFAULT_MAX_SPAN,
                              DEFAULT_OBJECTIVE_WEIGHTS, DEFAULT_POISSON_LAMBDA, DEFAULT_SEQ_LEN,
                              OBJECTIVES, SampleOptions)
 from glmprep.transforms.neardedup import add_neardedup_arguments

@@ -19,7 +19,7 @@ Vocabulary used throughout:
     part_a   x with each span replaced by one mask token; ``sep = len(part_a)``
     part_b   per span, in a random order: input ``sop s_1..s_l``, target ``s_1..s_l eop``
 
-Every random choice comes from the keyed stream of the sample (``glmprep.rng``), the
+Every random choice comes from the keyed stream of the sample (``glmprep.core.rng``), the
 sample key being ``"<first document key>#<piece>"``; draw 0 picks the objective.
 """
 from __future__ import annotations
@@ -34,8 +34,8 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from glmprep.rng import _GOLDEN, KeyedRandom, splitmix64
-from glmprep.tokenizer import GLMTokenizer, SpecialIds
+from glmprep.core.rng import _GOLDEN, KeyedRandom, splitmix64
+from glmprep.core.tokenizer import GLMTokenizer, SpecialIds
 
 OBJECTIVES = ("blank", "sentence", "document")
 
@@ -500,7 +500,7 @@ class SampleBuilder:
 
     # -- streams and plans ---------------------------------------------------------
     def _bases(self, table: PieceTable) -> np.ndarray:
-        """Stream start of every piece: blake2b of ``seed \\0 key#piece`` (as glmprep.rng.stream_base)."""
+        """Stream start of every piece: blake2b of ``seed \\0 key#piece`` (as glmprep.core.rng.stream_base)."""
         prefix = self._seed_prefix
         return np.array([int.from_bytes(hashlib.blake2b(prefix + key.encode("utf-8", "surrogatepass") + b"#%d" % piece,
                                                         digest_size=8).digest(), "little")
@@ -877,7 +877,7 @@ def assemble(x: np.ndarray, starts: np.ndarray, lengths: np.ndarray, mask_id: in
 
     GLM paper example, x = x1..x6 (ids 1..6), spans [x3] and [x5, x6], Part B order (2, 1):
 
-    >>> from glmprep.tokenizer import SpecialIds
+    >>> from glmprep.core.tokenizer import SpecialIds
     >>> sp = SpecialIds.after(100)
     >>> s = assemble(np.arange(1, 7), np.array([2, 4]), np.array([1, 2]), sp.mask, np.array([1, 0]), sp)
     >>> s["input_ids"].tolist()          # x1 x2 M x4 M | sop x5 x6 sop x3

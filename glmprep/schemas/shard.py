@@ -123,7 +123,7 @@ def samples_to_batch(samples: Sequence[Mapping[str, object]], schema: pa.Schema)
 
 
 def columns_to_batch(columns, schema: pa.Schema) -> pa.RecordBatch:
-    """Samples already in columns (``glmprep.samples.SampleColumns``) -> one RecordBatch, no row loop."""
+    """Samples already in columns (``glmprep.core.samples.SampleColumns``) -> one RecordBatch, no row loop."""
     offsets = pa.array(np.asarray(columns.offsets, dtype=np.int32))
     source_offsets = pa.array(np.asarray(columns.source_offsets, dtype=np.int32))
     arrays = []

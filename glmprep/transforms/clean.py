@@ -1,4 +1,4 @@
-"""Beam wrappers of ``glmprep.clean`` and ``glmprep.filters``.
+"""Beam wrappers of ``glmprep.core.clean`` and ``glmprep.core.filters``.
 
 Both take a PCollection of ``(key, text)`` and return ``(docs, rejects)``: the kept
 documents, and one reject dict per dropped document (stage ``clean`` or ``filter``).
@@ -14,9 +14,9 @@ from typing import Optional
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from glmprep.clean import CLEAN_CHANGES, CLEAN_REJECT_REASONS, clean_text
-from glmprep.filters import FILTER_REASONS, FilterOptions, QualityFilter
-from glmprep.records import make_reject
+from glmprep.core.clean import CLEAN_CHANGES, CLEAN_REJECT_REASONS, clean_text
+from glmprep.core.filters import FILTER_REASONS, FilterOptions, QualityFilter
+from glmprep.core.records import make_reject
 
 REJECTS = "rejects"  # tag of the rejects output
 DOCS_CHANGED = "docs_changed"
@@ -75,7 +75,7 @@ class CheckQualityDoFn(beam.DoFn):
 
 
 class CleanDocuments(beam.PTransform):
-    """``(key, text)`` -> ``(docs, rejects)``; see ``glmprep.clean.clean_text``."""
+    """``(key, text)`` -> ``(docs, rejects)``; see ``glmprep.core.clean.clean_text``."""
 
     def expand(self, docs):
         results = docs | 'CleanText' >> beam.ParDo(CleanTextDoFn()).with_outputs(REJECTS, main='docs')
@@ -83,7 +83,7 @@ class CleanDocuments(beam.PTransform):
 
 
 class FilterDocuments(beam.PTransform):
-    """``(key, text)`` -> ``(docs, rejects)``; see ``glmprep.filters.QualityFilter``."""
+    """``(key, text)`` -> ``(docs, rejects)``; see ``glmprep.core.filters.QualityFilter``."""
 
     def __init__(self, options: Optional[FilterOptions] = None):
         super().__init__()

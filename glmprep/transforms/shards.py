@@ -31,10 +31,10 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from glmprep.records import make_reject, pack, packed_size, unpack
-from glmprep.samples import OBJECTIVES, SampleBuilder, SampleOptions, sentence_table
+from glmprep.core.records import make_reject, pack, packed_size, unpack
+from glmprep.core.samples import OBJECTIVES, SampleBuilder, SampleOptions, sentence_table
 from glmprep.schemas.shard import ShardMetadata, write_shard_columns
-from glmprep.tokenizer import cached_tokenizer
+from glmprep.core.tokenizer import cached_tokenizer
 
 TOKEN_DTYPE = np.uint32
 TOKEN_BYTES = np.dtype(TOKEN_DTYPE).itemsize
@@ -175,7 +175,7 @@ class ShardStats:
         self.seq_len = seq_len
 
     def add(self, columns) -> None:
-        """Count a batch of samples in columns (``glmprep.samples.SampleColumns``)."""
+        """Count a batch of samples in columns (``glmprep.core.samples.SampleColumns``)."""
         row_objective = np.array([OBJECTIVES.index(o) for o in columns.objective], dtype=np.int64)
         row_len = np.diff(columns.offsets)
         row_x = np.add.reduceat(columns.source_lengths, columns.source_offsets[:-1])

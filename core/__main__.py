@@ -1,5 +1,0 @@
-import sys
-
-from glmprep.cli import main
-
-sys.exit(main())
