@@ -87,7 +87,8 @@ class GLMPrep(beam.PTransform):
     def expand(self, pbegin):
         cfg = self.config
         rejects = []
-        docs, bad = pbegin | "Read" >> ReadDocuments(cfg.inputs, **read_kwargs(cfg.read))
+        docs, bad = pbegin | "Read" >> ReadDocuments(cfg.inputs, **read_kwargs(cfg.read),
+                                                         note_progress=progress.note)
         rejects.append(bad)
         # The one count of documents taken from the data itself: what the readers produced.
         # The manifest checks it against kept + rejected, so no document goes unaccounted.

@@ -58,7 +58,6 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from glmprep.core.filters import option_values
-from glmprep.pipeline import progress
 from glmprep.core.records import Doc, make_reject, pack_text, unpack_text
 
 STAGE = "read"
@@ -447,11 +446,19 @@ def match_pattern(pattern: str) -> Iterator[tuple]:
             yield path, 0
 
 
-class ReadRecordsDoFn(beam.DoFn):
-    """``(path, size_in_bytes)`` -> documents, and reject dicts on the ``rejects`` tag."""
+def _no_progress(name: str, n: int = 1) -> None:
+    """The default progress note: nothing to report to."""
 
-    def __init__(self, options: ReadOptions):
+
+class ReadRecordsDoFn(beam.DoFn):
+    """``(path, size_in_bytes)`` -> documents, and reject dicts on the ``rejects`` tag.
+
+    ``note_progress(name, n)`` is told ``docs_read`` per document and ``bytes_read`` per
+    file read (the wiring layer passes its progress line's ``note``; a picklable function)."""
+
+    def __init__(self, options: ReadOptions, note_progress: Callable[[str, int], None] = _no_progress):
         self._options = options
+        self._note_progress = note_progress
         self._counters = {name: Metrics.counter(STAGE, name)
                           for name in READ_REJECT_REASONS + READ_COUNTERS}
 
@@ -464,9 +471,9 @@ class ReadRecordsDoFn(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(REJECTS, item)
             else:
                 self._counters[DOCS_READ].inc()
-                progress.note(progress.DOCS_READ)
+                self._note_progress(DOCS_READ, 1)
                 yield item
-        progress.note(progress.BYTES_READ, size_in_bytes or 0)
+        self._note_progress(BYTES_READ, size_in_bytes or 0)
 
 
 class KeepSmallestTextDoFn(beam.DoFn):
@@ -511,13 +518,16 @@ class ReadDocuments(beam.PTransform):
 
     ``docs``: ``(key, text)`` with distinct keys; ``rejects``: reject dicts of stage
     ``read``. Patterns that match nothing are allowed (the CLI checks them up front); a
-    file matched by two patterns is read once. Keyword arguments: see ``ReadOptions``.
+    file matched by two patterns is read once. Keyword arguments: see ``ReadOptions``;
+    ``note_progress``: see ``ReadRecordsDoFn``.
     """
 
     def __init__(self, patterns: Union[str, Iterable[str]], fmt: str = "auto",
                  text_field: str = "text", id_field: Optional[str] = "id",
-                 text_mode: str = "file", invalid_utf8: str = "reject"):
+                 text_mode: str = "file", invalid_utf8: str = "reject",
+                 note_progress: Callable[[str, int], None] = _no_progress):
         super().__init__()
+        self._note_progress = note_progress
         self._patterns = [patterns] if isinstance(patterns, str) else list(patterns)
         if not self._patterns:
             raise ValueError("ReadDocuments needs at least one file pattern")
@@ -533,7 +543,7 @@ class ReadDocuments(beam.PTransform):
             # path: a directory named by one pattern and globbed by another has two sizes),
             # and the grouping spreads files over workers as a reshuffle would
             | 'DropRepeatedFiles' >> beam.CombinePerKey(max)
-            | 'ReadRecords' >> beam.ParDo(ReadRecordsDoFn(self._options)).with_outputs(REJECTS, main='docs'))
+            | 'ReadRecords' >> beam.ParDo(ReadRecordsDoFn(self._options, self._note_progress)).with_outputs(REJECTS, main='docs'))
         # docs: (key, text); rejects: reject dicts
         docs, duplicates = results.docs | 'UniqueKeys' >> UniqueKeys()
         rejects = (results[REJECTS], duplicates) | 'FlattenRejects' >> beam.Flatten()
