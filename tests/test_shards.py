@@ -10,7 +10,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import example, given, settings, strategies as st
 
-from glmprep.core import samples as samples_lib
+from glmprep.core.samples import builder as samples_lib
 from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
 from glmprep.schemas.shard import ShardReader
 from glmprep.transforms.shards import (TokenizeDocuments, WriteShards, join_docs, num_shards_for, shard_of,

@@ -60,3 +60,15 @@ class KeyedRandom:
     def uniform(self, n: int) -> np.ndarray:
         """``n`` floats in [0, 1) with 53 random bits each; [n] float64."""
         return (self.bits(n) >> _S11).astype(np.float64) * _TO_UNIT
+
+
+def draw(bases: np.ndarray, counters: np.ndarray) -> np.ndarray:
+    """Draw ``counters`` of the streams starting at ``bases``, many streams at once (the
+    values ``KeyedRandom`` gives); [n] uint64 from [n] uint64 bases and [n] int counters."""
+    with np.errstate(over="ignore"):
+        return splitmix64(counters.astype(np.uint64) * _GOLDEN + bases)
+
+
+def unit(bits: np.ndarray) -> np.ndarray:
+    """uint64 bits -> floats in [0, 1) with 53 random bits each (as ``KeyedRandom.uniform``)."""
+    return (bits >> _S11).astype(np.float64) * _TO_UNIT

@@ -1,0 +1,97 @@
+"""Sample options (GLM_SPEC §3 defaults) and the worst-case room a piece takes in a sample."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Dict, Tuple
+
+import numpy as np
+
+OBJECTIVES = ("blank", "sentence", "document")
+
+# GLM_SPEC §3 defaults.
+DEFAULT_SEQ_LEN = 512
+DEFAULT_POISSON_LAMBDA = 3.0
+DEFAULT_MASK_RATIO = 0.15
+DEFAULT_MAX_SPAN = 40
+DEFAULT_DOCUMENT_RATIO = (0.5, 1.0)
+# GLM's multi-task mix is a choice: half the samples teach short blanks (NLU-like
+# infilling), the rest split between sentence infilling and long generation.
+DEFAULT_OBJECTIVE_WEIGHTS = {"blank": 0.5, "sentence": 0.25, "document": 0.25}
+
+
+@dataclass(frozen=True)
+class SampleOptions:
+    """How samples are built; recorded in every shard's metadata."""
+
+    seq_len: int = DEFAULT_SEQ_LEN                  # max len(input_ids) = n + 2m
+    objective_weights: Dict[str, float] = field(default_factory=lambda: dict(DEFAULT_OBJECTIVE_WEIGHTS))
+    poisson_lambda: float = DEFAULT_POISSON_LAMBDA  # blank span length ~ Poisson(λ) on 1..max_span
+    mask_ratio: float = DEFAULT_MASK_RATIO          # blank/sentence: mask ≥ ceil(ratio · piece length)
+    max_span: int = DEFAULT_MAX_SPAN                # longest blank span (inclusive)
+    document_ratio: Tuple[float, float] = DEFAULT_DOCUMENT_RATIO  # gMASK suffix share of a piece
+    seed: int = 0
+
+    def __post_init__(self):
+        problems = []
+        if self.seq_len < 8:
+            problems.append(f"seq_len must be ≥ 8, got {self.seq_len}")
+        unknown = set(self.objective_weights) - set(OBJECTIVES)
+        if unknown:
+            problems.append(f"unknown objectives {sorted(unknown)}; expected {OBJECTIVES}")
+        weights = [self.objective_weights.get(o, 0.0) for o in OBJECTIVES]
+        if any(w < 0 or not math.isfinite(w) for w in weights) or sum(weights) <= 0:
+            problems.append(f"objective weights must be ≥ 0 with a positive sum, got {self.objective_weights}")
+        if not self.poisson_lambda > 0:
+            problems.append(f"poisson_lambda must be > 0, got {self.poisson_lambda}")
+        if not 0 < self.mask_ratio < 1:
+            problems.append(f"mask_ratio must be in (0, 1), got {self.mask_ratio}")
+        if self.max_span < 1:
+            problems.append(f"max_span must be ≥ 1, got {self.max_span}")
+        lo, hi = self.document_ratio
+        if not 0 < lo <= hi <= 1:
+            problems.append(f"document_ratio must satisfy 0 < low ≤ high ≤ 1, got {self.document_ratio}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        if self.max_piece_len() < 3:
+            raise ValueError(f"seq_len {self.seq_len} is too small for mask_ratio {self.mask_ratio}")
+
+    @property
+    def active_objectives(self) -> Tuple[str, ...]:
+        return tuple(o for o in OBJECTIVES if self.objective_weights.get(o, 0.0) > 0)
+
+    def piece_cost(self, objective: str, x_len: int, text_len: int) -> int:
+        """Worst-case tokens a piece occupies in a sample after the +2m growth."""
+        if objective == "document":
+            return x_len + 2
+        # Each blank/sentence span covers ≥ 1 token and spans stop once the target is met.
+        capacity = int(masking_capacity(np.array([text_len]), objective, self.max_span)[0])
+        return x_len + 2 * min(capacity, math.ceil(self.mask_ratio * x_len - 1e-9))
+
+    def max_piece_len(self) -> int:
+        """Largest piece (in x tokens, ENC and eos included) whose cost fits seq_len."""
+        length = self.seq_len
+        while length > 0 and max(self.piece_cost(o, length, length - 2)
+                                 for o in self.active_objectives) > self.seq_len:
+            length -= 1
+        return length
+
+    def to_metadata(self) -> Dict[str, object]:
+        return {
+            "poisson_lambda": self.poisson_lambda,
+            "mask_ratio": self.mask_ratio,
+            "max_span": self.max_span,
+            "document_ratio": list(self.document_ratio),
+            "sample_key": "<first document key>#<piece>",
+            "blank_span_lengths": "Poisson(lambda) truncated to 1..max_span, renormalised",
+        }
+
+
+def masking_capacity(text_lens: np.ndarray, objective: str, max_span: int) -> np.ndarray:
+    """Most tokens a piece's spans can cover: sentence spans may touch, blank spans of at most
+    ``max_span`` tokens need a gap between them (t = 5, max_span = 2: ``xx_xx`` -> 4)."""
+    text_lens = np.asarray(text_lens, dtype=np.int64)
+    if objective == "blank":
+        return text_lens - text_lens // (max_span + 1)
+    return text_lens
+

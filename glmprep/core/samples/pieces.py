@@ -1,0 +1,130 @@
+"""Documents cut into pieces that fit a sample, and pieces held in columns."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from glmprep.core.samples.arrays import exclusive_cumsum, segment_ranges
+from glmprep.core.samples.sentences import SentenceTable
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A run of one document's tokens that fits in a sample."""
+
+    key: str             # the document's key
+    piece: int           # index of this piece in the document
+    num_pieces: int
+    tokens: np.ndarray   # text tokens only; [t] uint32
+    ends: np.ndarray     # sentence ends of ``tokens``; [t] bool
+
+
+def split_points(ends: np.ndarray, max_x_len: int) -> List[int]:
+    """Cut offsets ``[0, …, t]`` of a document into pieces of at most ``max_x_len`` x-tokens.
+
+    A cut goes after the last sentence end in the second half of the window, or
+    mid-sentence when the window holds none.
+    """
+    t = len(ends)
+    budget = max_x_len - 2  # room for ENC and eos whichever piece this is
+    cuts = [0]
+    while t - cuts[-1] > budget:
+        lo, hi = cuts[-1] + budget // 2, cuts[-1] + budget
+        found = np.flatnonzero(ends[lo:hi])
+        cuts.append(lo + int(found[-1]) + 1 if len(found) else hi)
+    cuts.append(t)
+    return cuts
+
+
+def split_document(key: str, tokens: np.ndarray, ends: np.ndarray, max_x_len: int) -> List[Piece]:
+    """Cut a document into pieces that fit a sample; nothing is dropped."""
+    cuts = split_points(ends, max_x_len) if len(tokens) + 2 > max_x_len else [0, len(tokens)]
+    n = len(cuts) - 1
+    return [Piece(key, i, n, tokens[a:b], ends[a:b]) for i, (a, b) in enumerate(zip(cuts, cuts[1:]))]
+
+
+@dataclass
+class PieceTable:
+    """Pieces in columns: their text tokens back to back, one row per piece."""
+
+    tokens: np.ndarray        # [T] uint32, every piece's text in order
+    ends: np.ndarray          # [T] bool sentence ends
+    keys: List[str]           # [P] document key of each piece
+    piece: np.ndarray         # [P] index of the piece in its document
+    num_pieces: np.ndarray    # [P]
+    lengths: np.ndarray       # [P] text tokens
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return exclusive_cumsum(self.lengths)
+
+    @property
+    def x_lengths(self) -> np.ndarray:
+        return self.lengths + (self.piece == 0) + (self.piece == self.num_pieces - 1)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def take(self, indices: np.ndarray) -> "PieceTable":
+        """The pieces at ``indices``, in that order, as a new table."""
+        indices = np.asarray(indices, dtype=np.int64)
+        tokens_at = segment_ranges(self.offsets[indices], self.lengths[indices])
+        return PieceTable(self.tokens[tokens_at], self.ends[tokens_at], [self.keys[i] for i in indices.tolist()],
+                          self.piece[indices], self.num_pieces[indices], self.lengths[indices])
+
+    @classmethod
+    def concat(cls, tables: Sequence["PieceTable"]) -> "PieceTable":
+        return cls(np.concatenate([t.tokens for t in tables]), np.concatenate([t.ends for t in tables]),
+                   [k for t in tables for k in t.keys], np.concatenate([t.piece for t in tables]),
+                   np.concatenate([t.num_pieces for t in tables]), np.concatenate([t.lengths for t in tables]))
+
+    @classmethod
+    def from_pieces(cls, pieces: Sequence[Piece]) -> "PieceTable":
+        return cls(
+            np.concatenate([p.tokens for p in pieces]).astype(np.uint32, copy=False) if pieces else np.zeros(0, np.uint32),
+            np.concatenate([p.ends for p in pieces]).astype(bool, copy=False) if pieces else np.zeros(0, bool),
+            [p.key for p in pieces], np.array([p.piece for p in pieces], dtype=np.int64),
+            np.array([p.num_pieces for p in pieces], dtype=np.int64),
+            np.array([len(p.tokens) for p in pieces], dtype=np.int64))
+
+    @classmethod
+    def from_documents(cls, keys: Sequence[str], tokens: Sequence[np.ndarray], max_x_len: int,
+                       table: Optional[SentenceTable] = None,
+                       ends: Optional[Sequence[np.ndarray]] = None) -> "PieceTable":
+        """Documents -> pieces; only documents longer than a sample go through a Python loop."""
+        lengths = np.array([len(t) for t in tokens], dtype=np.int64)
+        flat = np.concatenate(tokens).astype(np.uint32, copy=False) if len(tokens) else np.zeros(0, np.uint32)
+        if ends is not None:
+            flat_ends = np.concatenate(ends).astype(bool, copy=False) if len(ends) else np.zeros(0, bool)
+        elif table is not None:
+            flat_ends = table.ends(flat, lengths)
+        else:
+            raise ValueError("PieceTable.from_documents needs a SentenceTable or the sentence ends")
+        long_docs = np.flatnonzero(lengths + 2 > max_x_len)
+        if not len(long_docs):
+            ones = np.ones(len(keys), dtype=np.int64)
+            return cls(flat, flat_ends, list(keys), np.zeros(len(keys), np.int64), ones, lengths)
+        doc_offsets = exclusive_cumsum(lengths)
+        piece_keys, piece_index, piece_count, piece_len = [], [], [], []
+        previous = 0
+        for d in long_docs.tolist():
+            piece_keys.extend(keys[previous:d])
+            piece_index.extend([0] * (d - previous))
+            piece_count.extend([1] * (d - previous))
+            piece_len.extend(lengths[previous:d].tolist())
+            start = int(doc_offsets[d])
+            cuts = split_points(flat_ends[start:start + int(lengths[d])], max_x_len)
+            n = len(cuts) - 1
+            piece_keys.extend([keys[d]] * n)
+            piece_index.extend(range(n))
+            piece_count.extend([n] * n)
+            piece_len.extend(np.diff(cuts).tolist())
+            previous = d + 1
+        piece_keys.extend(keys[previous:])
+        piece_index.extend([0] * (len(keys) - previous))
+        piece_count.extend([1] * (len(keys) - previous))
+        piece_len.extend(lengths[previous:].tolist())
+        return cls(flat, flat_ends, piece_keys, np.array(piece_index, np.int64),
+                   np.array(piece_count, np.int64), np.array(piece_len, np.int64))
