@@ -1,11 +1,11 @@
-"""UniqueKeys (the end of ReadDocuments): one document per key, the others rejected as duplicate_id."""
+"""UniqueKeys (the step after the readers): one document per key, the others rejected as duplicate_id."""
 from __future__ import annotations
 
 import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from glmprep.transforms.read import DUPLICATE_ID, UniqueKeys
+from glmprep.transforms.unique_keys import DUPLICATE_ID, UniqueKeys
 
 
 def test_different_texts_under_one_id_keep_the_smallest():

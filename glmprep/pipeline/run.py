@@ -33,6 +33,7 @@ from glmprep.transforms.clean import CleanDocuments, FilterDocuments
 from glmprep.transforms.dedup import ExactDedup
 from glmprep.transforms.neardedup import NearDedup, neardedup_options_from
 from glmprep.transforms.read import ReadDocuments, read_options_from
+from glmprep.transforms.unique_keys import UniqueKeys
 from glmprep.transforms.shards import TokenizeDocuments, WriteShards
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -90,7 +91,10 @@ class GLMPrep(beam.PTransform):
         docs, bad = pbegin | "Read" >> ReadDocuments(cfg.inputs, **read_kwargs(cfg.read),
                                                          note_progress=progress.note)
         rejects.append(bad)
-        # The one count of documents taken from the data itself: what the readers produced.
+        docs, bad = docs | "UniqueKeys" >> UniqueKeys()
+        rejects.append(bad)
+        # The one count of documents taken from the data itself: what the readers produced
+        # (one per distinct key).
         # The manifest checks it against kept + rejected, so no document goes unaccounted.
         read_count = (docs
                       | "CountRead" >> beam.CombineGlobally(beam.combiners.CountCombineFn()).without_defaults()

@@ -3,7 +3,7 @@
 ``ExactDedup``: documents whose normalised text is identical form a group; the member
 with the smallest key is kept and every other one is rejected (stage ``exact_dedup``)
 with reason ``exact_duplicate`` naming the kept key. The text crosses exactly one
-shuffle. Keys are already unique (``ReadDocuments`` makes them so).
+shuffle. Keys are already unique (``UniqueKeys`` makes them so).
 """
 from __future__ import annotations
 

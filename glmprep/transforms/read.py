@@ -23,14 +23,10 @@ is not a character and Beam cannot even encode it to pass it on), ``invalid_utf8
 U+FFFD and counted as ``utf8_replaced``), ``unknown_format``, ``bad_parquet_schema`` and
 ``unreadable_file`` (cannot open, a directory, corrupt or truncated compressed data:
 the documents read before the break are kept, the reject's key is the path and its
-detail says where it broke), ``duplicate_id`` (see below).
+detail says where it broke).
 
-Keys are unique on the way out: records sharing a key (the same id twice) are grouped,
-the one whose text sorts first is kept and every other one is rejected as
-``duplicate_id``, naming the kept key and whether its text was the same. Later stages
-rely on a key naming one document (exact and near dedup keep by key, shards list source
-keys). The grouping is also the pipeline's first shuffle: a compressed file is read by
-one worker, and from here on its documents spread over all of them.
+Keys are not yet unique on the way out (the same id twice): ``UniqueKeys``
+(``glmprep.transforms.unique_keys``) follows the reader in the pipeline.
 
 Counters (namespace ``read``): one per reason, plus ``docs_read``, ``bytes_read`` (file
 sizes as stored), ``utf8_replaced``, ``blank_lines``.
@@ -58,7 +54,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from glmprep.core.filters import option_values
-from glmprep.core.records import Doc, make_reject, pack_text, unpack_text
+from glmprep.core.records import Doc, make_reject
 
 STAGE = "read"
 
@@ -75,10 +71,8 @@ UNKNOWN_FORMAT = "unknown_format"
 BAD_PARQUET_SCHEMA = "bad_parquet_schema"
 UNREADABLE_FILE = "unreadable_file"
 INVALID_UNICODE = "invalid_unicode"  # same name as the clean stage's reason
-DUPLICATE_ID = "duplicate_id"
 READ_REJECT_REASONS = (MALFORMED_JSON, MISSING_TEXT, NON_STRING_TEXT, INVALID_UTF8,
-                       INVALID_UNICODE, UNKNOWN_FORMAT, BAD_PARQUET_SCHEMA, UNREADABLE_FILE,
-                       DUPLICATE_ID)
+                       INVALID_UNICODE, UNKNOWN_FORMAT, BAD_PARQUET_SCHEMA, UNREADABLE_FILE)
 
 # Counters besides the reject reasons.
 DOCS_READ = "docs_read"
@@ -476,47 +470,10 @@ class ReadRecordsDoFn(beam.DoFn):
         self._note_progress(BYTES_READ, size_in_bytes or 0)
 
 
-class KeepSmallestTextDoFn(beam.DoFn):
-    """``(key, [text, ...])`` -> ``(key, the smallest text)``; a ``duplicate_id`` reject
-    for every other text."""
-
-    def __init__(self):
-        self.duplicate_ids = Metrics.counter(STAGE, DUPLICATE_ID)
-
-    def process(self, element):
-        key, packed_texts = element
-        texts = list(map(unpack_text, packed_texts))
-        if len(texts) == 1:  # (almost) always
-            yield key, texts[0]
-            return
-        texts.sort()
-        kept = texts[0]
-        yield key, kept
-        for text in texts[1:]:
-            self.duplicate_ids.inc()
-            same = "the same text" if text == kept else "a different text (the kept one sorts first)"
-            yield beam.pvalue.TaggedOutput(REJECTS, make_reject(
-                key, STAGE, DUPLICATE_ID, f"kept {key}: another record with this id and {same}", text))
-
-
-class UniqueKeys(beam.PTransform):
-    """``(key, text)`` -> ``(docs with distinct keys, duplicate_id rejects)``."""
-
-    def expand(self, docs):
-        result = (
-            docs
-            # (key, packed text): a third of the bytes to shuffle (records.pack)
-            | "Pack" >> beam.Map(lambda doc: (doc[0], pack_text(doc[1])))
-            # key -> [packed text, ...]
-            | "GroupByKey" >> beam.GroupByKey()
-            | "KeepSmallestText" >> beam.ParDo(KeepSmallestTextDoFn()).with_outputs(REJECTS, main="docs"))
-        return result.docs, result[REJECTS]
-
-
 class ReadDocuments(beam.PTransform):
     """Read every file matching ``patterns``; returns ``(docs, rejects)``.
 
-    ``docs``: ``(key, text)`` with distinct keys; ``rejects``: reject dicts of stage
+    ``docs``: ``(key, text)``, keys not yet distinct (see ``UniqueKeys``); ``rejects``: reject dicts of stage
     ``read``. Patterns that match nothing are allowed (the CLI checks them up front); a
     file matched by two patterns is read once. Keyword arguments: see ``ReadOptions``;
     ``note_progress``: see ``ReadRecordsDoFn``.
@@ -544,10 +501,8 @@ class ReadDocuments(beam.PTransform):
             # and the grouping spreads files over workers as a reshuffle would
             | 'DropRepeatedFiles' >> beam.CombinePerKey(max)
             | 'ReadRecords' >> beam.ParDo(ReadRecordsDoFn(self._options, self._note_progress)).with_outputs(REJECTS, main='docs'))
-        # docs: (key, text); rejects: reject dicts
-        docs, duplicates = results.docs | 'UniqueKeys' >> UniqueKeys()
-        rejects = (results[REJECTS], duplicates) | 'FlattenRejects' >> beam.Flatten()
-        return docs, rejects
+        # docs: (key, text), a key possibly repeated (UniqueKeys follows); rejects: reject dicts
+        return results.docs, results[REJECTS]
 
 
 # --- command line ---
