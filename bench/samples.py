@@ -23,7 +23,8 @@ import numpy as np
 
 import corpus
 
-from glmprep.core.samples import OBJECTIVES, SampleBuilder, SampleOptions, sentence_table
+from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
+from glmprep.schemas.shard import OBJECTIVES
 from glmprep.core.tokenizer import GLMTokenizer
 
 

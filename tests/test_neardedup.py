@@ -11,7 +11,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from glmprep.core.minhash import (KEEPER_MODES, MinHashOptions, band_keys, estimated_jaccard, jaccard, shingles,
                              signature)
-from glmprep.core.records import make_reject
+from glmprep.schemas.rejects import make_reject
 from glmprep.transforms.neardedup import (COUNTER_NAMESPACE, ConnectedComponents, NearDedup, SelectKeepers,
                                           add_neardedup_arguments, first_in_keeper_order, keeper_priority,
                                           neardedup_options_from)
@@ -30,7 +30,7 @@ def replace_block(words, start, length, seed):
 
 
 def reject(key, keeper, text):
-    return make_reject(key, "near_dedup", "near_duplicate", f"kept {keeper}", text)
+    return make_reject(key, "near_dedup", "near_duplicate", f"kept {keeper}", text, kept_key=keeper)
 
 
 def read_lines(directory, prefix):

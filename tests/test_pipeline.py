@@ -15,6 +15,7 @@ from glmprep.pipeline.cli import main
 from glmprep.pipeline import workers
 from glmprep.pipeline.manifest import read_manifest
 from glmprep.pipeline.run import build_pipeline_options, tokenizer_threads_for
+from glmprep.schemas.rejects import REJECT_FIELDS, REJECT_PREVIEW_CHARS
 from glmprep.schemas.shard import ShardReader
 from glmprep.core.validate import validate_paths
 
@@ -71,7 +72,8 @@ def test_run_validates_and_accounts_for_every_document(first_run):
     assert len(rejects) == totals["documents_rejected"]
     by_reason = {}
     for r in rejects:
-        assert set(r) == {"key", "stage", "reason", "detail", "preview"} and len(r["preview"]) <= 200
+        assert set(r) == set(REJECT_FIELDS)
+        assert len(r["preview"]) <= REJECT_PREVIEW_CHARS
         by_reason[f"{r['stage']}/{r['reason']}"] = by_reason.get(f"{r['stage']}/{r['reason']}", 0) + 1
     assert by_reason == totals["rejected_by_reason"]
 

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from glmprep.core.samples import (OBJECTIVES, SampleBuilder, SampleOptions, assemble, sentence_table,
-                             split_document, truncated_poisson_pmf)
-from glmprep.schemas.shard import ShardReader, samples_to_table
+from glmprep.core.samples import (SampleBuilder, SampleOptions, assemble, sentence_table,
+                                  split_document, truncated_poisson_pmf)
+from glmprep.schemas.shard import OBJECTIVES, ShardReader, samples_to_table
 from glmprep.core.validate import validate_reader
 
 from support import TOY_BASE_VOCAB, TOY_SPECIALS, toy_metadata, tokenizer_metadata

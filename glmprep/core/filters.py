@@ -51,6 +51,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
+from glmprep.schemas.cjk import CJK_LETTER_RANGES, char_class
+
 # A one-line quote ("Simplicity is prerequisite for reliability.") is a real, useful
 # document of 5-30 words; below 5 words a text is a title, a label or a fragment with
 # nothing around a blank to infer it from. C4's 50-word minimum (on pages) would drop
@@ -93,9 +95,8 @@ BULLETS = ("•", "●", "○", "◦", "▪", "▫", "■", "□", "‣", "⁃",
            "✓", "✔", "-", "*", "–", "—")
 ELLIPSES = ("...", "…")
 
-# Chinese ideographs (with extensions A-G and compatibility), Japanese kana.
-_CJK_RANGES = ("\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-               "\uff66-\uff9f\U00020000-\U0003134f")
+# Chinese ideographs and Japanese kana: the letters that are each a word (glmprep.schemas.cjk).
+_CJK_RANGES = char_class(CJK_LETTER_RANGES)
 _CJK_CHAR = re.compile(f"[{_CJK_RANGES}]")
 # The words of a text holding CJK characters, in one pass: an alphanumeric CJK
 # character; a whole whitespace-separated token without CJK; or, inside a token with

@@ -42,6 +42,8 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
+from glmprep.schemas.cjk import CJK_SCRIPT_RANGES
+
 _U64 = (1 << 64) - 1
 
 # Odd 64-bit constants of the shingle hash: the per-code-point base, the per-word base
@@ -116,18 +118,8 @@ class MinHashOptions:
 
 _WORD, _SPACE, _CJK = 0, 1, 2
 
-# Code point ranges whose characters are each one word.
-_CJK_RANGES = (
-    (0x2E80, 0x2FDF),    # CJK radicals, Kangxi radicals
-    (0x3001, 0x303F),    # CJK symbols and punctuation (U+3000 is a space)
-    (0x3040, 0x30FF),    # hiragana, katakana
-    (0x3400, 0x4DBF),    # CJK unified ideographs extension A
-    (0x4E00, 0x9FFF),    # CJK unified ideographs
-    (0xF900, 0xFAFF),    # CJK compatibility ideographs
-    (0xFE30, 0xFE4F),    # CJK compatibility forms
-    (0xFF00, 0xFFEF),    # half-width and full-width forms
-    (0x20000, 0x3134F),  # CJK unified ideographs extensions B-G
-)
+# Code point ranges whose characters are each one word (glmprep.schemas.cjk).
+_CJK_RANGES = CJK_SCRIPT_RANGES
 
 
 def _space_code_points() -> List[int]:

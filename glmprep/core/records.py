@@ -9,42 +9,16 @@ hundred bytes or less are stored as they are), so the runner holds and moves a t
 the bytes: the DirectRunner keeps every grouped
 collection in memory, and Dataflow bills shuffle by the byte.
 
-A rejected document becomes a reject record (a plain dict, JSON-serialisable) that
-ends up in ``rejects/`` and in the manifest's counts. Every stage that drops a
-document emits exactly one reject record for it: docs_in = kept + Σ rejected.
+A rejected document becomes a reject record (``glmprep.schemas.rejects.make_reject``).
 """
 from __future__ import annotations
 
 import threading
-from typing import Dict, Optional, Tuple
+from typing import Tuple
 
 import zstandard
 
 Doc = Tuple[str, str]
-
-REJECT_PREVIEW_CHARS = 200
-
-# Stage names, in pipeline order; a reject's ``stage`` is one of these.
-STAGES = ("read", "clean", "filter", "exact_dedup", "near_dedup", "tokenize", "pack")
-
-
-def make_reject(key: str, stage: str, reason: str, detail: str = "",
-                text: Optional[str] = None) -> Dict[str, str]:
-    """One reject record.
-
-    >>> make_reject("a.jsonl:3", "filter", "too_short", "4 words < 50", "hi there")["preview"]
-    'hi there'
-    """
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
-    return {
-        "key": key,
-        "stage": stage,
-        "reason": reason,
-        "detail": detail,
-        "preview": (text or "")[:REJECT_PREVIEW_CHARS],
-    }
-
 
 # zstd contexts are not safe to share between threads (the DirectRunner may run bundles
 # on several): one pair per thread.

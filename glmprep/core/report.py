@@ -14,7 +14,7 @@ What each section is based on (the page says it too):
   pieces of a document stay together): kept documents' lengths (tokens of text, from
   ``source_lengths`` minus ENC/eos) and language (CJK share of the decoded text), and the
   masked ratio of each sample.
-- **rejects/*.jsonl**: near-duplicate cluster sizes (a reject's detail ``kept KEY`` names its
+- **rejects/*.jsonl**: near-duplicate cluster sizes (a reject's ``kept_key`` names its
   cluster), and rejected documents' lengths: a duplicate has the length of the kept copy
   it names (exactly for exact duplicates, about for near-duplicates), any other reject the
   length of its preview, which is the whole text when shorter than the
@@ -44,7 +44,10 @@ from apache_beam.io.filesystems import FileSystems
 from glmprep.core.filters import FILTER_REASONS
 from glmprep.core.inspect import spans_of_row, tokenizer_for
 from glmprep.pipeline import manifest as manifest_lib
-from glmprep.core.records import REJECT_PREVIEW_CHARS, STAGES
+from glmprep.schemas.cjk import CJK_SCRIPT_RANGES, char_class
+from glmprep.schemas.manifest import MANIFEST_NAME
+from glmprep.schemas.rejects import REJECT_PREVIEW_CHARS, REJECTS_GLOB
+from glmprep.schemas.stages import FUNNEL_STAGES, STAGE_LIST, STAGES
 from glmprep.schemas.shard import OBJECTIVES, ShardFormatError, ShardReader
 from glmprep.core.tokenizer import GLMTokenizer, TokenizerError
 
@@ -68,12 +71,11 @@ MAX_REJECTS_MEASURED = 50_000
 EXAMPLE_SAMPLES = 3
 DPI = 100
 
-_CJK = re.compile("[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
+_CJK = re.compile(f"[{char_class(CJK_SCRIPT_RANGES)}]")
 _SPACE = re.compile(r"\s")
-_STAGE_LABEL = {"read": "read", "clean": "cleaned", "exact_dedup": "exact dedup",
-                "near_dedup": "near dedup", "tokenize": "tokenized", "pack": "kept"}
+_STAGE_LABEL = {s.name: s.after for s in STAGE_LIST}
 _STAGE_COLOUR = {"read": "#8c564b", "clean": "#7f7f7f", "filter": "#d62728", "exact_dedup": "#ff7f0e",
-                 "near_dedup": "#bcbd22", "tokenize": "#9467bd", "pack": "#e377c2"}
+                 "near_dedup": "#bcbd22", "tokenize": "#9467bd", "shards": "#e377c2"}
 _OBJECTIVE_COLOUR = {"blank": "#1f77b4", "sentence": "#2ca02c", "document": "#9467bd"}
 
 
@@ -234,7 +236,7 @@ def _add_row(sample: ShardSample, row: Dict[str, object], tokenizer: GLMTokenize
 # --------------------------------------------------------------------------- rejects
 def read_rejects(output_dir: str) -> Iterator[Dict[str, str]]:
     """Every reject record of the run, file by file."""
-    pattern = FileSystems.join(output_dir, manifest_lib.REJECTS_DIR, "*.jsonl")
+    pattern = FileSystems.join(output_dir, REJECTS_GLOB)
     files = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
     for path in files:
         with FileSystems.open(path) as fh:
@@ -244,9 +246,8 @@ def read_rejects(output_dir: str) -> Iterator[Dict[str, str]]:
 
 
 def kept_key(reject: Dict[str, str]) -> Optional[str]:
-    """The key a duplicate was removed in favour of (detail ``kept KEY``), else None."""
-    detail = reject.get("detail", "")
-    return detail[5:] if detail.startswith("kept ") else None
+    """The key a duplicate was removed in favour of (its ``kept_key``), else None."""
+    return reject.get("kept_key")
 
 
 @dataclass
@@ -332,8 +333,8 @@ def funnel_checks(manifest: Dict[str, object], steps: List[Dict[str, object]]) -
     """The funnel rebuilt from reject counts agrees with the pipeline's own counts."""
     after = {s["stage"]: s["documents"] for s in steps if s["stage"]}  # last step of each stage
     pipeline_counts = manifest.get("funnel", {})
-    checks = {f"funnel_{name}": pipeline_counts[name] == after[stage]
-              for name, stage in manifest_lib.FUNNEL_STAGE.items() if name in pipeline_counts}
+    checks = {f"funnel_{name}": pipeline_counts[name] == after[name]
+              for name in FUNNEL_STAGES if name in pipeline_counts}
     checks["kept_equals_manifest"] = steps[-1]["documents"] == manifest["totals"]["documents_kept"]
     checks["accounting_balanced"] = bool(manifest["totals"]["accounting_balanced"])
     return checks
@@ -447,7 +448,7 @@ def build_numbers(output_dir: str, sample_rows: int = DEFAULT_SAMPLE_ROWS,
     try:
         manifest = manifest_lib.read_manifest(output_dir)
     except (OSError, ValueError) as exc:
-        raise ReportError(f"{output_dir}: no readable {manifest_lib.MANIFEST_NAME} ({exc}); "
+        raise ReportError(f"{output_dir}: no readable {MANIFEST_NAME} ({exc}); "
                           "is this the --output of a finished glmprep run?") from None
     paths = [FileSystems.join(output_dir, s["file"]) for s in manifest["shards"]]
     if not paths:
@@ -891,7 +892,7 @@ def _samples_sections(numbers: Dict[str, object]) -> str:
         f"from the run's options; χ² pools the tail so that every cell expects ≥ 5 spans.")
     cluster_section = _section(
         "Duplicate clusters", plot_clusters(numbers),
-        f"From rejects/: a duplicate's detail (kept KEY) names its cluster; size = the kept document + its "
+        f"From rejects/: a duplicate's kept_key names its cluster; size = the kept document + its "
         f"removed copies. Near-duplicate clusters: {clusters['near']['clusters']:,} "
         f"(manifest: {clusters['near']['manifest_clusters']}).",
         _table(["kind", "largest clusters: kept document", "size"],

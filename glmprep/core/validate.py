@@ -45,8 +45,7 @@ import numpy as np
 from glmprep.core.samples import exclusive_cumsum, masking_capacity, segment_ranges
 from glmprep.schemas.shard import OBJECTIVES, ShardFormatError, ShardReader, expand_paths
 from glmprep.core.tokenizer import file_sha256
-
-MANIFEST_NAME = "manifest.json"
+from glmprep.schemas.manifest import MANIFEST_NAME
 MAX_EXAMPLES_PER_RULE = 5
 
 

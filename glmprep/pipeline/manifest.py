@@ -14,16 +14,12 @@ from typing import Dict, List
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from glmprep.core.samples import OBJECTIVES
+from glmprep.schemas.manifest import (MANIFEST_NAME, MANIFEST_VERSION, OBJECTIVE_STAT_KEYS, RUN_KEY,
+                                     SHARD_ENTRY_KEYS)
+from glmprep.schemas.rejects import REJECTS_DIR
+from glmprep.schemas.shard import OBJECTIVES
+from glmprep.schemas.stages import FUNNEL_STAGES, stage
 from glmprep.transforms.shards import IN_PROGRESS_SUFFIX, replace_file
-
-MANIFEST_NAME = "manifest.json"
-MANIFEST_VERSION = 1
-REJECTS_DIR = "rejects"
-# Funnel entry -> the stage whose surviving documents it counts, in pipeline order.
-FUNNEL_STAGE = {"read": "read", "cleaned": "clean", "filtered": "filter", "exact_deduped": "exact_dedup",
-                "near_deduped": "near_dedup", "tokenized": "tokenize"}
-FUNNEL = tuple(FUNNEL_STAGE)
 
 
 def glmprep_version() -> str:
@@ -44,7 +40,7 @@ def library_versions() -> Dict[str, str]:
 
 def _sum_stats(shards: List[dict]) -> Dict[str, object]:
     objectives = {o: {k: sum(s["objectives"][o][k] for s in shards)
-                      for k in ("rows", "tokens", "masked_tokens", "x_tokens", "spans")} for o in OBJECTIVES}
+                      for k in OBJECTIVE_STAT_KEYS} for o in OBJECTIVES}
     spans = np.sum([s["blank_span_lengths"] for s in shards], axis=0).tolist() if shards else []
     fill = np.sum([s["fill_histogram"] for s in shards], axis=0).tolist() if shards else []
     return {"objectives": objectives, "blank_span_lengths": spans, "fill_histogram": fill}
@@ -54,19 +50,19 @@ def funnel_from(kept: int, reasons: Dict[str, int], near_dedup: bool) -> Dict[st
     """Documents left after each stage: what is kept plus what later stages rejected.
 
     >>> funnel_from(5, {"read/malformed_json": 1, "filter/too_short": 2, "exact_dedup/exact_duplicate": 1}, False)
-    {'read': 8, 'cleaned': 8, 'filtered': 6, 'exact_deduped': 5, 'tokenized': 5}
+    {'read': 8, 'clean': 8, 'filter': 6, 'exact_dedup': 5, 'tokenize': 5}
     """
     by_stage: Dict[str, int] = {}
     for reason, n in reasons.items():
-        stage = reason.split("/", 1)[0]
-        by_stage[stage] = by_stage.get(stage, 0) + n
-    names = [name for name in FUNNEL if near_dedup or name != "near_deduped"]
-    later = kept + sum(n for stage, n in by_stage.items() if stage != "read")
+        name = reason.split("/", 1)[0]
+        by_stage[name] = by_stage.get(name, 0) + n
+    names = [name for name in FUNNEL_STAGES if near_dedup or name != "near_dedup"]
+    later = kept + sum(n for name, n in by_stage.items() if name != "read")
     funnel: Dict[str, int] = {}
     for name, next_name in zip(names, names[1:] + [None]):
         funnel[name] = later
         if next_name is not None:
-            later -= by_stage.get(FUNNEL_STAGE[next_name], 0)
+            later -= by_stage.get(next_name, 0)
     return funnel
 
 
@@ -93,8 +89,7 @@ def build_manifest(options: Dict[str, object], shards: List[dict], counts: Dict[
     }
     return {
         "manifest_version": MANIFEST_VERSION,
-        "shards": [{k: s[k] for k in ("file", "rows", "tokens", "sha256", "documents", "document_tokens")}
-                   for s in shards],
+        "shards": [{k: s[k] for k in SHARD_ENTRY_KEYS} for s in shards],
         "totals": totals,
         "funnel": funnel,
         "samples": _sum_stats(shards),
@@ -128,7 +123,7 @@ def finish_run(output: str, started: float, runner: str = "") -> Dict[str, objec
     the same shards) to the manifest."""
     manifest = read_manifest(output)
     finished = time.time()
-    manifest["run"] = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+    manifest[RUN_KEY] = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
                        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)),
                        "seconds": round(finished - started, 3), "runner": runner}
     write_json_atomically(FileSystems.join(output, MANIFEST_NAME), manifest)
@@ -158,9 +153,9 @@ def stats_table(manifest: Dict[str, object]) -> str:
     lines = ["stage                         documents"]
     funnel = manifest.get("funnel", {})
     lines.append(f"  {'input records':28s}{totals['documents_in']:>10,}")
-    for name in FUNNEL:
+    for name in FUNNEL_STAGES:
         if name in funnel:
-            lines.append(f"  {name.replace('_', ' '):28s}{funnel[name]:>10,}")
+            lines.append(f"  {stage(name).after:28s}{funnel[name]:>10,}")
     lines.append(f"  {'kept in shards':28s}{totals['documents_kept']:>10,}")
     lines.append("")
     lines.append("rejected (stage/reason)       documents")

@@ -13,7 +13,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from glmprep.core.filters import add_filter_arguments
 from glmprep.core.samples import (DEFAULT_DOCUMENT_RATIO, DEFAULT_MASK_RATIO, DEFAULT_MAX_SPAN,
                              DEFAULT_OBJECTIVE_WEIGHTS, DEFAULT_POISSON_LAMBDA, DEFAULT_SEQ_LEN,
-                             OBJECTIVES, SampleOptions)
+                             SampleOptions)
+from glmprep.schemas.shard import OBJECTIVES
 from glmprep.transforms.neardedup import add_neardedup_arguments
 from glmprep.transforms.read import add_read_arguments
 

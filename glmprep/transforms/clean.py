@@ -16,7 +16,7 @@ from apache_beam.metrics import Metrics
 
 from glmprep.core.clean import CLEAN_CHANGES, CLEAN_REJECT_REASONS, clean_text
 from glmprep.core.filters import FILTER_REASONS, FilterOptions, QualityFilter
-from glmprep.core.records import make_reject
+from glmprep.schemas.rejects import make_reject
 
 REJECTS = "rejects"  # tag of the rejects output
 DOCS_CHANGED = "docs_changed"

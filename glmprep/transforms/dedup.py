@@ -13,7 +13,8 @@ import unicodedata
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from glmprep.core.records import make_reject, pack_text, unpack_text
+from glmprep.core.records import pack_text, unpack_text
+from glmprep.schemas.rejects import make_reject
 
 
 def normalised_digest(text: str) -> bytes:
@@ -48,7 +49,8 @@ class KeepSmallestKeyDoFn(beam.DoFn):
             self.duplicates.inc(len(members) - 1)
         for key, packed_text in members[1:]:
             yield beam.pvalue.TaggedOutput("rejects", make_reject(
-                key, STAGE, EXACT_DUPLICATE, f"kept {keeper_key}", unpack_text(packed_text)))
+                key, STAGE, EXACT_DUPLICATE, f"kept {keeper_key}", unpack_text(packed_text),
+                kept_key=keeper_key))
 
 
 class ExactDedup(beam.PTransform):

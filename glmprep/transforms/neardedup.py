@@ -8,7 +8,7 @@ signatures) or ``"none"``. Which near-duplicates stay is ``options.keepers``:
 
 - ``"components"`` (default): near-duplicate is made transitive. Each connected
   component of the near-duplicate graph keeps its smallest key; every other member is
-  rejected with reason ``near_duplicate`` and detail ``kept <keeper key>``. In a chain
+  rejected with reason ``near_duplicate`` and ``kept_key`` naming the keeper (detail ``kept <keeper key>``). In a chain
   A~B~C where A and C are not near-duplicates, only one of the three stays, so a
   removed document's keeper may be further from it than the threshold;
 - ``"independent"``: a document is rejected (same reason and detail) only in favour of
@@ -67,7 +67,7 @@ from apache_beam.metrics import Metrics
 
 from glmprep.core.minhash import (KEEPER_MODES, VERIFY_MODES, MinHashOptions, band_keys, batch_shingle_hashes,
                              estimated_jaccard, hash_set_jaccard, shingle_sets, signatures_of_hashes)
-from glmprep.core.records import make_reject
+from glmprep.schemas.rejects import make_reject
 
 COUNTER_NAMESPACE = "near_dedup"
 MAX_CLIQUE_BUCKET = 20        # a bucket up to this size emits all its pairs (at most 190)
@@ -440,7 +440,8 @@ class ApplyDecisionDoFn(beam.DoFn):
             if keepers:
                 self.removed.inc()
                 yield beam.pvalue.TaggedOutput(
-                    "rejects", make_reject(key, "near_dedup", "near_duplicate", f"kept {keepers[0]}", text))
+                    "rejects", make_reject(key, "near_dedup", "near_duplicate", f"kept {keepers[0]}", text,
+                                           kept_key=keepers[0]))
             else:
                 yield key, text
 

@@ -54,7 +54,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from glmprep.core.filters import option_values
-from glmprep.core.records import Doc, make_reject
+from glmprep.core.records import Doc
+from glmprep.schemas.rejects import make_reject
 
 STAGE = "read"
 

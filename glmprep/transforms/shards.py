@@ -31,9 +31,10 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from glmprep.core.records import make_reject, pack, packed_size, unpack
-from glmprep.core.samples import OBJECTIVES, SampleBuilder, SampleOptions, sentence_table
-from glmprep.schemas.shard import ShardMetadata, write_shard_columns
+from glmprep.core.records import pack, packed_size, unpack
+from glmprep.schemas.rejects import make_reject
+from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
+from glmprep.schemas.shard import OBJECTIVES, ShardMetadata, write_shard_columns
 from glmprep.core.tokenizer import cached_tokenizer
 
 TOKEN_DTYPE = np.uint32

@@ -13,7 +13,8 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from glmprep.core.records import make_reject, pack_text, unpack_text
+from glmprep.core.records import pack_text, unpack_text
+from glmprep.schemas.rejects import make_reject
 
 STAGE = "read"
 DUPLICATE_ID = "duplicate_id"
@@ -40,7 +41,8 @@ class KeepSmallestTextDoFn(beam.DoFn):
             self.duplicate_ids.inc()
             same = "the same text" if text == kept else "a different text (the kept one sorts first)"
             yield beam.pvalue.TaggedOutput(REJECTS, make_reject(
-                key, STAGE, DUPLICATE_ID, f"kept {key}: another record with this id and {same}", text))
+                key, STAGE, DUPLICATE_ID, f"kept {key}: another record with this id and {same}", text,
+                kept_key=key))
 
 
 class UniqueKeys(beam.PTransform):

@@ -29,14 +29,14 @@ from glmprep.core.samples.builder import SampleBuilder
 from glmprep.core.samples.layout import SampleColumns, assemble, assemble_batch
 from glmprep.core.samples.options import (DEFAULT_DOCUMENT_RATIO, DEFAULT_MASK_RATIO, DEFAULT_MAX_SPAN,
                                           DEFAULT_OBJECTIVE_WEIGHTS, DEFAULT_POISSON_LAMBDA,
-                                          DEFAULT_SEQ_LEN, OBJECTIVES, SampleOptions, masking_capacity)
+                                          DEFAULT_SEQ_LEN, SampleOptions, masking_capacity)
 from glmprep.core.samples.pieces import Piece, PieceTable, split_document, split_points
 from glmprep.core.samples.sentences import SentenceTable, sentence_table
 from glmprep.core.samples.spans import truncated_poisson_cdf, truncated_poisson_pmf
 
 __all__ = [
     "DEFAULT_DOCUMENT_RATIO", "DEFAULT_MASK_RATIO", "DEFAULT_MAX_SPAN", "DEFAULT_OBJECTIVE_WEIGHTS",
-    "DEFAULT_POISSON_LAMBDA", "DEFAULT_SEQ_LEN", "OBJECTIVES", "Piece", "PieceTable", "SampleBuilder",
+    "DEFAULT_POISSON_LAMBDA", "DEFAULT_SEQ_LEN", "Piece", "PieceTable", "SampleBuilder",
     "SampleColumns", "SampleOptions", "SentenceTable", "assemble", "assemble_batch", "exclusive_cumsum",
     "masking_capacity", "segment_ranges", "sentence_table", "split_document", "split_points",
     "truncated_poisson_cdf", "truncated_poisson_pmf",

@@ -17,7 +17,8 @@ import numpy as np
 from glmprep.core.rng import draw, unit
 from glmprep.core.samples.arrays import exclusive_cumsum, within
 from glmprep.core.samples.layout import SampleColumns, assemble_batch
-from glmprep.core.samples.options import OBJECTIVES, SampleOptions
+from glmprep.core.samples.options import SampleOptions
+from glmprep.schemas.shard import OBJECTIVES
 from glmprep.core.samples.packing import Packer
 from glmprep.core.samples.pieces import Piece, PieceTable
 from glmprep.core.samples.sentences import SentenceTable

@@ -7,7 +7,7 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-OBJECTIVES = ("blank", "sentence", "document")
+from glmprep.schemas.shard import OBJECTIVES
 
 # GLM_SPEC §3 defaults.
 DEFAULT_SEQ_LEN = 512
