@@ -40,11 +40,12 @@ def test_every_reason_belongs_to_a_known_stage_once():
 
 
 def test_stages_own_lists_are_the_registry():
-    from glmprep.transforms.read import READ_REJECT_REASONS
     from glmprep.transforms.dedup import EXACT_DUPLICATE
+    from glmprep.transforms.read import READ_REJECT_REASONS
+    from glmprep.transforms.unique_keys import DUPLICATE_ID
     assert FILTER_REASONS == reasons_of("filter")      # checking order
     assert CLEAN_REJECT_REASONS == reasons_of("clean")
-    assert set(READ_REJECT_REASONS) == set(reasons_of("read"))
+    assert set(READ_REJECT_REASONS) | {DUPLICATE_ID} == set(reasons_of("read"))
     assert reasons_of("exact_dedup") == (EXACT_DUPLICATE,)
 
 
