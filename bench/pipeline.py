@@ -50,7 +50,9 @@ from apache_beam.metrics.metric import MetricsFilter
 import corpus
 from glmprep.pipeline.manifest import read_manifest
 from glmprep.pipeline.options import GLMPrepOptions
-from glmprep.pipeline.run import GLMPrep, build_pipeline_options, check_up_front, config_from, new_pipeline
+from glmprep.pipeline.api import GLMPrep
+from glmprep.pipeline.checks import check_up_front, config_from
+from glmprep.pipeline.local import build_pipeline_options, new_pipeline
 from glmprep.core.tokenizer import GLMTokenizer
 
 SCALING_TARGET = 1.6

@@ -1,0 +1,87 @@
+"""What ``glmprep run`` checks before any work starts: one clear line per problem."""
+from __future__ import annotations
+
+import os
+
+from apache_beam.io.filesystems import FileSystems
+
+from glmprep.core.filters import filter_options_from
+from glmprep.core.tokenizer import TokenizerError, load_ranks
+from glmprep.pipeline import manifest as manifest_lib
+from glmprep.pipeline.api import RunConfig
+from glmprep.pipeline.local import tokenizer_threads_for
+from glmprep.pipeline.options import sample_options_from
+from glmprep.transforms.neardedup import neardedup_options_from
+from glmprep.transforms.read import read_options_from
+
+
+class UsageError(Exception):
+    """A problem with the command line or the inputs, found before any work starts."""
+
+
+def config_from(opts) -> RunConfig:
+    try:
+        return RunConfig(
+            inputs=list(opts.input or []), output=opts.output, sample=sample_options_from(opts),
+            read=read_options_from(opts), filters=filter_options_from(opts),
+            near_dedup=neardedup_options_from(opts), tokenizer=opts.tokenizer,
+            num_shards=opts.num_shards, tokens_per_shard=opts.tokens_per_shard,
+            tokenizer_threads=tokenizer_threads_for(opts))
+    except ValueError as exc:  # contradictory or out-of-range options
+        raise UsageError(str(exc)) from None
+
+
+def is_remote(path: str) -> bool:
+    return "://" in path
+
+
+def check_up_front(cfg: RunConfig, overwrite: bool, offline: bool = False) -> None:
+    """Errors that must stop the run before any work: one clear line each.
+
+    ``offline`` (a Dataflow ``--dry_run``) skips the checks that would list remote storage.
+    """
+    if not cfg.inputs:
+        raise UsageError("--input is required (a file, glob or gs:// pattern)")
+    if not cfg.output:
+        raise UsageError("--output is required (a directory)")
+    for pattern in cfg.inputs:
+        if offline and is_remote(pattern):
+            continue
+        try:
+            matched = FileSystems.match([pattern])[0].metadata_list
+        except Exception as exc:  # Beam raises filesystem-specific errors
+            raise UsageError(f"cannot list input {pattern}: {exc}") from None
+        if not matched:
+            raise UsageError(f"input {pattern} matches no file")
+        if not is_remote(pattern) and os.path.isdir(pattern):
+            # Beam matches a directory named exactly; reading it would only reject it
+            raise UsageError(f"input {pattern} is a directory; give a glob such as {os.path.join(pattern, '*')}")
+    if cfg.tokenizer is not None and not is_remote(cfg.tokenizer):
+        # a bad ranks file would otherwise fail every worker in the middle of the run
+        try:
+            load_ranks(cfg.tokenizer)
+        except (TokenizerError, OSError) as exc:
+            raise UsageError(str(exc)) from None
+    if cfg.num_shards < 0 or cfg.tokens_per_shard <= 0:
+        raise UsageError("--num-shards must be ≥ 0 and --tokens-per-shard > 0")
+    if offline and is_remote(cfg.output):
+        return
+    if not is_remote(cfg.output):
+        _check_output_directory(cfg.output)
+    previous = manifest_lib.previous_run_files(cfg.output)
+    if previous and not overwrite:
+        raise UsageError(f"{cfg.output} already holds a run ({len(previous)} file(s), e.g. "
+                         f"{os.path.basename(previous[0])}); pass --overwrite to replace it")
+    if previous:
+        manifest_lib.remove_previous_run(cfg.output)
+
+
+def _check_output_directory(output: str) -> None:
+    """A local ``--output`` must be a directory or creatable as one."""
+    if os.path.lexists(output) and not os.path.isdir(output):
+        raise UsageError(f"--output {output} exists and is not a directory")
+    ancestor = os.path.dirname(os.path.abspath(output))
+    while not os.path.lexists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise UsageError(f"--output {output} cannot be created: {ancestor} is not a directory")
