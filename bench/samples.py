@@ -8,6 +8,9 @@ Default corpus: the bundled sample (data/sample/*.jsonl.gz). Prints
     (sentence ends + splitting + packing + spans + Part A/Part B arrays, from
     token arrays to finished samples; document tokens per second),
   - the ratio of each to the baseline. Target: blank ≥ 3× tiktoken.
+  - with ``--fill``, instead: how full rows are (tokens / (rows · seq_len)) per corpus and
+    objective at ``--seq-len``, each corpus's documents packed in key order as one shard,
+    against the baseline of pieces cut for every objective's worst case (``split_document``).
 Each figure is the best of ``--repeat`` timings of CPU time (``time.process_time``):
 both sides run on one thread, and CPU time is what one core spends, which other
 processes on a shared machine disturb far less than wall time.
@@ -23,7 +26,7 @@ import numpy as np
 
 import corpus
 
-from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
+from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table, split_document
 from glmprep.schemas.shard import OBJECTIVES
 from glmprep.core.tokenizer import GLMTokenizer
 
@@ -41,14 +44,55 @@ def build_all(builder, docs):
     return sum(len(batch) for batch in builder.build_documents(docs))
 
 
+def fill(builder, docs, worst_case=False):
+    """Share of seq_len the rows fill on average: tokens / (rows · seq_len). ``worst_case``:
+    the baseline, pieces cut for the worst case of every objective (``split_document``)."""
+    if worst_case:
+        pieces = [p for key, tokens, ends in docs for p in split_document(key, tokens, ends, builder.max_piece_len)]
+        lengths = [len(row["input_ids"]) for row in builder.pack_pieces(pieces)]
+        return sum(lengths) / len(lengths) / builder.options.seq_len
+    rows = tokens = 0
+    for batch in builder.build_documents(docs):
+        rows += len(batch)
+        tokens += int(batch.offsets[-1])
+    return tokens / max(rows, 1) / builder.options.seq_len
+
+
+def print_fill(paths, seq_len, tok):
+    """Fill per corpus and objective (and the default mix): worst-case cuts, then exact cuts."""
+    table = sentence_table(tok)
+    mixes = [(o, {o: 1.0}) for o in OBJECTIVES] + [("mix", None)]
+    print(f"fill at seq_len {seq_len}: tokens / (rows · seq_len); each cell: pieces cut for the worst "
+          "case -> at their exact cost (ratio)")
+    print(f"{'corpus':>22s} " + " ".join(f"{name:>22s}" for name, _ in mixes))
+    for path in paths:
+        texts = corpus.texts([path])
+        docs = sorted((f"doc{i:07d}", np.asarray(e, dtype=np.uint32))
+                      for i, e in enumerate(tok.encode_batch(texts)) if len(e))
+        docs = [(key, tokens, table.ends(tokens)) for key, tokens in docs]
+        cells = []
+        for _, weights in mixes:
+            options = SampleOptions(seq_len=seq_len) if weights is None else SampleOptions(
+                seq_len=seq_len, objective_weights=weights)
+            builder = SampleBuilder(options, tok.specials, table)
+            before, after = fill(builder, docs, worst_case=True), fill(builder, docs)
+            cells.append(f"{before:.1%} -> {after:.1%} ({after / before:.2f}×)")
+        print(f"{os.path.basename(path):>22s} " + " ".join(f"{c:>22s}" for c in cells))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpora", nargs="*", help="gzip JSON Lines files with a 'text' field")
     parser.add_argument("--repeat", type=int, default=3, help="timings per figure; the best is kept")
+    parser.add_argument("--fill", action="store_true", help="print how full rows are instead of speeds")
+    parser.add_argument("--seq-len", type=int, default=512, help="seq_len of --fill (default: 512)")
     args = parser.parse_args(argv)
     paths = args.corpora or corpus.SAMPLE
-    texts = corpus.texts(paths)
     tok = GLMTokenizer()
+    if args.fill:
+        print_fill(paths, args.seq_len, tok)
+        return 0
+    texts = corpus.texts(paths)
     enc = tok._enc
     mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
 

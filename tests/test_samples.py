@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from glmprep.core.samples import (SampleBuilder, SampleOptions, assemble, sentence_table,
+from glmprep.core.samples import (DEFAULT_OBJECTIVE_WEIGHTS, SampleBuilder, SampleOptions, assemble, sentence_table,
                                   split_document, truncated_poisson_pmf)
 from glmprep.schemas.shard import OBJECTIVES, ShardReader, samples_to_table
 from glmprep.core.validate import validate_reader
@@ -285,3 +285,50 @@ def test_split_documents_packed_first_fit_keep_every_rule():
     report = validate_reader(ShardReader.from_table(samples_to_table(samples, toy_metadata(options))))
     assert report.ok, [str(v) for v in report.violations]
     assert rebuild_documents(samples) == {k: list(v) for k, v in docs.items()}
+
+
+# --------------------------------------------------------------------------- the production path
+def build_documents(docs, options, ends, specials=SP):
+    """docs: {key: tokens}, ends: {key: sentence ends}; samples as the pipeline builds them."""
+    builder = SampleBuilder(options, specials)
+    stream = ((k, np.asarray(docs[k], dtype=np.uint32), ends[k]) for k in sorted(docs))
+    return [row for batch in builder.build_documents(stream) for row in batch.rows()]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=documents, options=sample_options, data=st.data())
+def test_pieces_cut_at_their_exact_cost_keep_every_invariant(docs, options, data):
+    ends = {k: np.array(data.draw(st.lists(st.booleans(), min_size=len(v), max_size=len(v))))
+            for k, v in docs.items()}
+    samples = build_documents(docs, options, ends)
+    assert all(len(s["input_ids"]) <= options.seq_len for s in samples)
+    report = validate_reader(ShardReader.from_table(samples_to_table(samples, toy_metadata(options))))
+    assert report.ok, [str(v) for v in report.violations]
+    assert rebuild_documents(samples) == {k: list(v) for k, v in docs.items()}
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES + ("mix",))
+def test_long_documents_fill_their_rows(objective):
+    # 60 documents of 1,000-6,000 tokens, a sentence end every 5-40 tokens: rows of a long
+    # document's pieces are cut at their exact cost, so they hold ≥ 97 % of seq_len.
+    rng = np.random.default_rng(4)
+    docs = {f"doc{i:03d}": rng.integers(0, TOY_BASE_VOCAB, int(rng.integers(1000, 6000))) for i in range(60)}
+    ends = {k: np.isin(np.arange(len(v)), np.cumsum(rng.integers(5, 40, len(v)))) for k, v in docs.items()}
+    weights = {objective: 1.0} if objective != "mix" else dict(DEFAULT_OBJECTIVE_WEIGHTS)
+    options = SampleOptions(seq_len=512, objective_weights=weights, seed=1)
+    samples = build_documents(docs, options, ends)
+    fill = sum(len(s["input_ids"]) for s in samples) / (len(samples) * options.seq_len)
+    assert fill >= 0.97, fill
+    assert max(len(s["input_ids"]) for s in samples) <= options.seq_len
+    assert rebuild_documents(samples) == {k: list(v) for k, v in docs.items()}
+
+
+def test_cuts_prefer_a_sentence_end_near_the_exact_cost():
+    # Sentence ends every 10 tokens: every cut of a document lands on one.
+    tokens = np.arange(5000, dtype=np.uint32) % TOY_BASE_VOCAB
+    ends = np.arange(5000) % 10 == 9
+    samples = build_documents({"d": tokens}, SampleOptions(seq_len=512, seed=3), {"d": ends})
+    pieces = sorted((int(s["source_piece"][0]), int(s["source_lengths"][0])) for s in samples)
+    x_lengths = [length for _, length in pieces]
+    text_lengths = [n - (i == 0) - (i == len(pieces) - 1) for i, n in enumerate(x_lengths)]
+    assert all(cut % 10 == 0 for cut in np.cumsum(text_lengths)[:-1])

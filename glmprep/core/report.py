@@ -406,7 +406,9 @@ def fill_numbers(manifest, options) -> Dict[str, object]:
     return {"seq_len": seq_len, "bins": [round(i / 20, 2) for i in range(21)],
             "histogram": list(manifest["samples"]["fill_histogram"]), "rows": rows, "tokens": tokens,
             "mean_fill": round(fill, 4), "padding_waste": round(1 - fill, 4) if rows else 0.0,
-            "padding_tokens": rows * seq_len - tokens}
+            "padding_tokens": rows * seq_len - tokens,
+            "per_objective": {o: round(c["tokens"] / (c["rows"] * seq_len), 4) if c["rows"] else 0.0
+                              for o, c in manifest["samples"]["objectives"].items()}}
 
 
 def length_numbers(sample: ShardSample, rejects: RejectFacts) -> Dict[str, object]:
@@ -655,8 +657,9 @@ def plot_fill(numbers) -> str:
     fig = new_figure(6.2, 3.2)
     ax = fig.add_subplot(1, 1, 1)
     ax.stairs(fill["histogram"], np.asarray(fill["bins"]) * 100, fill=True, color="#4c72b0", alpha=0.75)
+    per_objective = ", ".join(f"{o} {100 * f:.1f} %" for o, f in fill.get("per_objective", {}).items() if f)
     ax.axvline(100 * fill["mean_fill"], color="#d62728", linestyle="--",
-               label=f"mean fill {100 * fill['mean_fill']:.1f} %")
+               label=f"mean fill {100 * fill['mean_fill']:.1f} % ({per_objective})")
     ax.set_xlabel(f"tokens used / seq_len ({fill['seq_len']}) %")
     ax.set_ylabel("samples")
     ax.set_title(f"Sample fill: padding to seq_len wastes {100 * fill['padding_waste']:.1f} % "

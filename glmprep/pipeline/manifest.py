@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from glmprep.schemas.manifest import (MANIFEST_NAME, MANIFEST_VERSION, OBJECTIVE_STAT_KEYS, RUN_KEY,
+from glmprep.schemas.manifest import (FILL_KEY, MANIFEST_NAME, MANIFEST_VERSION, OBJECTIVE_STAT_KEYS, RUN_KEY,
                                      SHARD_ENTRY_KEYS)
 from glmprep.schemas.rejects import REJECTS_DIR
 from glmprep.schemas.shard import OBJECTIVES
@@ -38,9 +38,11 @@ def library_versions() -> Dict[str, str]:
     return versions
 
 
-def _sum_stats(shards: List[dict]) -> Dict[str, object]:
+def _sum_stats(shards: List[dict], seq_len: Optional[int]) -> Dict[str, object]:
     objectives = {o: {k: sum(s["objectives"][o][k] for s in shards)
                       for k in OBJECTIVE_STAT_KEYS} for o in OBJECTIVES}
+    for counts in objectives.values() if seq_len else ():   # what padding to seq_len would not waste
+        counts[FILL_KEY] = round(counts["tokens"] / (counts["rows"] * seq_len), 4) if counts["rows"] else 0.0
     spans = np.sum([s["blank_span_lengths"] for s in shards], axis=0).tolist() if shards else []
     fill = np.sum([s["fill_histogram"] for s in shards], axis=0).tolist() if shards else []
     return {"objectives": objectives, "blank_span_lengths": spans, "fill_histogram": fill}
@@ -92,7 +94,7 @@ def build_manifest(options: Dict[str, object], shards: List[dict], counts: Dict[
         "shards": [{k: s[k] for k in SHARD_ENTRY_KEYS} for s in shards],
         "totals": totals,
         "funnel": funnel,
-        "samples": _sum_stats(shards),
+        "samples": _sum_stats(shards, options.get("sample", {}).get("seq_len")),
         "options": options,
         "versions": library_versions(),
     }
@@ -167,10 +169,11 @@ def stats_table(manifest: Dict[str, object]) -> str:
     if totals.get("near_duplicate_clusters"):
         lines.append(f"  near-duplicate clusters: {totals['near_duplicate_clusters']:,}")
     lines.append("")
-    lines.append("objective        samples        tokens   masked %   spans")
+    lines.append("objective        samples        tokens   masked %   spans   fill %")
     for o, s in manifest["samples"]["objectives"].items():
         share = 100.0 * s["masked_tokens"] / s["x_tokens"] if s["x_tokens"] else 0.0
-        lines.append(f"  {o:12s}{s['rows']:>10,}{s['tokens']:>14,}{share:>10.1f}{s['spans']:>8,}")
+        fill = 100.0 * s.get("fill", 0.0)
+        lines.append(f"  {o:12s}{s['rows']:>10,}{s['tokens']:>14,}{share:>10.1f}{s['spans']:>8,}{fill:>9.1f}")
     lines.append(f"  {'total':12s}{totals['rows']:>10,}{totals['tokens']:>14,}")
     lines.append(f"shards: {totals['shards']}   document tokens: {totals['document_tokens']:,}")
     if "run" in manifest:

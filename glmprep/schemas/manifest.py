@@ -24,3 +24,4 @@ TOTALS_KEYS = ("documents_in", "documents_kept", "documents_rejected", "accounti
                "near_duplicate_clusters", "shards", "rows", "tokens", "document_tokens")
 SAMPLES_KEYS = ("objectives", "blank_span_lengths", "fill_histogram")
 OBJECTIVE_STAT_KEYS = ("rows", "tokens", "masked_tokens", "x_tokens", "spans")
+FILL_KEY = "fill"                  # per objective, beside the sums: tokens / (rows · seq_len)

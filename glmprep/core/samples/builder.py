@@ -14,8 +14,9 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from glmprep.core.rng import draw, unit
+from glmprep.core.rng import draw
 from glmprep.core.samples.arrays import exclusive_cumsum, within
+from glmprep.core.samples.cuts import PieceCutter
 from glmprep.core.samples.layout import SampleColumns, assemble_batch
 from glmprep.core.samples.options import SampleOptions
 from glmprep.schemas.shard import OBJECTIVES
@@ -52,11 +53,9 @@ class SampleBuilder:
         self.specials = specials
         self.table = table
         self.mask_ids = np.array([specials.mask, specials.smask, specials.gmask], dtype=np.uint32)
-        weights = np.array([options.objective_weights.get(o, 0.0) for o in OBJECTIVES], dtype=np.float64)
-        self._objective_cdf = np.cumsum(weights / weights.sum())
-        self._objective_cdf[-1] = 1.0
-        self._active = [weights[i] > 0 for i in range(len(OBJECTIVES))]
+        self._active = [options.objective_weights.get(o, 0.0) > 0 for o in OBJECTIVES]
         self.spans = SpanPlanner(options)
+        self.cutter = PieceCutter(options, self.spans)
         self.max_piece_len = options.max_piece_len()
         self._seed_prefix = f"{options.seed}\x00".encode()
 
@@ -78,13 +77,13 @@ class SampleBuilder:
                 ends.append(np.asarray(doc[2], dtype=bool))
             size += len(doc[1])
             if size >= CHUNK_TOKENS:
-                table = PieceTable.from_documents(keys, tokens, self.max_piece_len, self.table, ends or None)
+                table = self._pieces(keys, tokens, ends)
                 table = table if carry is None else PieceTable.concat([carry, table])
                 carry = yield from self._build_table(table, packer, start=0 if carry is None else len(carry),
                                                      final=False)
                 keys, tokens, ends, size = [], [], [], 0
         if keys:
-            table = PieceTable.from_documents(keys, tokens, self.max_piece_len, self.table, ends or None)
+            table = self._pieces(keys, tokens, ends)
             start = 0 if carry is None else len(carry)
             carry = table if carry is None else PieceTable.concat([carry, table])
         else:
@@ -104,9 +103,14 @@ class SampleBuilder:
         """All ``pieces`` in one sample (the objective drawn unless given)."""
         table = PieceTable.from_pieces(list(pieces))
         bases = self._bases(table)
-        chosen = OBJECTIVES.index(objective) if objective else int(self._objectives(bases[:1])[0])
+        chosen = OBJECTIVES.index(objective) if objective else int(self.spans.objectives(bases[:1])[0])
         plans = self._plans(table, bases, force=chosen)
         return self._build(table, bases, plans, np.array([0]), np.array([chosen])).row(0)
+
+    def _pieces(self, keys, tokens, ends) -> PieceTable:
+        """Documents -> pieces, long ones cut at their exact cost."""
+        return PieceTable.from_documents(keys, tokens, self.max_piece_len, self.table, ends or None,
+                                         cut=self.cutter.cuts)
 
     # -- streams and plans ---------------------------------------------------------
     def _bases(self, table: PieceTable) -> np.ndarray:
@@ -116,15 +120,10 @@ class SampleBuilder:
                                                         digest_size=8).digest(), "little")
                          for key, piece in zip(table.keys, table.piece.tolist())], dtype=np.uint64)
 
-    def _objectives(self, bases: np.ndarray) -> np.ndarray:
-        """Objective index of a sample starting at each of these pieces (draw 0 of its stream)."""
-        return np.searchsorted(self._objective_cdf, unit(draw(bases, np.zeros(len(bases), np.int64))),
-                               side="right")
-
     def _plans(self, table: PieceTable, bases: np.ndarray, force: Optional[int] = None) -> List[Optional[SpanPlan]]:
         """Blank and sentence spans of every piece (for the active objectives, or ``force``)."""
         active = [force == i for i in range(3)] if force is not None else self._active
-        x_len = table.x_lengths
+        x_len = table.x_lengths(self.options.enc)
         return [self.spans.plan_blank(table, bases, x_len) if active[0] else None,
                 self.spans.plan_sentence(table, bases, x_len) if active[1] else None,
                 None]
@@ -135,11 +134,21 @@ class SampleBuilder:
         carried over) and build the closed samples; returns the pieces still open."""
         bases = self._bases(table)
         plans = self._plans(table, bases)
-        x_len = table.x_lengths
-        costs = [(x_len + 2 * plans[i].counts).tolist() if plans[i] is not None else None for i in range(2)]
-        costs.append((x_len + 2).tolist())
-        packer.pack(table.keys, (table.piece == 0).tolist(), (table.piece == table.num_pieces - 1).tolist(),
-                    costs, self._objectives(bases).tolist(), start)
+        x_len = table.x_lengths(self.options.enc)
+        # [3, P] exact n + 2m of every piece under every objective (inactive ones: never chosen)
+        costs = np.full((len(OBJECTIVES), len(table)), self.options.seq_len + 1, dtype=np.int64)
+        for i, plan in enumerate(plans[:2]):
+            if plan is not None:
+                costs[i] = x_len + 2 * plan.counts
+        costs[2] = x_len + 2
+        objectives = self.spans.objectives(bases)
+        own = costs[objectives, np.arange(len(table))]
+        if (own[start:] > self.options.seq_len).any():   # the cutter and the planner disagree: a bug
+            p = start + int(np.flatnonzero(own[start:] > self.options.seq_len)[0])
+            raise RuntimeError(f"piece {table.keys[p]}#{int(table.piece[p])} costs {int(own[p])} tokens, "
+                               f"more than seq_len {self.options.seq_len}")
+        packer.pack(table.keys, table.has_enc(self.options.enc).tolist(), table.has_eos().tolist(),
+                    costs.tolist(), objectives.tolist(), start)
         closed = packer.closed + (packer.drain() if final else [])
         packer.closed = []
         carry = None
@@ -162,8 +171,8 @@ class SampleBuilder:
         n_rows, n_pieces = len(group_starts), len(table)
         piece_row = np.repeat(np.arange(n_rows), np.diff(np.append(group_starts, n_pieces)))
         piece_objective = objectives[piece_row]
-        has_enc = table.piece == 0
-        has_eos = table.piece == table.num_pieces - 1
+        has_enc = table.has_enc(self.options.enc)
+        has_eos = table.has_eos()
         x_len = table.lengths + has_enc + has_eos
         x_off = exclusive_cumsum(x_len)
         text_start = x_off + has_enc                       # where each piece's text sits in x

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Dict, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -15,6 +15,10 @@ DEFAULT_POISSON_LAMBDA = 3.0
 DEFAULT_MASK_RATIO = 0.15
 DEFAULT_MAX_SPAN = 40
 DEFAULT_DOCUMENT_RATIO = (0.5, 1.0)
+# Where ENC goes: "document" opens a document's first piece only; "row" opens every piece,
+# so every row starts with ENC as in GLM's reference (README: the choice of default).
+ENC_PLACES = ("document", "row")
+DEFAULT_ENC = "document"
 # GLM's multi-task mix is a choice: half the samples teach short blanks (NLU-like
 # infilling), the rest split between sentence infilling and long generation.
 DEFAULT_OBJECTIVE_WEIGHTS = {"blank": 0.5, "sentence": 0.25, "document": 0.25}
@@ -31,6 +35,7 @@ class SampleOptions:
     max_span: int = DEFAULT_MAX_SPAN                # longest blank span (inclusive)
     document_ratio: Tuple[float, float] = DEFAULT_DOCUMENT_RATIO  # gMASK suffix share of a piece
     seed: int = 0
+    enc: str = DEFAULT_ENC                          # ENC opens each document's first piece, or every piece
 
     def __post_init__(self):
         problems = []
@@ -51,6 +56,8 @@ class SampleOptions:
         lo, hi = self.document_ratio
         if not 0 < lo <= hi <= 1:
             problems.append(f"document_ratio must satisfy 0 < low ≤ high ≤ 1, got {self.document_ratio}")
+        if self.enc not in ENC_PLACES:
+            problems.append(f"enc must be one of {ENC_PLACES}, got {self.enc!r}")
         if problems:
             raise ValueError("; ".join(problems))
         if self.max_piece_len() < 3:
@@ -68,11 +75,12 @@ class SampleOptions:
         capacity = int(masking_capacity(np.array([text_len]), objective, self.max_span)[0])
         return x_len + 2 * min(capacity, math.ceil(self.mask_ratio * x_len - 1e-9))
 
-    def max_piece_len(self) -> int:
-        """Largest piece (in x tokens, ENC and eos included) whose cost fits seq_len."""
+    def max_piece_len(self, objectives: Optional[Sequence[str]] = None) -> int:
+        """Largest piece (in x tokens, ENC and eos included) whose worst-case cost fits seq_len
+        under every one of ``objectives`` (default: the active ones)."""
+        objectives = self.active_objectives if objectives is None else objectives
         length = self.seq_len
-        while length > 0 and max(self.piece_cost(o, length, length - 2)
-                                 for o in self.active_objectives) > self.seq_len:
+        while length > 0 and max(self.piece_cost(o, length, length - 2) for o in objectives) > self.seq_len:
             length -= 1
         return length
 

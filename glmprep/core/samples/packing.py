@@ -1,6 +1,7 @@
 """Pieces packed into samples: first-fit over a window of open samples, at exact lengths."""
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import List, Tuple
 
 # Samples kept open at once while packing: a piece goes to the first open sample it fits.
@@ -45,8 +46,9 @@ class Packer:
                     break
             else:
                 if len(self.open) == self.window:
-                    oldest = self.open.pop(0)
-                    self.closed.append((oldest[0], oldest[2]))
+                    fullest = max(self.open, key=itemgetter(1))   # the oldest of the fullest
+                    self.open.remove(fullest)
+                    self.closed.append((fullest[0], fullest[2]))
                 objective = first_objective[i]
                 self.open.append([[i], costs[objective][i], objective, key, closes[i]])
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
@@ -60,9 +60,17 @@ class PieceTable:
     def offsets(self) -> np.ndarray:
         return exclusive_cumsum(self.lengths)
 
-    @property
-    def x_lengths(self) -> np.ndarray:
-        return self.lengths + (self.piece == 0) + (self.piece == self.num_pieces - 1)
+    def has_enc(self, enc: str = "document") -> np.ndarray:
+        """bool [P]: the piece opens with ENC (a document's first piece; every piece with ``enc="row"``)."""
+        return (self.piece == 0) | (enc == "row")
+
+    def has_eos(self) -> np.ndarray:
+        """bool [P]: the piece closes with eos (a document's last piece)."""
+        return self.piece == self.num_pieces - 1
+
+    def x_lengths(self, enc: str = "document") -> np.ndarray:
+        """[P] tokens of each piece in x: its text with its ENC and eos."""
+        return self.lengths + self.has_enc(enc) + self.has_eos()
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -92,8 +100,13 @@ class PieceTable:
     @classmethod
     def from_documents(cls, keys: Sequence[str], tokens: Sequence[np.ndarray], max_x_len: int,
                        table: Optional[SentenceTable] = None,
-                       ends: Optional[Sequence[np.ndarray]] = None) -> "PieceTable":
-        """Documents -> pieces; only documents longer than a sample go through a Python loop."""
+                       ends: Optional[Sequence[np.ndarray]] = None,
+                       cut: Optional[Callable[[str, np.ndarray], List[int]]] = None) -> "PieceTable":
+        """Documents -> pieces; only documents longer than ``max_x_len`` go through a Python loop.
+
+        ``cut(key, ends)`` gives the cut offsets ``[0, …, t]`` of such a document (default:
+        ``split_points`` for pieces of at most ``max_x_len``).
+        """
         lengths = np.array([len(t) for t in tokens], dtype=np.int64)
         flat = np.concatenate(tokens).astype(np.uint32, copy=False) if len(tokens) else np.zeros(0, np.uint32)
         if ends is not None:
@@ -115,7 +128,8 @@ class PieceTable:
             piece_count.extend([1] * (d - previous))
             piece_len.extend(lengths[previous:d].tolist())
             start = int(doc_offsets[d])
-            cuts = split_points(flat_ends[start:start + int(lengths[d])], max_x_len)
+            doc_ends = flat_ends[start:start + int(lengths[d])]
+            cuts = cut(keys[d], doc_ends) if cut is not None else split_points(doc_ends, max_x_len)
             n = len(cuts) - 1
             piece_keys.extend([keys[d]] * n)
             piece_index.extend(range(n))

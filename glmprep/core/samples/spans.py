@@ -17,6 +17,7 @@ from glmprep.core.rng import KeyedRandom, draw, unit
 from glmprep.core.samples.arrays import exclusive_cumsum, within
 from glmprep.core.samples.options import SampleOptions, masking_capacity
 from glmprep.core.samples.pieces import PieceTable
+from glmprep.schemas.shard import OBJECTIVES
 
 # When a piece is too short to place the drawn blank spans, the draw is repeated
 # this many times before falling back to the fewest spans that reach the target.
@@ -64,6 +65,18 @@ class SpanPlanner:
     def __init__(self, options: SampleOptions):
         self.options = options
         self._span_cdf = truncated_poisson_cdf(float(options.poisson_lambda), int(options.max_span))
+        weights = np.array([options.objective_weights.get(o, 0.0) for o in OBJECTIVES], dtype=np.float64)
+        self._objective_cdf = np.cumsum(weights / weights.sum())
+        self._objective_cdf[-1] = 1.0
+
+    def objectives(self, bases: np.ndarray) -> np.ndarray:
+        """Objective index of a sample starting at each of these pieces (draw 0 of its stream)."""
+        return np.searchsorted(self._objective_cdf, unit(draw(bases, np.zeros(len(bases), np.int64))),
+                               side="right")
+
+    def blank_lengths(self, bases: np.ndarray, counters: np.ndarray) -> np.ndarray:
+        """Blank span lengths: draw ``counters`` of each stream through the truncated Poisson."""
+        return np.searchsorted(self._span_cdf, unit(draw(bases, counters)), side="right") + 1
 
     def targets(self, text_len: np.ndarray, x_len: np.ndarray, objective: str) -> np.ndarray:
         """Tokens to mask per piece: ceil(ratio · x_len), capped by what the piece can hold."""
@@ -77,7 +90,7 @@ class SpanPlanner:
         draws = np.maximum(targets, 1)          # each span covers ≥ 1 token: enough draws
         draw_piece = np.repeat(np.arange(len(table)), draws)
         counters = 1 + within(draws)
-        lengths = np.searchsorted(self._span_cdf, unit(draw(bases[draw_piece], counters)), side="right") + 1
+        lengths = self.blank_lengths(bases[draw_piece], counters)
         excl = np.cumsum(lengths) - lengths
         covered_before = excl - np.repeat(excl[exclusive_cumsum(draws)], draws)
         keep = covered_before < np.repeat(targets, draws)
