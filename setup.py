@@ -37,6 +37,8 @@ setup(
             "apache-beam[gcp]>=2.60",
             "datasketch>=1.6",
             "pytest>=7",
+            # pytest.ini's hang guard: a test still running after 600 s fails.
+            "pytest-timeout>=2.1",
             "hypothesis>=6.100",
         ],
         "gcp": ["apache-beam[gcp]>=2.60"],

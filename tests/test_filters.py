@@ -256,3 +256,39 @@ def test_cjk_words_are_single_characters(text):
     for word in split_words(text):
         assert word.strip() == word and word
         assert len(word) == 1 or not any(filters.is_cjk_word(ch) for ch in word)
+
+
+# A word "a!!!…!a!" in a text holding "İ" (which sends the text word by word) once took
+# hours: the edge-punctuation regex backtracked over every punctuation run quadratically.
+# The check runs in a child process: a regex holds the GIL, so only a process can be
+# stopped when it hangs. The limit is a hang guard, far above the milliseconds it takes.
+HANG_GUARD_SECONDS = 120
+_ADVERSARIAL_CHECK = """
+from glmprep.core.filters import QualityFilter
+text = "İstanbul " * 60 + "a" + "!" * 200_000 + "a!"
+print(QualityFilter().check(text)[0])
+"""
+
+
+def test_punctuation_runs_in_a_text_with_dotted_capital_i_do_not_hang():
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    try:
+        done = subprocess.run([sys.executable, "-c", _ADVERSARIAL_CHECK], capture_output=True, text=True,
+                              timeout=HANG_GUARD_SECONDS, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"QualityFilter.check did not finish a 200 KB word in {HANG_GUARD_SECONDS} s")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "mean_word_length"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aZ9_!.«»İı\u0307ß中。-"), min_size=1, max_size=12))
+def test_ngram_word_strips_what_the_edge_punctuation_regex_stripped(word):
+    import re
+    lowered = word.lower()
+    expected = (lowered if word[0].isalnum() and word[-1].isalnum()
+                else re.sub(r"^[\W_]+|[\W_]+$", "", lowered))  # fine on words this short
+    assert filters.ngram_word(word) == expected

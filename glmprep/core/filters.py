@@ -107,7 +107,11 @@ _CJK_TEXT_WORD = re.compile(
     rf"|(?<!\S)[^\s{_CJK_RANGES}]++(?!\S)"
     rf"|(?<![^\s{_CJK_RANGES}])(?:[^\w\s{_CJK_RANGES}]|_)*+[^\W_{_CJK_RANGES}][^\s{_CJK_RANGES}]*+")
 _LETTER = re.compile(r"[^\W\d_]")
-_EDGE_PUNCTUATION = re.compile(r"^[\W_]+|[\W_]+$")
+# A letter or digit (str.isalnum). Searched for, never matched in runs: a pattern such as
+# "[\W_]+$" restarts at every character of a punctuation run and backtracks over the rest
+# of it, which is quadratic in the run's length (a word "a!!!…!a!" of 32k characters took
+# 27 s; ngram_word finds the first and last letter or digit with two searches instead).
+_ALNUM = re.compile(r"[^\W_]")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 # Characters that are not alphanumeric ([\W_]): all of ASCII's, and a pattern for the rest.
 _ASCII_NON_ALNUM = "".join(char for char in map(chr, range(128)) if not char.isalnum())
@@ -154,7 +158,11 @@ def ngram_word(word: str) -> str:
     lowered = word.lower()
     if word[0].isalnum() and word[-1].isalnum():
         return lowered
-    return _EDGE_PUNCTUATION.sub("", lowered)
+    first = _ALNUM.search(lowered)
+    if first is None:
+        return ""
+    last = _ALNUM.search(lowered[::-1])  # one pass from the end, over a reversed copy
+    return lowered[first.start():len(lowered) - last.start()]
 
 
 def edge_punctuation(text: str) -> str:
