@@ -15,7 +15,7 @@ import pytest
 
 from glmprep.pipeline.cli import main
 from glmprep.pipeline.manifest import read_manifest
-from glmprep.schemas.shard import ShardReader
+from glmprep.schemas.reader import ShardReader
 from glmprep.core.validate import validate_paths
 
 from bad_inputs import BIG_DOC_MB, KEPT, expected_records, write_bad_inputs

@@ -16,7 +16,7 @@ from glmprep.pipeline import workers
 from glmprep.pipeline.manifest import read_manifest
 from glmprep.pipeline.local import build_pipeline_options, tokenizer_threads_for
 from glmprep.schemas.rejects import REJECT_FIELDS, REJECT_PREVIEW_CHARS
-from glmprep.schemas.shard import ShardReader
+from glmprep.schemas.reader import ShardReader
 from glmprep.core.validate import validate_paths
 
 from support import SAMPLE_DIR

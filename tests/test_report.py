@@ -3,18 +3,29 @@ PNGs, pages are self-contained."""
 from __future__ import annotations
 
 import base64
+import copy
+import html
 import io
 import json
 import os
 import re
+import shutil
 import struct
+from html.parser import HTMLParser
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from glmprep.pipeline.cli import main
-from glmprep.core.report import (JSON_NAME, HTML_NAME, chi2_sf, chi_square, language_of, length_edges,
-                            sample_row_numbers, utf8_html)
+from glmprep.core.report import HTML_NAME, JSON_NAME, ReportError, build_numbers, write_report
+from glmprep.core.report.facts import gather_rejects, read_rejects, sample_row_numbers
+from glmprep.core.report.numbers import numbers_of
+from glmprep.core.report.page import render_report_html
+from glmprep.core.report.stats import chi2_sf, chi_square, language_of, length_edges
+from glmprep.core.sample_html import utf8_html
+from glmprep.schemas.manifest import ManifestError, parse_manifest
+from glmprep.schemas.reader import ShardReader
 from glmprep.schemas.shard import OBJECTIVES
 
 from support import SAMPLE_DIR
@@ -204,8 +215,9 @@ def test_inspect_html_page(run_dir, tmp_path, capsys):
     assert main(["inspect", shard, "--objective", "sentence", "--sample", "3", "--html", path]) == 0
     text = open(path, encoding="utf-8").read()
     # mask badges only (the sample text itself may contain the literal string "[gMASK]")
-    badges = re.findall(r'class="m"[^>]*>(\[[sg]?MASK\])', text)
-    assert text.count("objective=sentence") == 3 and badges and set(badges) == {"[sMASK]"}
+    badges = re.findall(r'class="m"[^>]*>(\[[sg]?MASK)#\d+\]<', text)
+    assert text.count("objective=sentence") == 3
+    assert badges and set(badges) == {"[sMASK"}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -251,3 +263,159 @@ def test_sample_row_numbers_are_windows_within_quota():
     assert np.all(np.diff(rows) > 0)
     assert np.sum(np.diff(rows) != 1) <= 9  # ten windows of 64 consecutive rows (two may touch)
     assert sample_row_numbers(50, 640, rng).tolist() == list(range(50))
+
+
+# --------------------------------------------------------------------------- every value escaped
+PAYLOAD = '"><script>alert(1)</script><img src=x onerror=alert(1) id=injected>'
+NAME_PAYLOAD = "<img src=x onerror=alert(1) id=injected>"  # no "/": usable as a file or directory name
+
+
+class Elements(HTMLParser):
+    """Every start tag of a page with its attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def assert_nothing_injected(page: str):
+    parser = Elements()
+    parser.feed(page)
+    scripts = [t for t, _ in parser.tags if t == "script"]
+    assert len(scripts) == 1                                    # the page's own hover script
+    for tag, attrs in parser.tags:
+        assert attrs.get("id") != "injected" and "onerror" not in attrs, (tag, attrs)
+
+
+def leaves(value, path=()):
+    """Paths to every value of a JSON document (the first item of each list) and, as
+    ``(..., KEY)``, to every key of an object."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield path + (("key", k),)
+            yield from leaves(v, path + (k,))
+    elif isinstance(value, list) and value:
+        yield from leaves(value[0], path + (0,))
+    else:
+        yield path
+
+
+def with_payload(doc, path, payload):
+    doc = copy.deepcopy(doc)
+    *parents, last = path
+    target = doc
+    for p in parents:
+        target = target[p]
+    if isinstance(last, tuple):                                 # an object key
+        target[payload + last[1]] = target.pop(last[1])
+    else:
+        target[last] = payload
+    return doc
+
+
+@pytest.fixture
+def fast_plots(monkeypatch):
+    """Plots are PNGs drawn from numbers: nothing of them reaches the HTML as text, so the
+    escaping tests skip drawing them."""
+    from glmprep.core.report import page as page_module
+    for name in dir(page_module):
+        if name.startswith("plot_"):
+            monkeypatch.setattr(page_module, name, lambda numbers: None)
+
+
+def report_page(directory) -> str:
+    write_report(str(directory), sample_rows=200)
+    with open(os.path.join(str(directory), HTML_NAME), encoding="utf-8") as fh:
+        return fh.read()
+
+
+def test_every_manifest_field_is_escaped_or_refused(run_dir, manifest, tmp_path, fast_plots):
+    """Each value and each key of the manifest in turn holds the payload: the page shows it
+    as text, or the manifest is refused in one line (a count that is not a number ...). The
+    shards and rejects are read once; each manifest goes through the same checks and
+    numbers as ``write_report``."""
+    work = tmp_path / NAME_PAYLOAD                               # the run's directory name shows too
+    shutil.copytree(run_dir, work)
+    assert_nothing_injected(report_page(work))
+    numbers, sample, tokenizer = build_numbers(str(work), 200)
+    meta = ShardReader(os.path.join(str(work), manifest["shards"][0]["file"])).metadata
+    rejects = gather_rejects(read_rejects(str(work)), {}, tokenizer)
+    paths = list(leaves(manifest))
+    assert len(paths) > 80
+    refused = shown = 0
+    for path in paths:
+        text = json.dumps(with_payload(manifest, path, PAYLOAD))
+        try:
+            crafted = parse_manifest(text, "manifest.json", require=("shards", "totals", "samples"))
+            page = render_report_html(numbers_of(str(work), crafted, meta, sample, rejects), sample, tokenizer)
+        except (ManifestError, ReportError) as exc:
+            assert "\n" not in str(exc)
+            refused += 1
+            continue
+        assert_nothing_injected(page)
+        shown += 1
+    assert refused and shown
+
+
+def test_page_escapes_values_the_manifest_check_would_refuse(run_dir, fast_plots):
+    """Escaping does not lean on the manifest check: numbers whose every value is a payload."""
+    numbers, sample, tokenizer = build_numbers(run_dir, 200)
+    numbers["duplicate_clusters"]["near"]["manifest_clusters"] = PAYLOAD   # the one value once unescaped
+    for key in numbers["totals"]:
+        numbers["totals"][key] = PAYLOAD if key != "rejected_by_reason" else {PAYLOAD: 1}
+    numbers["run"]["glmprep_version"] = numbers["run"]["output"] = PAYLOAD
+    numbers["checks"][PAYLOAD] = False
+    assert_nothing_injected(render_report_html(numbers, sample, tokenizer))
+
+
+def test_every_shard_and_reject_field_is_escaped(run_dir, manifest, tmp_path, fast_plots):
+    work = tmp_path / "run"
+    shutil.copytree(run_dir, work)
+    # shard: a payload as the file name, in every source id, and in the metadata's strings
+    entry = manifest["shards"][0]
+    reader = ShardReader(str(work / entry["file"]))
+    table = reader.table
+    ids = [[PAYLOAD + k for k in keys] for keys in table.column("source_ids").to_pylist()]
+    table = table.set_column(table.schema.get_field_index("source_ids"), "source_ids",
+                             pa.array(ids, pa.list_(pa.string())))
+    meta = json.loads(table.schema.metadata[b"glmprep"])
+    meta["tokenizer_name"] = PAYLOAD
+    meta["sample_options"]["sample_key"] = PAYLOAD
+    meta["extra"] = {PAYLOAD: PAYLOAD}
+    table = table.replace_schema_metadata({b"glmprep": json.dumps(meta).encode()})
+    os.remove(work / entry["file"])
+    shard_name = NAME_PAYLOAD + ".arrow"
+    with pa.OSFile(str(work / shard_name), "wb") as fh, pa.ipc.new_file(fh, table.schema) as writer:
+        writer.write_table(table)
+    crafted = copy.deepcopy(manifest)
+    crafted["shards"][0]["file"] = shard_name
+    with open(work / "manifest.json", "w", encoding="utf-8") as fh:
+        json.dump(crafted, fh)
+    # rejects: a payload in every field of every record
+    rejects = sorted((work / "rejects").iterdir())
+    records = [json.loads(line) for f in rejects for line in f.read_text(encoding="utf-8").splitlines() if line]
+    for f in rejects:
+        f.unlink()
+    (work / "rejects" / "rejects-00000-of-00001.jsonl").write_text("".join(
+        json.dumps({k: PAYLOAD + str(v) for k, v in r.items()}) + "\n" for r in records), encoding="utf-8")
+    page = report_page(work)
+    assert_nothing_injected(page)
+    assert html.escape(PAYLOAD) in page                         # the values are there, as text
+    # and the sample page of inspect over the same shard
+    out = tmp_path / "samples.html"
+    assert main(["inspect", str(work / shard_name), "--sample", "3", "--html", str(out)]) == 0
+    assert_nothing_injected(out.read_text(encoding="utf-8"))
+
+
+def test_malformed_reject_lines_are_one_line_errors(run_dir, tmp_path, capsys):
+    work = tmp_path / "run"
+    shutil.copytree(run_dir, work)
+    target = sorted((work / "rejects").iterdir())[0]
+    for line in ("{not json", "[1, 2]", '{"key": "k"}', '{"key": 1, "stage": "read", "reason": "x"}'):
+        target.write_text(line + "\n", encoding="utf-8")
+        assert main(["report", str(work), "--sample-rows", "50"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"glmprep report: {target}:1: ") and "\n" not in err

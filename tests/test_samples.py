@@ -12,7 +12,8 @@ from scipy import stats
 
 from glmprep.core.samples import (DEFAULT_OBJECTIVE_WEIGHTS, SampleBuilder, SampleOptions, assemble, sentence_table,
                                   split_document, truncated_poisson_pmf)
-from glmprep.schemas.shard import OBJECTIVES, ShardReader, samples_to_table
+from glmprep.schemas.reader import ShardReader
+from glmprep.schemas.shard import OBJECTIVES, samples_to_table
 from glmprep.core.validate import validate_reader
 
 from support import TOY_BASE_VOCAB, TOY_SPECIALS, toy_metadata, tokenizer_metadata

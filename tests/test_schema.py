@@ -8,8 +8,9 @@ import pyarrow as pa
 import pytest
 
 from glmprep.core.samples import SampleOptions
+from glmprep.schemas.reader import ShardReader
 from glmprep.schemas.shard import (FORMAT_VERSION, METADATA_KEY, ShardFormatError, ShardMetadata,
-                                   ShardReader, shard_schema, write_shard)
+                                   shard_schema, write_shard)
 
 from support import toy_metadata
 

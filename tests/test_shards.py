@@ -12,7 +12,7 @@ from hypothesis import example, given, settings, strategies as st
 
 from glmprep.core.samples import builder as samples_lib
 from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
-from glmprep.schemas.shard import ShardReader
+from glmprep.schemas.reader import ShardReader
 from glmprep.transforms.shards import (TokenizeDocuments, WriteShards, join_docs, num_shards_for, shard_of,
                                        split_docs)
 from glmprep.core.validate import validate_paths

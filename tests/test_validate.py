@@ -11,7 +11,8 @@ import pytest
 
 from glmprep.pipeline.cli import main
 from glmprep.core.samples import SampleBuilder, SampleOptions, assemble, split_document
-from glmprep.schemas.shard import ShardReader, samples_to_table, write_shard
+from glmprep.schemas.reader import ShardReader
+from glmprep.schemas.shard import samples_to_table, write_shard
 from glmprep.core.tokenizer import file_sha256
 from glmprep.core.validate import validate_paths, validate_reader
 

@@ -1,9 +1,11 @@
 """``glmprep inspect``: show samples of a shard the way a person wants to read them.
 
-For each sample: the sources, Part A decoded with every mask numbered, each Part B
-span decoded next to its mask, and the token grid (token, position_ids,
-block_position_ids, loss_mask) aligned column by column. Colour on a terminal
-(``NO_COLOR`` turns it off).
+For each sample: the sources, Part A decoded with every mask numbered (``[MASK#3]``,
+so text after a mask never runs into its number), each Part B span decoded next to
+its mask, and the token grid (token, position_ids, block_position_ids, loss_mask)
+aligned column by column. Byte-level BPE tokens that split a character show it
+whole under the first of them; bytes of a character cut by a span boundary show as
+hex (``‹e6 b2›``), never as U+FFFD. Colour on a terminal (``NO_COLOR`` turns it off).
 """
 from __future__ import annotations
 
@@ -11,34 +13,18 @@ import os
 import shutil
 import sys
 import unicodedata
-from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Union
 
 import numpy as np
 
-from glmprep.schemas.shard import OBJECTIVES, ShardFormatError, ShardReader
-from glmprep.core.tokenizer import GLMTokenizer, TokenizerError, cached_tokenizer
+from glmprep.core.tokenizer import GLMTokenizer, TokenizerError
+from glmprep.core.view import (CONTINUED, Span, mask_label, plain_text, spans_of_row, token_cells, token_text,
+                               tokenizer_for)
+from glmprep.schemas.reader import ShardReader
+from glmprep.schemas.shard import OBJECTIVES, ShardFormatError
 
 _COLOURS = ("\033[1;31m", "\033[1;32m", "\033[1;34m", "\033[1;35m", "\033[1;36m", "\033[1;33m")
 _RESET = "\033[0m"
-
-
-@dataclass
-class Span:
-    number: int          # 1-based, in Part A order
-    mask_position: int   # index of its mask in Part A
-    text_ids: np.ndarray
-    block_order: int     # where its block sits in Part B (0 = first)
-
-
-def spans_of_row(row: Dict[str, object]) -> List[Span]:
-    """The spans of a sample, numbered in Part A order."""
-    ids, sep = row["input_ids"], row["sep"]
-    pos, block = row["position_ids"], row["block_position_ids"]
-    starts = np.flatnonzero(block[sep:] == 1) + sep
-    ends = np.append(starts[1:], len(ids))
-    found = sorted((int(pos[s]), k, ids[s + 1:e]) for k, (s, e) in enumerate(zip(starts, ends)))
-    return [Span(i + 1, p, t, k) for i, (p, k, t) in enumerate(found)]
 
 
 class Painter:
@@ -69,43 +55,44 @@ def render_sample(row: Dict[str, object], tokenizer: GLMTokenizer, painter: Pain
     sep = row["sep"]
     ids = row["input_ids"]
     spans = spans_of_row(row)
-    by_pos = {s.mask_position: s for s in spans}
     out = [f"{title}objective={row['objective']}  length={len(ids)}  sep={sep}  spans={len(spans)}"]
     sources = ", ".join(f"{k} (piece {p + 1}/{n}, {l} tokens)" for k, p, n, l in zip(
         row["source_ids"], row["source_piece"], row["source_num_pieces"], row["source_lengths"]))
     out.append(f"sources: {sources}")
 
     # Part A, masks numbered and coloured.
-    part_a, run = [], []
-    for i, t in enumerate(ids[:sep]):
-        if i in by_pos:
-            if run:
-                part_a.append(tokenizer.decode(run))
-                run = []
-            name = tokenizer.decode([t])
-            part_a.append(painter.span(by_pos[i].number, f"{name}{by_pos[i].number}"))
-        else:
-            run.append(int(t))
-    if run:
-        part_a.append(tokenizer.decode(run))
+    part_a, start = [], 0
+    for s in spans:  # in Part A order
+        part_a.append(token_text(ids[start:s.mask_position], tokenizer))
+        part_a.append(painter.span(s.number, _label(ids, s, tokenizer)))
+        start = s.mask_position + 1
+    part_a.append(token_text(ids[start:sep], tokenizer))
     out.append("── Part A " + "─" * 40)
     out.append("".join(part_a))
     out.append("── Part B (spans by mask; [b] = order in Part B) " + "─" * 10)
     for s in spans:
-        text = _visible(tokenizer.decode(s.text_ids))
-        label = f"{tokenizer.decode([ids[s.mask_position]])}{s.number}"
-        out.append(f"  {painter.span(s.number, label):>10s} [b{s.block_order}] @{s.mask_position:<5d} "
-                   f"{len(s.text_ids):>3d} tok  {painter.span(s.number, repr(text))}")
+        text = _visible(token_text(s.text_ids, tokenizer))
+        out.append(f"  {painter.span(s.number, _label(ids, s, tokenizer)):>10s} [b{s.block_order}] "
+                   f"@{s.mask_position:<5d} {len(s.text_ids):>3d} tok  {painter.span(s.number, repr(text))}")
     if grid:
-        out.append("── tokens and 2D positions " + "─" * 30)
+        out.append(f"── tokens and 2D positions ({CONTINUED} = bytes of the characters to the left, "
+                   "‹..› = bytes of a cut character) " + "─" * 4)
         out.extend(_grid(row, tokenizer, painter, spans, width))
     return "\n".join(out)
+
+
+def _label(ids, span: Span, tokenizer: GLMTokenizer) -> str:
+    return mask_label(tokenizer.decode([ids[span.mask_position]]), span.number)
+
+
+def _cell_text(cell: Union[str, bytes]) -> str:
+    return _visible(plain_text(cell)) if isinstance(cell, bytes) else cell
 
 
 def _grid(row, tokenizer, painter, spans, width) -> List[str]:
     """Columns of (token, position, block position, loss) wrapped to ``width``."""
     ids, sep = row["input_ids"], row["sep"]
-    pieces = [_visible(p) for p in tokenizer.decode_pieces(ids)]
+    pieces = [_cell_text(c) for c in token_cells(ids, tokenizer)]
     span_of_b = np.zeros(len(ids), dtype=np.int64)
     starts = np.flatnonzero(row["block_position_ids"] == 1)
     number_at = {s.mask_position: s.number for s in spans}
@@ -114,7 +101,9 @@ def _grid(row, tokenizer, painter, spans, width) -> List[str]:
         span_of_b[s:e] = number_at.get(int(row["position_ids"][s]), 0)
     columns = []
     for i, piece in enumerate(pieces):
-        cells = [piece[:12] or "·", str(row["position_ids"][i]), str(row["block_position_ids"][i]),
+        if i < sep and i in number_at:
+            piece = mask_label(piece, number_at[i])
+        cells = [_clip(piece) or "·", str(row["position_ids"][i]), str(row["block_position_ids"][i]),
                  str(row["loss_mask"][i])]
         w = max(display_width(c) for c in cells)
         number = number_at.get(i) if i < sep else int(span_of_b[i]) or None
@@ -140,13 +129,16 @@ def _grid(row, tokenizer, painter, spans, width) -> List[str]:
     return lines
 
 
-def tokenizer_for(reader: ShardReader, ranks_path: Optional[str]) -> GLMTokenizer:
-    tok = cached_tokenizer(ranks_path)
-    if tok.ranks_sha256 != reader.metadata.tokenizer_sha256:
-        raise TokenizerError(
-            f"{reader.path} was made with tokenizer {reader.metadata.tokenizer_name} "
-            f"(sha256 {reader.metadata.tokenizer_sha256[:12]}…); pass its ranks file with --tokenizer")
-    return tok
+def _clip(text: str, width: int = 12) -> str:
+    """At most ``width`` columns, a cut marked with …"""
+    if display_width(text) <= width:
+        return text
+    out = ""
+    for ch in text:
+        if display_width(out + ch) > width - 1:
+            break
+        out += ch
+    return out + "…"
 
 
 def select_rows(reader: ShardReader, args) -> List[int]:
@@ -178,7 +170,7 @@ def _run(args) -> int:
         print("glmprep inspect: no sample matches the filters", file=sys.stderr)
         return 1
     if args.html:
-        from glmprep.core.report import write_samples_html
+        from glmprep.core.sample_html import write_samples_html
         write_samples_html(args.html, reader, rows, tokenizer)
         print(f"wrote {len(rows)} sample(s) to {args.html}")
         return 0

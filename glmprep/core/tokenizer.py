@@ -22,8 +22,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import tiktoken
 
-# Order is part of the shard contract (GLM_SPEC §1): id = base_vocab_size + index.
-SPECIAL_TOKENS = ("[MASK]", "[sMASK]", "[gMASK]", "sop", "eop", "ENC", "eos", "PAD")
+# SPECIAL_TOKENS: their order is part of the shard contract (GLM_SPEC §1): id = base_vocab_size + index.
+from glmprep.schemas.shard import SPECIAL_TOKENS
 
 DEFAULT_ENCODING = "cl100k_base"
 

@@ -5,12 +5,14 @@ array plus offsets, and every rule is a handful of array expressions over it. A
 rule that fails reports the shard, the first rows that break it and the values
 seen. Rule names (what a failure is reported as):
 
-    schema               shard opens, schema and metadata are glmprep's (format version)
+    schema               shard opens, schema and metadata are glmprep's (format version, types,
+                         Arrow buffers and offsets consistent, no nulls)
     metadata             metadata agrees across shards and with the manifest
     row_lengths          all token columns of a row have the same length
-    seq_len              len(input_ids) ≤ seq_len
+    seq_len              1 ≤ len(input_ids) ≤ seq_len
     sep                  0 < sep < len(input_ids)
-    vocab                every id < vocab_size
+    vocab                every input and target id < vocab_size
+    positions            position_ids < seq_len, block_position_ids ≤ seq_len
     objective            objective is blank/sentence/document with a positive weight
     loss_mask            0 on Part A, 1 on Part B
     part_a_positions     position_ids = 0..sep-1 and block_position_ids = 0 on Part A
@@ -29,12 +31,15 @@ seen. Rule names (what a failure is reported as):
     mask_ratio           blank/sentence: each piece has ≥ ceil(ratio · its length) tokens masked
                          (or as many as its text can hold)
     document_spans       document: one suffix span per piece, share within document_ratio
-    manifest             shard rows/tokens/sha256 equal the manifest's (when one is present)
+    manifest             the manifest is JSON of glmprep's shape, names only files inside its
+                         directory, and its shards' sha256 are the files' (when one is present)
+
+The first rules up to ``sources`` are ``glmprep.schemas.reader.shard_problems``, which every
+reader of a shard applies when it opens one.
 """
 from __future__ import annotations
 
 import glob
-import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -43,9 +48,11 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from glmprep.core.samples import exclusive_cumsum, masking_capacity, segment_ranges
-from glmprep.schemas.shard import OBJECTIVES, ShardFormatError, ShardReader, expand_paths
+from glmprep.schemas.manifest import MANIFEST_NAME, ManifestError, read_manifest_file, shard_path
+from glmprep.schemas.reader import ShardReader, expand_paths, shard_problems
+from glmprep.schemas.shard import OBJECTIVES, ShardFormatError
 from glmprep.core.tokenizer import file_sha256
-from glmprep.schemas.manifest import MANIFEST_NAME
+
 MAX_EXAMPLES_PER_RULE = 5
 
 
@@ -104,24 +111,22 @@ class _ShardCheck:
         inp, off = cols["input_ids"]
         lengths = np.diff(off)
         self.report.tokens += int(lengths.sum())
-        for name, (_, o) in cols.items():
-            self.fail("row_lengths", np.diff(o) != lengths,
-                      lambda i, name=name, o=o: f"{name} has {o[i+1]-o[i]} values, input_ids {lengths[i]}")
-        if self.report.violations and self.report.violations[-1].rule == "row_lengths":
-            return  # everything below indexes the columns together
+        # The rules every reader relies on (lengths, sep, vocab, positions, objective, sources);
+        # the rules below index the columns together, so they run only when these hold.
+        problems = shard_problems(r, MAX_EXAMPLES_PER_RULE)
+        for p in problems:
+            self.report.violations.append(Violation(self.name, p.rule, p.rows, p.count, p.detail))
+        if any(p.rule == "row_lengths" for p in problems):
+            return
         sep = r.column("sep").astype(np.int64)
         objective = np.asarray(r.column("objective"), dtype=object)
         for o in OBJECTIVES:
             self.report.objectives[o] += int((objective == o).sum())
-
-        self.fail("seq_len", lengths > meta.seq_len, lambda i: f"length {lengths[i]} > seq_len {meta.seq_len}")
-        self.fail("sep", (sep <= 0) | (sep >= lengths), lambda i: f"sep {sep[i]} with length {lengths[i]}")
-        self.fail("vocab", np.add.reduceat(inp >= meta.vocab_size, off[:-1]) > 0 if len(inp) else np.zeros(n_rows, bool),
-                  f"id ≥ vocab_size {meta.vocab_size}")
         weights = meta.objective_weights
         known = np.array([o in OBJECTIVES and weights.get(o, 0) > 0 for o in objective])
-        self.fail("objective", ~known, lambda i: f"objective {objective[i]!r}, weights {weights}")
-        if self.report.violations and self.report.violations[-1].rule in ("sep",):
+        self.fail("objective", np.isin(objective, OBJECTIVES) & ~known,
+                  lambda i: f"objective {objective[i]!r} has no positive weight in {weights}")
+        if problems:
             return
 
         row = np.repeat(np.arange(n_rows), lengths)                      # row of each token
@@ -299,15 +304,18 @@ def _check_manifest(directory: str, shard_paths: List[str], report: Report) -> N
         report.violations.append(Violation(MANIFEST_NAME, "manifest", [], 0,
                                            f"{directory} has no manifest.json: the run did not finish"))
         return
-    with open(path, encoding="utf-8") as fh:
-        manifest = json.load(fh)
-    listed = {s["file"]: s for s in manifest.get("shards", [])}
+    try:
+        manifest = read_manifest_file(directory, require=("shards",))
+    except (ManifestError, OSError) as exc:
+        report.violations.append(Violation(MANIFEST_NAME, "manifest", [], 0, str(exc)))
+        return
+    listed = {s["file"]: s for s in manifest["shards"]}
     present = {os.path.basename(p) for p in shard_paths if os.path.dirname(os.path.abspath(p)) == os.path.abspath(directory)}
     for name in sorted(set(listed) ^ present):
         where = "listed in the manifest but missing" if name in listed else "present but not in the manifest"
         report.violations.append(Violation(name, "manifest", [], 0, where))
     for name in sorted(set(listed) & present):
-        entry, full = listed[name], os.path.join(directory, name)
+        entry, full = listed[name], shard_path(directory, listed[name])
         digest = file_sha256(full)
         if digest != entry.get("sha256"):
             report.violations.append(Violation(name, "manifest", [], 0,
@@ -327,7 +335,7 @@ def validate_paths(paths: Sequence[str]) -> Report:
     first_meta = None
     for path in shard_paths:
         try:
-            reader = ShardReader(path)
+            reader = ShardReader(path, check=False)  # the rules are checked below, each reported
         except (ShardFormatError, OSError) as exc:
             report.violations.append(Violation(os.path.basename(path), "schema", [], 0, str(exc)))
             continue

@@ -15,7 +15,7 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from glmprep.schemas.manifest import (FILL_KEY, MANIFEST_NAME, MANIFEST_VERSION, OBJECTIVE_STAT_KEYS, RUN_KEY,
-                                     SHARD_ENTRY_KEYS)
+                                     SHARD_ENTRY_KEYS, parse_manifest)
 from glmprep.schemas.rejects import REJECTS_DIR
 from glmprep.schemas.shard import OBJECTIVES
 from glmprep.schemas.stages import FUNNEL_STAGES, stage
@@ -114,9 +114,12 @@ def write_manifest(_, output: str, options, shards, counts, reasons) -> Dict[str
     return manifest
 
 
-def read_manifest(output: str) -> Dict[str, object]:
-    with FileSystems.open(FileSystems.join(output, MANIFEST_NAME)) as fh:
-        return json.loads(fh.read().decode("utf-8"))
+def read_manifest(output: str, require=("shards", "totals", "samples")) -> Dict[str, object]:
+    """``output``/manifest.json through Beam's file systems, its shape checked
+    (``glmprep.schemas.manifest.ManifestError``, one line, when it is not what glmprep writes)."""
+    path = FileSystems.join(output, MANIFEST_NAME)
+    with FileSystems.open(path) as fh:
+        return parse_manifest(fh.read(), path, require)
 
 
 def finish_run(output: str, started: float, runner: str = "") -> Dict[str, object]:
@@ -176,7 +179,7 @@ def stats_table(manifest: Dict[str, object]) -> str:
         lines.append(f"  {o:12s}{s['rows']:>10,}{s['tokens']:>14,}{share:>10.1f}{s['spans']:>8,}{fill:>9.1f}")
     lines.append(f"  {'total':12s}{totals['rows']:>10,}{totals['tokens']:>14,}")
     lines.append(f"shards: {totals['shards']}   document tokens: {totals['document_tokens']:,}")
-    if "run" in manifest:
+    if "seconds" in manifest.get("run", {}):
         lines.append(f"time: {manifest['run']['seconds']:.1f} s")
     return "\n".join(lines)
 

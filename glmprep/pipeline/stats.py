@@ -5,13 +5,17 @@ import json
 import sys
 
 from glmprep.pipeline.manifest import read_manifest, stats_table
+from glmprep.schemas.manifest import ManifestError
 
 
 def _run(args) -> int:
     try:
         manifest = read_manifest(args.directory)
-    except (OSError, IOError, json.JSONDecodeError) as exc:
+    except OSError as exc:
         print(f"glmprep stats: no readable manifest.json in {args.directory} ({exc})", file=sys.stderr)
+        return 2
+    except ManifestError as exc:
+        print(f"glmprep stats: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(manifest["totals"], indent=2) if args.json else stats_table(manifest))
     return 0

@@ -1,4 +1,5 @@
-"""The one definition of a glmprep shard: Arrow schema, metadata, writer, reader.
+"""The one definition of a glmprep shard: Arrow schema, metadata, writer (the reader is
+``glmprep.schemas.reader``).
 
 A shard is an Arrow IPC *file* (random access, memory-mappable) with one row per
 GLM sample (GLM_SPEC §2, §6). Rows are unpadded; the loader pads. Everything that
@@ -23,11 +24,10 @@ when seq_len fits, else uint32.
 """
 from __future__ import annotations
 
-import glob
 import json
-import os
+import math
 from dataclasses import asdict, dataclass, field
-from typing import Dict, Iterable, Iterator, List, Mapping, Sequence
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +35,9 @@ import pyarrow as pa
 FORMAT_VERSION = 1
 METADATA_KEY = b"glmprep"
 OBJECTIVES = ("blank", "sentence", "document")
+# Special tokens get the ids right after the base vocabulary, in this order (GLM_SPEC §1, §6);
+# glmprep.core.tokenizer assigns them, ShardReader checks a shard names exactly these.
+SPECIAL_TOKENS = ("[MASK]", "[sMASK]", "[gMASK]", "sop", "eop", "ENC", "eos", "PAD")
 TOKEN_COLUMNS = ("input_ids", "target_ids", "loss_mask", "position_ids", "block_position_ids")
 SOURCE_COLUMNS = ("source_ids", "source_piece", "source_num_pieces", "source_lengths")
 ROWS_PER_BATCH = 1024
@@ -64,13 +67,84 @@ class ShardMetadata:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str) -> "ShardMetadata":
-        data = json.loads(text)
+    def from_json(cls, text: str, where: str = "shard") -> "ShardMetadata":
+        """Metadata from its JSON text, every field checked (ShardFormatError names the first wrong one)."""
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise ShardFormatError(f"{where}: glmprep metadata is not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ShardFormatError(f"{where}: glmprep metadata is {type(data).__name__}, expected a JSON object")
         version = data.get("format_version")
         if version != FORMAT_VERSION:
             raise ShardFormatError(
-                f"shard format version {version} is not supported (this glmprep reads {FORMAT_VERSION})")
+                f"{where}: shard format version {show_value(version)} is not supported (this glmprep reads {FORMAT_VERSION})")
+        problem = metadata_problem(data)
+        if problem:
+            raise ShardFormatError(f"{where}: glmprep metadata: {problem}")
         return cls(**data)
+
+
+# Bounds on what metadata may declare, so that no reader allocates by a crafted number:
+# the trainer sizes count arrays by vocab_size and position embeddings by seq_len.
+MAX_VOCAB_SIZE = 1 << 24   # 16.7 M ids (cl100k has 100 k); ids are stored as uint16/uint32
+MAX_SEQ_LEN = 1 << 20      # 1 M tokens per sample
+_FIELD_TYPES = {"tokenizer_name": str, "tokenizer_sha256": str, "base_vocab_size": int, "vocab_size": int,
+                "special_tokens": dict, "seq_len": int, "objective_weights": dict, "sample_options": dict,
+                "seed": int, "format_version": int, "extra": dict}
+_REQUIRED = set(_FIELD_TYPES) - {"extra"}
+
+
+def show_value(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: object) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and math.isfinite(v)
+
+
+def metadata_problem(data: Mapping[str, object]) -> Optional[str]:
+    """What is wrong with shard metadata read from JSON, or None when every field is as
+    GLM_SPEC §6 and the readers need it."""
+    unknown = sorted(set(data) - set(_FIELD_TYPES))
+    if unknown:
+        return f"unknown field {show_value(unknown[0])}"
+    missing = sorted(_REQUIRED - set(data))
+    if missing:
+        return f"field {missing[0]} is missing"
+    for name, kind in _FIELD_TYPES.items():
+        if name in data and not (_is_int(data[name]) if kind is int else isinstance(data[name], kind)):
+            return f"{name} is {show_value(data[name])}, expected {'an integer' if kind is int else kind.__name__}"
+    base, vocab, seq_len = data["base_vocab_size"], data["vocab_size"], data["seq_len"]
+    if not 0 < base < vocab <= MAX_VOCAB_SIZE:
+        return f"base_vocab_size {base} and vocab_size {vocab} must satisfy 0 < base < vocab ≤ {MAX_VOCAB_SIZE}"
+    if not 0 < seq_len <= MAX_SEQ_LEN:
+        return f"seq_len {seq_len} is outside 1..{MAX_SEQ_LEN}"
+    specials = data["special_tokens"]
+    if set(specials) != set(SPECIAL_TOKENS):
+        return f"special_tokens must name exactly {', '.join(SPECIAL_TOKENS)}"
+    bad = [k for k, v in specials.items() if not (_is_int(v) and base <= v < vocab)]
+    if bad:
+        return f"special token {bad[0]} id {show_value(specials[bad[0]])} is outside the specials {base}..{vocab - 1}"
+    if len(set(specials.values())) != len(specials):
+        return "two special tokens share an id"
+    weights = data["objective_weights"]
+    if not all(isinstance(k, str) and _is_number(v) and v >= 0 for k, v in weights.items()):
+        return f"objective_weights {show_value(weights)} must map objectives to numbers ≥ 0"
+    opts = data["sample_options"]
+    for name, test, want in (("max_span", lambda v: _is_int(v) and v > 0, "a positive integer"),
+                             ("mask_ratio", lambda v: _is_number(v) and 0 <= v <= 1, "a number in 0..1"),
+                             ("poisson_lambda", lambda v: _is_number(v) and v > 0, "a positive number"),
+                             ("document_ratio", lambda v: isinstance(v, list) and len(v) == 2 and
+                              all(_is_number(x) and 0 <= x <= 1 for x in v), "two numbers in 0..1")):
+        if name in opts and not test(opts[name]):
+            return f"sample_options.{name} is {show_value(opts[name])}, expected {want}"
+    return None
 
 
 def id_type(vocab_size: int) -> pa.DataType:
@@ -183,92 +257,3 @@ def write_shard(sink, samples: Iterable[Mapping[str, object]], meta: ShardMetada
             yield samples_to_batch(chunk, schema)
 
     return _write_batches(sink, schema, batches())
-
-
-def _numpy_list(column: pa.ChunkedArray) -> "tuple[np.ndarray, np.ndarray]":
-    """(values, offsets) of a list column, zero-copy where Arrow allows it."""
-    arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    offsets = arr.offsets.to_numpy()
-    values = arr.values.to_numpy(zero_copy_only=False)
-    return values, offsets
-
-
-class ShardReader:
-    """A memory-mapped shard. Token columns are exposed as flat NumPy arrays + offsets.
-
-    >>> r = ShardReader("part-00000-of-00001.arrow")      # doctest: +SKIP
-    >>> r.metadata.seq_len, r.num_rows, r.row(0)["sep"]   # doctest: +SKIP
-    """
-
-    def __init__(self, path: str):
-        try:
-            source = pa.memory_map(path, "r")
-            table = pa.ipc.open_file(source).read_all()
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise ShardFormatError(f"{path}: not a readable Arrow IPC file ({exc})") from exc
-        self._init_from(table, path)
-
-    @classmethod
-    def from_table(cls, table: pa.Table, name: str = "<memory>") -> "ShardReader":
-        """A reader over a table already in memory (tests, and checks before writing)."""
-        reader = cls.__new__(cls)
-        reader._init_from(table, name)
-        return reader
-
-    def _init_from(self, table: pa.Table, path: str) -> None:
-        self.path = path
-        raw = (table.schema.metadata or {}).get(METADATA_KEY)
-        if raw is None:
-            raise ShardFormatError(f"{path}: no glmprep metadata in the Arrow schema")
-        self.metadata = ShardMetadata.from_json(raw.decode())
-        self.schema = table.schema
-        expected = shard_schema(self.metadata).remove_metadata()
-        if not self.schema.remove_metadata().equals(expected):
-            raise ShardFormatError(f"{path}: columns differ from the glmprep schema:\n{self.schema}")
-        # Reading from a memory map keeps the buffers in the map: no copy of the shard.
-        self.table = table
-        self.num_rows = table.num_rows
-        self._flat: Dict[str, "tuple[np.ndarray, np.ndarray]"] = {}
-
-    def flat(self, name: str) -> "tuple[np.ndarray, np.ndarray]":
-        """(values, offsets) of a list column: row i is values[offsets[i]:offsets[i+1]]."""
-        if name not in self._flat:
-            self._flat[name] = _numpy_list(self.table.column(name))
-        return self._flat[name]
-
-    def column(self, name: str) -> np.ndarray:
-        """A scalar column (``sep``) as NumPy, or ``objective`` as an object array."""
-        return self.table.column(name).to_numpy()
-
-    def row(self, i: int) -> Dict[str, object]:
-        if not 0 <= i < self.num_rows:
-            raise IndexError(f"{self.path}: row {i} out of range (0..{self.num_rows - 1})")
-        out: Dict[str, object] = {}
-        for name in TOKEN_COLUMNS + SOURCE_COLUMNS[1:]:
-            values, offsets = self.flat(name)
-            out[name] = values[offsets[i]:offsets[i + 1]]
-        out["source_ids"] = self.table.column("source_ids")[i].as_py()
-        out["sep"] = int(self.table.column("sep")[i].as_py())
-        out["objective"] = self.table.column("objective")[i].as_py()
-        return out
-
-    def __iter__(self) -> Iterator[Dict[str, object]]:
-        for i in range(self.num_rows):
-            yield self.row(i)
-
-    def __len__(self) -> int:
-        return self.num_rows
-
-
-def expand_paths(paths: Sequence[str]) -> List[str]:
-    """Shard paths: directories become their ``*.arrow`` shards, globs are expanded (each
-    sorted), anything else is kept as given."""
-    out: List[str] = []
-    for p in paths:
-        if os.path.isdir(p):
-            out.extend(sorted(glob.glob(os.path.join(p, "*.arrow"))))
-        elif any(c in p for c in "*?["):
-            out.extend(sorted(glob.glob(p)))
-        else:
-            out.append(p)
-    return out

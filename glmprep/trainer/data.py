@@ -17,7 +17,6 @@ A batch is a dict of NumPy arrays with the shard's names (GLM_SPEC §2), origina
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
@@ -25,7 +24,9 @@ import numpy as np
 import pyarrow.compute as pc
 
 from glmprep.schemas import OBJECTIVES, ShardFormatError, ShardReader
-from glmprep.schemas.shard import TOKEN_COLUMNS, expand_paths
+from glmprep.schemas.manifest import MANIFEST_NAME, manifest_shard_paths
+from glmprep.schemas.reader import expand_paths
+from glmprep.schemas.shard import TOKEN_COLUMNS
 
 # What must agree between shards, a checkpoint and a tokenizer for ids to mean the same thing.
 TOKENIZER_FIELDS = ("tokenizer_name", "tokenizer_sha256", "base_vocab_size", "vocab_size", "special_tokens")
@@ -56,14 +57,10 @@ def check_tokenizer(expected: Mapping[str, object], found: Mapping[str, object],
 
 def shard_paths(data: str) -> List[str]:
     """Shard files of ``data``: a directory (its manifest's order, else part-*.arrow), a file or a glob."""
-    if os.path.isdir(data):
-        manifest = os.path.join(data, "manifest.json")
-        if os.path.exists(manifest):
-            with open(manifest, encoding="utf-8") as fh:
-                shards = json.load(fh).get("shards", [])
-            names = [s["file"] if isinstance(s, dict) else s for s in shards]
-            if names:
-                return [os.path.join(data, n) for n in names]
+    if os.path.isdir(data) and os.path.exists(os.path.join(data, MANIFEST_NAME)):
+        paths = manifest_shard_paths(data)  # ManifestError for a malformed one or a path leaving data
+        if paths:
+            return paths
     paths = [p for p in expand_paths([data]) if os.path.isfile(p)]
     if not paths:
         raise FileNotFoundError(f"no shards (*.arrow) found at {data}")
