@@ -42,12 +42,23 @@ CASES = {
     "tokenizer file empty": (["--tokenizer", "{t}/empty.tiktoken"], "tokenizer ranks file is empty"),
     "negative shard count": (["--num-shards", "-1"], "--num-shards must be ≥ 0"),
     "zero tokens per shard": (["--tokens-per-shard", "0"], "--tokens-per-shard > 0"),
-    "sequence too short": (["--seq-len", "4"], "seq_len must be ≥ 8"),
-    "min words above max words": (["--min-words", "10", "--max-words", "5"], "above max_words"),
-    "document ratio reversed": (["--document-ratio", "0.9,0.2"], "document_ratio"),
+    "sequence too short": (["--seq-len", "4"], "--seq-len must be ≥ 8"),
+    "min words above max words": (["--min-words", "10", "--max-words", "5"], "--min-words=10 is above --max-words"),
+    "document ratio reversed": (["--document-ratio", "0.9,0.2"], "--document-ratio must satisfy"),
     "all objective weights zero": (["--objective-weights", "blank=0,sentence=0,document=0"], "positive sum"),
-    "mask ratio above one": (["--mask-ratio", "1.5"], "mask_ratio"),
-    "near-dedup threshold above one": (["--near-dedup-threshold", "1.5"], "near-dedup"),
+    "mask ratio above one": (["--mask-ratio", "1.5"], "--mask-ratio must be in (0, 1)"),
+    "near-dedup threshold above one": (["--near-dedup-threshold", "1.5"], "--near-dedup-threshold must be in"),
+    "near-dedup weight above one": (["--near-dedup-fn-weight", "1.5"], "--near-dedup-fn-weight must be in"),
+    "mistyped option": (["--seq_len", "2048"], "unknown option --seq_len (did you mean --seq-len?)"),
+    "two mistyped options": (["--num-shard", "4", "--near-dedup-treshold", "0.7"],
+                             "--num-shard (did you mean --num-shards?), --near-dedup-treshold "
+                             "(did you mean --near-dedup-threshold?)"),
+    "abbreviated option": (["--overwrit", "x"], "unknown option --overwrit (did you mean --overwrite?)"),
+    "mistyped Beam option": (["--direct_num_worker", "2"], "did you mean --direct_num_workers?"),
+    "stray argument": (["--quiet", "extra"], "unexpected argument 'extra'"),
+    "unparseable option value": (["--seq-len", "many"], "argument --seq-len: invalid int value: 'many'"),
+    "unknown choice": (["--format", "csv"], "argument --format: invalid choice: 'csv'"),
+    "bad objective weights": (["--objective-weights", "blank=x"], "argument --objective-weights"),
     "no input": (["--input", None], "--input is required"),
     "no output": (["--output", None], "--output is required"),
 }
@@ -77,17 +88,45 @@ def snapshot(root):
 def test_refused_up_front_with_one_line(place, capsys, name):
     overrides, message = CASES[name]
     before = snapshot(place)
-    assert main(command(place, overrides)) == 2
-    err = capsys.readouterr().err.strip()
+    code, err = run_command(place, overrides, capsys)
+    assert code == 2
     assert message in err, err
     assert len(err.splitlines()) == 1 and err.startswith("glmprep run: ")
     assert "Traceback" not in err
     assert snapshot(place) == before  # nothing written, nothing removed
 
 
-def test_unparseable_option_value_exits_2(place, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(command(place, ["--seq-len", "many"]))
-    assert exc.value.code == 2
-    assert "argument --seq-len: invalid int value" in capsys.readouterr().err
-    assert not os.path.exists(place / "out")
+def run_command(place, overrides, capsys):
+    """(exit code, stderr) of ``glmprep run`` with ``overrides``; argparse's own errors exit."""
+    try:
+        code = main(command(place, overrides))
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err.strip()
+
+
+def test_beam_options_pass_through(place, capsys):
+    # Beam's own options are not glmprep's: accepted, and the run goes on to its checks
+    code, err = run_command(place, ["--output", "{t}/finished", "--runner", "DirectRunner",
+                                    "--direct_running_mode", "in_memory"], capsys)
+    assert code == 2 and "pass --overwrite" in err, err
+
+
+def test_help_groups_options_by_stage_with_required_first(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = capsys.readouterr().out
+    titles = ["required arguments:", "output:", "reading:", "quality filters:",
+              "near-duplicate removal:", "GLM samples:"]
+    positions = [text.index(t) for t in titles]
+    assert positions == sorted(positions)
+    required = text[positions[0]:positions[1]]
+    assert "--input GLOB" in required and "--output DIR" in required
+    assert "--seq-len SEQ_LEN" in text[positions[-1]:]
+    assert "MinHash permutations" in " ".join(text.split())  # --seed says what it does not seed
+
+
+def test_other_commands_name_unknown_options(capsys):
+    assert main(["train", "--data", "x", "--out", "y", "--step", "4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--step (did you mean --steps?)" in err and len(err.splitlines()) == 1

@@ -226,7 +226,7 @@ def test_filter_options_from_dict_parses_strings():
     options = filter_options_from({"min_words": "0", "max_bullet_lines": "off", "unrelated": 1})
     assert options.min_words == 0
     assert options.max_bullet_lines is None
-    with pytest.raises(ValueError, match="min_words"):
+    with pytest.raises(ValueError, match="--min-words"):
         filter_options_from({"min_words": "five"})
 
 

@@ -159,7 +159,7 @@ def test_dataflow_job_builds_offline(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--input", "/nonexistent/*.jsonl"], "matches no file"),
     (["--input", INPUTS[0], "--tokenizer", "/nonexistent.tiktoken"], "tokenizer ranks file not found"),
-    (["--input", INPUTS[0], "--mask-ratio", "1.5"], "mask_ratio"),
+    (["--input", INPUTS[0], "--mask-ratio", "1.5"], "--mask-ratio"),
     (["--input", INPUTS[0], "--near-dedup-threshold", "1.5"], "near-dedup"),
     (["--output", "x"], "--input is required"),
 ])

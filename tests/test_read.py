@@ -250,7 +250,7 @@ def test_read_arguments():
         ["--format", "text", "--text-field", "body", "--id-field", "none", "--text-mode", "paragraph",
          "--invalid-utf8", "replace"]))
     assert options == ReadOptions("text", "body", None, "paragraph", "replace")
-    assert read_options_from({"format": "parquet"}).fmt == "parquet"
+    assert read_options_from({"fmt": "parquet"}).fmt == "parquet"
     with pytest.raises(SystemExit):
         parser.parse_args(["--format", "csv"])
 

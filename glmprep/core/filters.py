@@ -51,6 +51,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
+from glmprep.core.options import Switch, add_option_arguments, build, number_or_none, option
 from glmprep.schemas.cjk import CJK_LETTER_RANGES, char_class
 
 # A one-line quote ("Simplicity is prerequisite for reliability.") is a real, useful
@@ -753,13 +754,19 @@ FILTER_REASONS = tuple(rule.reason for rule in RULES)
 
 
 def _option(default, help_text: str):
-    return dataclasses.field(default=default, metadata={"help": help_text})
+    """A threshold option: ``--<field-name> N``, or ``none`` to turn it off."""
+    kind = int if isinstance(default, int) else float
+    return option(default, f"{help_text}; 'none' turns it off", parse=number_or_none(kind))
 
 
 @dataclass(frozen=True)
 class FilterOptions:
     """Every quality threshold; None turns a rule (or one bound of it) off.
     Why each default: see the module constants."""
+
+    # --no-<reason> turns a rule off: every field it takes becomes None
+    SWITCHES = tuple(Switch("--no-" + rule.reason.replace("_", "-"), f"turn off the {rule.reason} rule",
+                            dict.fromkeys(rule.option_fields)) for rule in RULES)
 
     min_words: Optional[int] = _option(MIN_WORDS, "reject texts with fewer words (too_short)")
     max_words: Optional[int] = _option(MAX_WORDS, "reject texts with more words (too_long)")
@@ -793,11 +800,11 @@ class FilterOptions:
         MAX_TOP_4GRAM_CHARS, "same for the most frequent 4-gram (top_ngram_repetition)")
 
     def __post_init__(self):
-        for option in dataclasses.fields(self):
-            value = getattr(self, option.name)
+        for threshold in dataclasses.fields(self):
+            value = getattr(self, threshold.name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or value < 0):
-                raise ValueError(f"filter option {option.name} must be a non-negative number "
+                raise ValueError(f"filter option {threshold.name} must be a non-negative number "
                                  f"or None, got {value!r}")
         for low, high in (("min_words", "max_words"),
                           ("min_mean_word_length", "max_mean_word_length")):
@@ -853,65 +860,14 @@ def _first_rejection(view: TextView, rules: List[Tuple[Rule, Dict[str, Any]]]
 
 # --- command line ---
 
-_NONE_WORDS = ("none", "off")
-
-
-def _number_or_none(kind: type) -> Callable[[str], Optional[Union[int, float]]]:
-    def parse(value: str):
-        if value.strip().lower() in _NONE_WORDS:
-            return None
-        try:
-            return kind(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a {kind.__name__} or 'none', got {value!r}") from None
-    parse.__name__ = kind.__name__  # argparse names the type in its error messages
-    return parse
-
-
-def _field_kind(option: dataclasses.Field) -> type:
-    return int if isinstance(option.default, int) else float
-
-
 def add_filter_arguments(parser) -> None:
     """Add one ``--<option-name>`` per ``FilterOptions`` field and one ``--no-<reason>``
     per rule to an argparse-style parser (also Beam's ``_add_argparse_args`` parser)."""
-    for option in dataclasses.fields(FilterOptions):
-        parser.add_argument(
-            "--" + option.name.replace("_", "-"), dest=option.name,
-            type=_number_or_none(_field_kind(option)), default=option.default,
-            help=f"{option.metadata['help']} (default: {option.default}; 'none' turns it off)")
-    for rule in RULES:
-        parser.add_argument(
-            "--no-" + rule.reason.replace("_", "-"), dest="no_" + rule.reason,
-            action="store_true", default=False, help=f"turn off the {rule.reason} rule")
+    add_option_arguments(parser, FilterOptions, "quality filters")
 
 
 def filter_options_from(source: Union[argparse.Namespace, Mapping[str, Any], Any]) -> FilterOptions:
     """``FilterOptions`` from parsed arguments (a Namespace, Beam ``PipelineOptions`` or
     a dict). Missing fields keep their defaults; strings such as "none" or "0.3" are
     parsed; ``no_<reason>=True`` turns that rule off. Other keys are ignored."""
-    values = option_values(source)
-    kwargs: Dict[str, Any] = {}
-    for option in dataclasses.fields(FilterOptions):
-        value = values.get(option.name, option.default)
-        if isinstance(value, str):
-            try:
-                value = _number_or_none(_field_kind(option))(value)
-            except argparse.ArgumentTypeError as exc:
-                raise ValueError(f"filter option {option.name}: {exc}") from None
-        kwargs[option.name] = value
-    for rule in RULES:
-        if values.get("no_" + rule.reason):
-            kwargs.update(dict.fromkeys(rule.option_fields))
-    return FilterOptions(**kwargs)
-
-
-def option_values(source) -> Mapping[str, Any]:
-    """Parsed arguments as a mapping of argument dests: a dict as it is, Beam
-    ``PipelineOptions`` through ``get_all_options``, an argparse Namespace through ``vars``."""
-    if isinstance(source, Mapping):
-        return source
-    if hasattr(source, "get_all_options"):  # Beam PipelineOptions
-        return source.get_all_options()
-    return vars(source)
+    return build(FilterOptions, source)

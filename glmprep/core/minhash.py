@@ -42,6 +42,7 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
+from glmprep.core.options import Switch, option
 from glmprep.schemas.cjk import CJK_SCRIPT_RANGES
 
 _U64 = (1 << 64) - 1
@@ -71,26 +72,45 @@ KEEPER_MODES = ("components", "independent")
 class MinHashOptions:
     """Settings of near-duplicate detection; every worker derives the same hashes from them."""
 
-    num_perm: int = 128                 # signature length: Jaccard estimate std ~ sqrt(J(1-J)/num_perm)
-    ngram: int = 5                      # words per shingle: larger is stricter about word order
-    seed: int = 1                       # seeds the permutations, same meaning as datasketch.MinHash(seed=)
-    threshold: float = 0.8              # Jaccard similarity at which two documents are near-duplicates
+    # --no-near-dedup: the run skips the stage (its options are None)
+    SWITCHES = (Switch("--no-near-dedup", "skip near-duplicate removal"),)
+
+    num_perm: int = option(  # signature length: Jaccard estimate std ~ sqrt(J(1-J)/num_perm)
+        128, "MinHash signature length")
+    ngram: int = option(     # words per shingle: larger is stricter about word order
+        5, "words per shingle; each CJK character counts as a word")
+    # seeds the permutations, same meaning as datasketch.MinHash(seed=); fixed, not --seed,
+    # so changing the samples' seed never changes which documents are kept
+    seed: int = 1
+    threshold: float = option(
+        0.8, "Jaccard similarity of word shingles at which documents are near-duplicates",
+        flag="--near-dedup-threshold")
     # LSH band choice, as datasketch.MinHashLSH(weights=(fp, fn)). Missed pairs weigh 0.9
     # because verification removes the extra candidates afterwards: (14, 9) bands find
     # 87 % of pairs at Jaccard 0.8 and 97.5 % at 0.85, against 40 % and 69 % for 0.5/0.5.
-    false_positive_weight: float = 0.1  # cost of a dissimilar pair becoming a candidate
-    false_negative_weight: float = 0.9  # cost of a similar pair never becoming one
+    false_positive_weight: float = 0.1  # cost of a dissimilar pair becoming a candidate: 1 - fn
+    false_negative_weight: float = option(  # cost of a similar pair never becoming one
+        0.9, "weight of missed pairs when choosing LSH bands, in [0, 1]; false candidates weigh "
+             "1 minus this. Higher finds more near-duplicates and verifies more candidate pairs",
+        flag="--near-dedup-fn-weight")
     # "exact": Jaccard of the two shingle-hash sets (no estimation noise around the
     # threshold); "estimate": share of equal signature values (smaller shuffle, ~0.035 sd
     # at 0.8 with 128 permutations); "none": every candidate pair counts.
-    verify: str = "exact"
+    verify: str = option(
+        "exact", "check candidate pairs by the exact Jaccard of their shingle sets, by the "
+                 "signature estimate (smaller shuffle, ~0.035 sd), or not at all",
+        flag="--near-dedup-verify", choices=VERIFY_MODES)
     # "components": near-duplicate is made transitive, each connected component of the
     # verified pairs keeps its smallest key (a chain A~B~C keeps one document even when
     # A and C differ more than the threshold); "independent": a document goes only in
     # favour of a kept document it is itself a near-duplicate of (the chain may keep A and C).
     # The default is "independent": every removal then points at a kept document that is
     # verified ≥ threshold similar, which components cannot promise for chains.
-    keepers: str = "independent"
+    keepers: str = option(
+        "independent", "components: one document (the smallest key) per connected component of "
+                       "near-duplicates, so a chain A~B~C keeps one even if A and C differ more; "
+                       "independent: remove a document only if a near-duplicate of it is kept",
+        flag="--near-dedup-keepers", choices=KEEPER_MODES)
 
     def __post_init__(self):
         if self.num_perm < 2:

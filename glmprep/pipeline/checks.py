@@ -10,22 +10,23 @@ from glmprep.core.tokenizer import TokenizerError, load_ranks
 from glmprep.pipeline import manifest as manifest_lib
 from glmprep.pipeline.api import RunConfig
 from glmprep.pipeline.local import tokenizer_threads_for
-from glmprep.pipeline.options import sample_options_from
+from glmprep.pipeline.options import UsageError, job_options_from, path_options_from, sample_options_from
 from glmprep.transforms.neardedup import neardedup_options_from
 from glmprep.transforms.read import read_options_from
 
 
-class UsageError(Exception):
-    """A problem with the command line or the inputs, found before any work starts."""
+__all__ = ["UsageError", "check_up_front", "config_from"]  # UsageError: glmprep.pipeline.options
 
 
 def config_from(opts) -> RunConfig:
+    """The ``RunConfig`` of parsed options (``GLMPrepOptions``); UsageError naming the flag."""
     try:
+        paths, job = path_options_from(opts), job_options_from(opts)
         return RunConfig(
-            inputs=list(opts.input or []), output=opts.output, sample=sample_options_from(opts),
+            inputs=list(paths.input), output=paths.output, sample=sample_options_from(opts),
             read=read_options_from(opts), filters=filter_options_from(opts),
-            near_dedup=neardedup_options_from(opts), tokenizer=opts.tokenizer,
-            num_shards=opts.num_shards, tokens_per_shard=opts.tokens_per_shard,
+            near_dedup=neardedup_options_from(opts), tokenizer=job.tokenizer,
+            num_shards=job.num_shards, tokens_per_shard=job.tokens_per_shard,
             tokenizer_threads=tokenizer_threads_for(opts))
     except ValueError as exc:  # contradictory or out-of-range options
         raise UsageError(str(exc)) from None

@@ -28,6 +28,18 @@ COMMANDS = {
 }
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A command's parser: exact option names only (no abbreviations, which would also
+    swallow Beam's), and a bad command line ends with one line and exit code 2."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     """The parser with ``command``'s subparser, or with every command's when None."""
     parser = argparse.ArgumentParser(
@@ -36,7 +48,7 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
                     "check them, look at them, and train a small reference model on them.",
     )
     parser.add_argument("--version", action="version", version=f"glmprep {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     modules = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
     for name in modules:
         try:
@@ -59,7 +71,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.print_help()
         return 2
     if extra and not getattr(args, "accepts_extra", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        return _unknown_arguments(args.command, parser, extra)
     args.extra = extra
     args.argv_tail = raw[raw.index(args.command) + 1:]
     try:
@@ -70,6 +82,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     except BrokenPipeError:  # output piped into head, less, ...: stop quietly
         sys.stderr.close()
         return 0
+
+
+def _unknown_arguments(command: str, parser: argparse.ArgumentParser, extra: List[str]) -> int:
+    """One line naming each unknown option with the closest known one."""
+    from glmprep.pipeline.options import closest_option
+    sub = parser._subparsers._group_actions[0].choices[command]  # the command's own parser
+    known = [s for a in sub._actions for s in a.option_strings if s.startswith("--")]
+    described = []
+    for token in extra:
+        name = token.split("=", 1)[0]
+        guess = closest_option(name, known) if name.startswith("-") else None
+        described.append(f"{name} (did you mean {guess}?)" if guess else name)
+    print(f"glmprep {command}: unrecognized arguments: {', '.join(described)} "
+          f"(see glmprep {command} --help)", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, TypeOptions
@@ -37,12 +37,14 @@ class RunOptions(PipelineOptions):
         return state
 
 
-def build_pipeline_options(flags: Sequence[str]) -> PipelineOptions:
-    """Beam options for ``glmprep run``: DirectRunner unless another runner is named, and
-    no construction-time type check. GLMPrep's composition is fixed and type-checked by
-    the test suite (TestPipeline keeps the check on); checking it again costs 0.3 s of
-    every run's start-up and cannot find anything about the user's data."""
-    options = RunOptions(list(flags))
+def build_pipeline_options(flags: Sequence[str], values: Optional[Dict[str, object]] = None
+                           ) -> PipelineOptions:
+    """Beam options for ``glmprep run`` from flags (and glmprep option values by dest, which
+    win over the flags): DirectRunner unless another runner is named, and no
+    construction-time type check. GLMPrep's composition is fixed and type-checked by the
+    test suite (TestPipeline keeps the check on); checking it again costs 0.3 s of every
+    run's start-up and cannot find anything about the user's data."""
+    options = RunOptions(list(flags), **(values or {}))
     std = options.view_as(StandardOptions)
     if not std.runner:
         std.runner = "DirectRunner"

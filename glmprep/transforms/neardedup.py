@@ -65,8 +65,9 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from glmprep.core.minhash import (KEEPER_MODES, VERIFY_MODES, MinHashOptions, band_keys, batch_shingle_hashes,
-                             estimated_jaccard, hash_set_jaccard, shingle_sets, signatures_of_hashes)
+from glmprep.core.minhash import (MinHashOptions, band_keys, batch_shingle_hashes, estimated_jaccard,
+                                  hash_set_jaccard, shingle_sets, signatures_of_hashes)
+from glmprep.core.options import add_option_arguments, build, option_values
 from glmprep.schemas.rejects import make_reject
 
 COUNTER_NAMESPACE = "near_dedup"
@@ -502,58 +503,20 @@ class NearDedup(beam.PTransform):
 # --- command line -------------------------------------------------------------------------
 
 def add_neardedup_arguments(parser) -> None:
-    """--near-dedup-threshold, --num-perm, --ngram, --near-dedup-fn-weight,
-    --near-dedup-verify, --near-dedup-keepers, --no-near-dedup."""
-    defaults = MinHashOptions()
-    group = parser.add_argument_group("near-duplicate removal") if hasattr(parser, "add_argument_group") else parser
-    group.add_argument("--near-dedup-threshold", type=float, default=defaults.threshold,
-                       help="Jaccard similarity of word shingles at which documents are "
-                            f"near-duplicates (default: {defaults.threshold})")
-    group.add_argument("--num-perm", type=int, default=defaults.num_perm,
-                       help=f"MinHash signature length (default: {defaults.num_perm})")
-    group.add_argument("--ngram", type=int, default=defaults.ngram,
-                       help="words per shingle; each CJK character counts as a word "
-                            f"(default: {defaults.ngram})")
-    group.add_argument("--near-dedup-fn-weight", type=float, default=defaults.false_negative_weight,
-                       help="weight of missed pairs when choosing LSH bands, in [0, 1]; false "
-                            "candidates weigh 1 minus this. Higher finds more near-duplicates and "
-                            f"verifies more candidate pairs (default: {defaults.false_negative_weight})")
-    group.add_argument("--near-dedup-verify", choices=VERIFY_MODES, default=defaults.verify,
-                       help="check candidate pairs by the exact Jaccard of their shingle sets, by the "
-                            "signature estimate (smaller shuffle, ~0.035 sd), or not at all "
-                            f"(default: {defaults.verify})")
-    group.add_argument("--near-dedup-keepers", choices=KEEPER_MODES, default=defaults.keepers,
-                       help="components: one document (the smallest key) per connected component "
-                            "of near-duplicates, so a chain A~B~C keeps one even if A and C differ "
-                            "more; independent: remove a document only if a near-duplicate of it "
-                            f"is kept (default: {defaults.keepers})")
-    group.add_argument("--no-near-dedup", action="store_true", default=False,
-                       help="skip near-duplicate removal")
+    """The flags of ``MinHashOptions`` (``--near-dedup-threshold``, ``--num-perm``, ...)
+    and ``--no-near-dedup``, generated from its fields."""
+    add_option_arguments(parser, MinHashOptions, "near-duplicate removal")
 
 
 def neardedup_options_from(namespace) -> Optional[MinHashOptions]:
     """The parsed options -> MinHashOptions, or None with --no-near-dedup.
 
-    Raises ValueError naming the bad option (e.g. a threshold outside (0, 1]).
+    Raises ValueError naming the bad flag (e.g. a threshold outside (0, 1]).
     """
-    if getattr(namespace, "no_near_dedup", False):
-        return None
-    defaults = MinHashOptions()
-
-    def given(name, default):
-        value = getattr(namespace, name, None)
-        return default if value is None else value
-
-    fn_weight = given("near_dedup_fn_weight", defaults.false_negative_weight)
-    try:
-        return MinHashOptions(num_perm=given("num_perm", defaults.num_perm),
-                              ngram=given("ngram", defaults.ngram),
-                              threshold=given("near_dedup_threshold", defaults.threshold),
-                              false_negative_weight=fn_weight,
-                              false_positive_weight=round(1.0 - fn_weight, 12),
-                              verify=given("near_dedup_verify", defaults.verify),
-                              keepers=given("near_dedup_keepers", defaults.keepers))
-    except ValueError as exc:
-        raise ValueError("near-dedup options (--near-dedup-threshold, --num-perm, --ngram, "
-                         "--near-dedup-fn-weight, --near-dedup-verify, --near-dedup-keepers): "
-                         f"{exc}") from None
+    values = option_values(namespace)
+    fn_weight = values.get("false_negative_weight")
+    fn_weight = MinHashOptions.false_negative_weight if fn_weight is None else float(fn_weight)
+    if not 0.0 <= fn_weight <= 1.0:
+        raise ValueError(f"--near-dedup-fn-weight must be in [0, 1] (the weights of missed and "
+                         f"false pairs sum to 1), got {fn_weight}")
+    return build(MinHashOptions, values, false_positive_weight=round(1.0 - fn_weight, 12))

@@ -53,7 +53,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from glmprep.core.filters import option_values
+from glmprep.core.options import add_option_arguments, build, option, text_or_none
 from glmprep.core.records import Doc
 from glmprep.schemas.rejects import make_reject
 
@@ -116,11 +116,18 @@ Note = Callable[[str], None]
 class ReadOptions:
     """How to read input files; the keyword arguments of ``ReadDocuments``."""
 
-    fmt: str = "auto"               # one of FORMATS; "auto" goes by the file extension
-    text_field: str = "text"        # JSON key / Parquet column holding the text
-    id_field: Optional[str] = "id"  # JSON key / Parquet column of the id; None: positional keys
-    text_mode: str = "file"         # one of TEXT_MODES, for plain text files
-    invalid_utf8: str = "reject"    # one of INVALID_UTF8_MODES
+    fmt: str = option("auto", "input format; auto goes by extension: .jsonl/.json/.ndjson, "
+                              ".txt/.text, .parquet, optionally .gz/.bz2/.zst/.xz",
+                      flag="--format", choices=FORMATS)
+    text_field: str = option("text", "JSON key / Parquet column holding the text")
+    id_field: Optional[str] = option(  # None: positional keys
+        "id", "JSON key / Parquet column holding the document id, used as its key; "
+              "'none' keys documents by path and line/row", parse=text_or_none)
+    text_mode: str = option("file", "plain text files: one document per file, or per "
+                                    "blank-line-separated paragraph", choices=TEXT_MODES)
+    invalid_utf8: str = option("reject", "bytes that are not UTF-8: reject the record, or replace "
+                                         "them with U+FFFD and count utf8_replaced",
+                               choices=INVALID_UTF8_MODES)
 
     def __post_init__(self):
         for name, allowed in (("fmt", FORMATS), ("text_mode", TEXT_MODES),
@@ -509,38 +516,12 @@ class ReadDocuments(beam.PTransform):
 # --- command line ---
 
 def add_read_arguments(parser) -> None:
-    """Add ``--format``, ``--text-field``, ``--id-field``, ``--text-mode`` and
-    ``--invalid-utf8`` to an argparse-style parser (also Beam's)."""
-    defaults = ReadOptions()
-    parser.add_argument("--format", dest="format", choices=FORMATS, default=defaults.fmt,
-                        help="input format; auto goes by extension: .jsonl/.json/.ndjson, "
-                             ".txt/.text, .parquet, optionally .gz/.bz2/.zst/.xz (default: auto)")
-    parser.add_argument("--text-field", dest="text_field", default=defaults.text_field,
-                        help="JSON key / Parquet column holding the text (default: text)")
-    parser.add_argument("--id-field", dest="id_field", default=defaults.id_field,
-                        help="JSON key / Parquet column holding the document id, used as its key; "
-                             "'none' keys documents by path and line/row (default: id)")
-    parser.add_argument("--text-mode", dest="text_mode", choices=TEXT_MODES, default=defaults.text_mode,
-                        help="plain text files: one document per file, or per blank-line-separated "
-                             "paragraph (default: file)")
-    parser.add_argument("--invalid-utf8", dest="invalid_utf8", choices=INVALID_UTF8_MODES,
-                        default=defaults.invalid_utf8,
-                        help="bytes that are not UTF-8: reject the record, or replace them with "
-                             "U+FFFD and count utf8_replaced (default: reject)")
+    """The flags of ``ReadOptions`` (``--format``, ``--text-field``, ...), generated from
+    its fields, added to an argparse-style parser (also Beam's)."""
+    add_option_arguments(parser, ReadOptions, "reading")
 
 
 def read_options_from(source: Union[Mapping[str, Any], Any]) -> ReadOptions:
     """``ReadOptions`` from parsed arguments (a Namespace, Beam ``PipelineOptions`` or a
-    dict with the argument dests); use as ``ReadDocuments(patterns, **vars(options))``."""
-    values = option_values(source)
-    defaults = ReadOptions()
-    id_field = values.get("id_field", defaults.id_field)
-    if isinstance(id_field, str) and id_field.strip().lower() in ("", "none"):
-        id_field = None
-    return ReadOptions(
-        fmt=values.get("format") or defaults.fmt,
-        text_field=values.get("text_field") or defaults.text_field,
-        id_field=id_field,
-        text_mode=values.get("text_mode") or defaults.text_mode,
-        invalid_utf8=values.get("invalid_utf8") or defaults.invalid_utf8,
-    )
+    dict of field names); use as ``ReadDocuments(patterns, **vars(options))``."""
+    return build(ReadOptions, source)

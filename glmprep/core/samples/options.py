@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from glmprep.core.options import number_pair, option, weights_of
 from glmprep.schemas.shard import OBJECTIVES
 
 # GLM_SPEC §3 defaults.
@@ -28,13 +29,22 @@ DEFAULT_OBJECTIVE_WEIGHTS = {"blank": 0.5, "sentence": 0.25, "document": 0.25}
 class SampleOptions:
     """How samples are built; recorded in every shard's metadata."""
 
-    seq_len: int = DEFAULT_SEQ_LEN                  # max len(input_ids) = n + 2m
-    objective_weights: Dict[str, float] = field(default_factory=lambda: dict(DEFAULT_OBJECTIVE_WEIGHTS))
-    poisson_lambda: float = DEFAULT_POISSON_LAMBDA  # blank span length ~ Poisson(λ) on 1..max_span
-    mask_ratio: float = DEFAULT_MASK_RATIO          # blank/sentence: mask ≥ ceil(ratio · piece length)
-    max_span: int = DEFAULT_MAX_SPAN                # longest blank span (inclusive)
-    document_ratio: Tuple[float, float] = DEFAULT_DOCUMENT_RATIO  # gMASK suffix share of a piece
-    seed: int = 0
+    seq_len: int = option(DEFAULT_SEQ_LEN, "maximum sample length after Part B is added")  # n + 2m
+    objective_weights: Dict[str, float] = option(
+        help="mix of objectives per sample", parse=weights_of(OBJECTIVES), metavar="OBJ=W,...",
+        default_factory=lambda: dict(DEFAULT_OBJECTIVE_WEIGHTS))
+    poisson_lambda: float = option(  # blank span length ~ Poisson(λ) on 1..max_span
+        DEFAULT_POISSON_LAMBDA, "mean blank span length λ")
+    mask_ratio: float = option(      # blank/sentence: mask ≥ ceil(ratio · piece length)
+        DEFAULT_MASK_RATIO, "share of tokens masked by blank and sentence spans")
+    max_span: int = option(DEFAULT_MAX_SPAN, "longest blank span")  # inclusive
+    document_ratio: Tuple[float, float] = option(
+        DEFAULT_DOCUMENT_RATIO, "share of a document the gMASK suffix covers, uniform in this range",
+        parse=number_pair, metavar="LOW,HIGH")
+    seed: int = option(0, "seed of the GLM samples' random choices (objective, span lengths and "
+                          "places, Part B order); not of a document's shard nor of near-dedup's "
+                          "MinHash permutations (a fixed seed): --seed never changes which "
+                          "documents are kept")
     enc: str = DEFAULT_ENC                          # ENC opens each document's first piece, or every piece
 
     def __post_init__(self):
