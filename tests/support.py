@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 
-from glmprep.core.samples import SampleOptions
+import numpy as np
+
+from glmprep.core.samples import SampleBuilder, SampleOptions, split_document
 from glmprep.schemas.shard import ShardMetadata
 from glmprep.core.tokenizer import GLMTokenizer, SpecialIds
 
@@ -28,3 +30,15 @@ def tokenizer_metadata(tok: GLMTokenizer, options: SampleOptions) -> ShardMetada
     return ShardMetadata(**tok.metadata(), seq_len=options.seq_len,
                          objective_weights=dict(options.objective_weights),
                          sample_options=options.to_metadata(), seed=options.seed)
+
+
+def toy_samples(options: SampleOptions, documents: int, longest: int, seed: int = 0):
+    """Samples built from ``documents`` random toy documents of 5..``longest`` tokens, a
+    sentence end at about every tenth token."""
+    rng = np.random.default_rng(seed)
+    builder = SampleBuilder(options, TOY_SPECIALS)
+    pieces = []
+    for i in range(documents):
+        tokens = rng.integers(0, TOY_BASE_VOCAB, int(rng.integers(5, longest))).astype(np.uint32)
+        pieces += split_document(f"doc{i:03d}", tokens, rng.random(len(tokens)) < 0.1, builder.max_piece_len)
+    return list(builder.pack_pieces(pieces))

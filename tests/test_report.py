@@ -72,9 +72,19 @@ def png_size(data: bytes):
 
 
 # --------------------------------------------------------------------------- numbers vs manifest
-def test_run_with_report_flag_writes_both_files(run_dir):
-    for name in (HTML_NAME, JSON_NAME):
-        assert os.path.getsize(os.path.join(run_dir, name)) > 1000
+def test_run_with_report_flag_writes_both_files(run_dir, manifest):
+    """``run --report`` writes this run's report: the JSON's totals are the manifest's, and the
+    page, parsed, has every section and a plot image."""
+    with open(os.path.join(run_dir, JSON_NAME), encoding="utf-8") as fh:
+        written = json.load(fh)
+    assert written["report_version"] == 1 and written["totals"] == manifest["totals"]
+    assert written["run"]["output"] == run_dir
+    parser = Elements()
+    with open(os.path.join(run_dir, HTML_NAME), encoding="utf-8") as fh:
+        parser.feed(fh.read())
+    tags = [t for t, _ in parser.tags]
+    assert tags.count("section") == 9 and tags.count("h2") >= 9
+    assert sum(a.get("src", "").startswith("data:image/png;base64,") for t, a in parser.tags if t == "img") >= 9
 
 
 def test_all_consistency_checks_pass(numbers):
@@ -419,3 +429,17 @@ def test_malformed_reject_lines_are_one_line_errors(run_dir, tmp_path, capsys):
         assert main(["report", str(work), "--sample-rows", "50"]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"glmprep report: {target}:1: ") and "\n" not in err
+
+
+def test_report_and_inspect_refuse_a_crafted_shard_in_one_line(run_dir, manifest, tmp_path, capsys):
+    work = tmp_path / "run"
+    shutil.copytree(run_dir, work)
+    shard = str(work / manifest["shards"][0]["file"])
+    table = ShardReader(shard).table.replace_schema_metadata({b"glmprep": b'{"format_version": 1, "seq_len": "x"}'})
+    with pa.OSFile(shard + ".new", "wb") as fh, pa.ipc.new_file(fh, table.schema) as writer:
+        writer.write_table(table)   # beside it: the table is memory-mapped from the shard
+    os.replace(shard + ".new", shard)
+    for command in (["report", str(work)], ["inspect", shard]):
+        assert main(command) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"glmprep {command[0]}: {shard}: ") and "\n" not in err

@@ -5,32 +5,25 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from glmprep.core.samples import SampleBuilder, SampleOptions, split_document
+from glmprep.core.samples import SampleOptions
 from glmprep.core.tokenizer import file_sha256
 from glmprep.pipeline.cli import main
 from glmprep.schemas.manifest import (MANIFEST_NAME, ManifestError, is_plain_file_name, manifest_shard_paths,
                                       parse_manifest, shard_path)
 from glmprep.schemas.shard import write_shard
 
-from support import TOY_BASE_VOCAB, TOY_SPECIALS as SP, toy_metadata
+from support import toy_metadata, toy_samples
 
 OPTIONS = SampleOptions(seq_len=64, seed=4)
 SHARD = "part-00000-of-00001.arrow"
 
 
 def samples():
-    rng = np.random.default_rng(1)
-    builder = SampleBuilder(OPTIONS, SP)
-    pieces = []
-    for i in range(20):
-        tokens = rng.integers(0, TOY_BASE_VOCAB, int(rng.integers(5, 60))).astype(np.uint32)
-        pieces += split_document(f"doc{i}", tokens, rng.random(len(tokens)) < 0.1, builder.max_piece_len)
-    return list(builder.pack_pieces(pieces))
+    return toy_samples(OPTIONS, documents=20, longest=60, seed=1)
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glmprep.core.samples import SampleBuilder, SampleOptions, split_document
+from glmprep.core.samples import SampleOptions
 from glmprep.pipeline.cli import main
 from glmprep.schemas.reader import ShardReader, check_shard, shard_problems
 from glmprep.schemas.shard import (MAX_VOCAB_SIZE, METADATA_KEY, ShardFormatError, samples_to_table,
                                    shard_schema)
 
-from support import TOY_BASE_VOCAB, TOY_SPECIALS as SP, toy_metadata
+from support import TOY_BASE_VOCAB, TOY_SPECIALS as SP, toy_metadata, toy_samples
 
 OPTIONS = SampleOptions(seq_len=64, seed=4)
 META = toy_metadata(OPTIONS)
@@ -30,13 +30,7 @@ META = toy_metadata(OPTIONS)
 
 @pytest.fixture(scope="module")
 def table():
-    rng = np.random.default_rng(0)
-    builder = SampleBuilder(OPTIONS, SP)
-    pieces = []
-    for i in range(30):
-        tokens = rng.integers(0, TOY_BASE_VOCAB, int(rng.integers(5, 80))).astype(np.uint32)
-        pieces += split_document(f"doc{i:03d}", tokens, rng.random(len(tokens)) < 0.1, builder.max_piece_len)
-    return samples_to_table(list(builder.pack_pieces(pieces)), META)
+    return samples_to_table(toy_samples(OPTIONS, documents=30, longest=80), META)
 
 
 def write_table(path, table: pa.Table) -> str:

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from glmprep.pipeline.cli import main
-from glmprep.core.samples import SampleBuilder, SampleOptions, assemble, split_document
+from glmprep.core.samples import SampleOptions, assemble
 from glmprep.schemas.reader import ShardReader
 from glmprep.schemas.shard import samples_to_table, write_shard
 from glmprep.core.tokenizer import file_sha256
 from glmprep.core.validate import validate_paths, validate_reader
 
-from support import TOY_BASE_VOCAB, TOY_SPECIALS as SP, toy_metadata
+from support import TOY_BASE_VOCAB, TOY_SPECIALS as SP, toy_metadata, toy_samples
 
 OPTIONS = SampleOptions(seq_len=64, seed=4)
 META = toy_metadata(OPTIONS)
@@ -24,14 +24,7 @@ META = toy_metadata(OPTIONS)
 
 @pytest.fixture(scope="module")
 def good_samples():
-    rng = np.random.default_rng(0)
-    builder = SampleBuilder(OPTIONS, SP)
-    pieces = []
-    for i in range(60):
-        tokens = rng.integers(0, TOY_BASE_VOCAB, int(rng.integers(5, 120))).astype(np.uint32)
-        ends = rng.random(len(tokens)) < 0.1
-        pieces += split_document(f"doc{i:03d}", tokens, ends, builder.max_piece_len)
-    samples = list(builder.pack_pieces(pieces))
+    samples = toy_samples(OPTIONS, documents=60, longest=120)
     assert {s["objective"] for s in samples} == {"blank", "sentence", "document"}
     return samples
 
