@@ -69,6 +69,13 @@ def _jsonl(path: str, records: List[object], newline: str = "\n") -> None:
             fh.write(line + newline)
 
 
+def _line_key(path: str, number: int) -> str:
+    """The key of the record on line ``number`` (1-based) of a written file: ``path@byte offset``."""
+    with open(path, "rb") as fh:
+        lines = fh.read().split(b"\n")
+    return f"{path}@{sum(len(line) + 1 for line in lines[:number - 1])}"
+
+
 def write_bad_inputs(directory: str, big_mb: int = BIG_DOC_MB) -> List[Case]:
     """Write every bad input into ``directory`` (created if needed); returns the cases.
 
@@ -89,7 +96,7 @@ def write_bad_inputs(directory: str, big_mb: int = BIG_DOC_MB) -> List[Case]:
         fh.write(json.dumps({"id": "utf8-good", "text": good}).encode() + b"\n")
         fh.write(b'{"id": "utf8-bad", "text": "caf\xe9 ' + w.text().encode() + b'"}\n')
     cases.append(Case("invalid UTF-8 in a JSON line",
-                      [("utf8-good", KEPT), (f"{p}:2", "read/invalid_utf8")]))
+                      [("utf8-good", KEPT), (_line_key(p, 2), "read/invalid_utf8")]))
     p = path("invalid_utf8.txt")
     with open(p, "wb") as fh:
         fh.write(w.text().encode() + b"\xc3\x28 " + w.text().encode())
@@ -100,7 +107,7 @@ def write_bad_inputs(directory: str, big_mb: int = BIG_DOC_MB) -> List[Case]:
     _jsonl(p, [{"id": "malformed-1", "text": w.text()}, '{"id": "malformed-2", "text": "no end',
                {"id": "malformed-3", "text": w.text()}])
     cases.append(Case("malformed JSON line in the middle of a good file",
-                      [("malformed-1", KEPT), (f"{p}:2", "read/malformed_json"), ("malformed-3", KEPT)]))
+                      [("malformed-1", KEPT), (_line_key(p, 2), "read/malformed_json"), ("malformed-3", KEPT)]))
 
     # The text field missing, null, not a string; a line that is not an object; a numeric id.
     p = path("fields.jsonl")
@@ -111,7 +118,7 @@ def write_bad_inputs(directory: str, big_mb: int = BIG_DOC_MB) -> List[Case]:
     cases.append(Case("missing / null / non-string / numeric text field",
                       [("field-missing", "read/missing_text"), ("field-null", "read/missing_text"),
                        ("field-list", "read/non_string_text"), ("field-number", "read/non_string_text"),
-                       ("field-object", "read/non_string_text"), (f"{p}:6", "read/missing_text"),
+                       ("field-object", "read/non_string_text"), (_line_key(p, 6), "read/missing_text"),
                        ("7", KEPT)]))
 
     # Duplicate ids: different texts (the one that sorts first is kept), and the same text twice.
@@ -161,7 +168,7 @@ def write_bad_inputs(directory: str, big_mb: int = BIG_DOC_MB) -> List[Case]:
                '{"id": "surrogate-low", "text": "\\udc00 ' + w.text() + '"}',
                '{"id": "surrogate-pair", "text": "' + w.text() + ' \\ud83d\\ude00"}'])
     cases.append(Case("lone surrogates (JSON \\ud800 escapes)",
-                      [(f"{p}:1", "read/invalid_unicode"), (f"{p}:2", "read/invalid_unicode"),
+                      [(_line_key(p, 1), "read/invalid_unicode"), (_line_key(p, 2), "read/invalid_unicode"),
                        ("surrogate-pair", KEPT)]))
 
     # Mixed line endings inside texts, and a JSONL file whose own lines end in CRLF.
@@ -221,6 +228,38 @@ def write_bad_inputs(directory: str, big_mb: int = BIG_DOC_MB) -> List[Case]:
     p = path("null_text.parquet")
     pq.write_table(pa.table({"id": ["pq-null", "pq-good"], "text": pa.array([None, w.text()], pa.string())}), p)
     cases.append(Case("Parquet row with a null text", [("pq-null", "read/missing_text"), ("pq-good", KEPT)]))
+
+    # Valid JSON that Python will not load: an integer of 5,000 digits (over Python's
+    # integer-string limit) and nesting deeper than the recursion limit. Each is one reject;
+    # the records after them are still read.
+    p = path("unloadable.jsonl")
+    _jsonl(p, [{"id": "unloadable-1", "text": w.text()},
+               '{"id": "unloadable-big", "n": ' + "7" * 5000 + ', "text": "x"}',
+               '{"id": "unloadable-deep", "text": "x", "n": ' + "[" * 100000 + "]" * 100000 + "}",
+               {"id": "unloadable-2", "text": w.text()}])
+    cases.append(Case("valid JSON Python cannot load (huge integer, deep nesting)",
+                      [("unloadable-1", KEPT), (_line_key(p, 2), "read/unsupported_json"),
+                       (_line_key(p, 3), "read/unsupported_json"), ("unloadable-2", KEPT)]))
+
+    # Records separated by CR alone, U+2028 or NEL instead of "\n": every record is
+    # rejected on its own (JSON Lines separates by "\n" only); a normal file beside them.
+    for name, separator in (("cr_only", "\r"), ("u2028", "\u2028"), ("nel", "\u0085")):
+        p = path(f"separated_{name}.jsonl")
+        records = [json.dumps({"id": f"{name}-{i}", "text": w.text()}, ensure_ascii=False) for i in range(3)]
+        data = (separator.join(records) + "\n").encode("utf-8")
+        with open(p, "wb") as fh:
+            fh.write(data)
+        offsets = [0, len((records[0] + separator).encode()), len((records[0] + separator + records[1]
+                                                                  + separator).encode())]
+        cases.append(Case(f"records separated by {name}",
+                          [(f"{p}@{offset}", "read/line_separator") for offset in offsets]))
+
+    # A UTF-16 file (with its byte order mark): one clear reject for the file.
+    p = path("utf16.jsonl")
+    with open(p, "wb") as fh:
+        fh.write("".join(json.dumps({"id": f"utf16-{i}", "text": w.text()}) + "\n"
+                         for i in range(3)).encode("utf-16"))
+    cases.append(Case("a UTF-16 file", [(p, "read/unsupported_encoding")]))
 
     # GLM special-token strings and tiktoken's own special token as ordinary text.
     _jsonl(path("special_tokens.jsonl"), [

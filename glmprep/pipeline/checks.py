@@ -12,7 +12,7 @@ from glmprep.pipeline.api import RunConfig
 from glmprep.pipeline.local import tokenizer_threads_for
 from glmprep.pipeline.options import UsageError, job_options_from, path_options_from, sample_options_from
 from glmprep.transforms.neardedup import neardedup_options_from
-from glmprep.transforms.read import read_options_from
+from glmprep.core.reading.options import read_options_from
 
 
 __all__ = ["UsageError", "check_up_front", "config_from"]  # UsageError: glmprep.pipeline.options

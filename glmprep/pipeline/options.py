@@ -22,7 +22,7 @@ from glmprep.core.filters import FilterOptions
 from glmprep.core.minhash import MinHashOptions
 from glmprep.core.options import add_option_arguments, build, defaults_of, flags_of, option, switches_of
 from glmprep.core.samples import SampleOptions
-from glmprep.transforms.read import ReadOptions
+from glmprep.core.reading.options import ReadOptions
 
 DEFAULT_TOKENS_PER_SHARD = 50_000_000
 

@@ -39,15 +39,27 @@ class RejectReason(NamedTuple):
 
 
 REJECT_REASONS: Tuple[RejectReason, ...] = (
-    RejectReason("read", "malformed_json", "a JSON Lines line that is not valid JSON (or nested too deeply)"),
+    RejectReason("read", "malformed_json", "a JSON Lines line that is not valid JSON"),
+    RejectReason("read", "unsupported_json", "valid JSON Python cannot load: an integer of more than 4,300 "
+                                             "digits, nesting deeper than the recursion limit"),
+    RejectReason("read", "line_separator", "one of several JSON values on a line separated by CR alone, "
+                                           "U+2028, U+2029 or NEL instead of \\n (each value rejected)"),
     RejectReason("read", "missing_text", "a record that is not an object, has no text field, or a null text"),
     RejectReason("read", "non_string_text", "the text field holds something other than a string"),
     RejectReason("read", "invalid_utf8", "bytes that are not UTF-8 (unless --invalid-utf8 replace)"),
     RejectReason("read", "invalid_unicode", "a JSON \\ud800-style escape: a lone surrogate is not a character"),
+    RejectReason("read", "record_too_large", "a record of more than --max-record-bytes (skipped without "
+                                             "being held)"),
+    RejectReason("read", "record_error", "any other failure on one record (the detail names it); the "
+                                         "rest of the file is read"),
     RejectReason("read", "unknown_format", "a file whose extension names no known format (key = the path)"),
+    RejectReason("read", "unsupported_encoding", "a file starting with a UTF-16 or UTF-32 byte order mark "
+                                                 "(key = the path)"),
     RejectReason("read", "bad_parquet_schema", "a Parquet file without the text column, or of the wrong type"),
     RejectReason("read", "unreadable_file", "a file that cannot be opened or decompressed to its end (key = "
                                             "the path; the records before the break are kept)"),
+    RejectReason("read", "file_changed", "a file whose size or modification time changed between matching "
+                                         "and reading (key = the path; what was read is kept)"),
     RejectReason("read", "duplicate_id", "a second record with the same id (the one whose text sorts first is kept)"),
     RejectReason("clean", "invalid_unicode", "text holding a lone UTF-16 surrogate"),
     RejectReason("clean", "empty", "no visible text after cleaning"),
