@@ -43,7 +43,7 @@ def test_run_repeats_from_its_run_toml(tmp_path):
     values, beam_flags = load_config(str(first / RUN_CONFIG_NAME))
     assert beam_flags == ["--direct_running_mode=in_memory"]
     every = {f.field for _, cls in STAGES for f in flags_of(cls)} - {"config"}
-    assert every - set(values) == {"tokenizer"}  # left out: None means the bundled one
+    assert every - set(values) == {"tokenizer", "recipe"}  # left out: None (the bundled one; no recipe)
     assert values["seq_len"] == 128 and values["max_words"] is None and values["no_symbol_ratio"]
     assert values["objective_weights"] == {"blank": 0.6, "sentence": 0.2, "document": 0.2}
 

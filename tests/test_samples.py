@@ -54,7 +54,7 @@ def rebuild_documents(samples, specials=SP):
                                            s["source_lengths"]):
             part = x[at:at + length]
             at += length
-            if piece == 0:
+            if piece == 0 or part[:1] == [specials.enc]:   # every piece opens with ENC with enc="row"
                 assert part[0] == specials.enc
                 part = part[1:]
             if piece == num - 1:
@@ -276,7 +276,7 @@ def test_split_documents_packed_first_fit_keep_every_rule():
     rng = np.random.default_rng(0)
     docs = {f"d{i:03d}": rng.integers(0, TOY_BASE_VOCAB, int(rng.integers(5, 400))) for i in range(150)}
     ends = {k: rng.random(len(v)) < 0.08 for k, v in docs.items()}  # cuts at varied places
-    options = SampleOptions(seq_len=64, objective_weights={"blank": 1.0}, seed=0)
+    options = SampleOptions(seq_len=64, objective_weights={"blank": 1.0}, seed=0, enc="document")
     samples = build_all(docs, options, ends=ends)
     assert sum(len(s["source_ids"]) > 1 for s in samples) > 20   # packing did put pieces together
     for s in samples:
@@ -328,8 +328,38 @@ def test_cuts_prefer_a_sentence_end_near_the_exact_cost():
     # Sentence ends every 10 tokens: every cut of a document lands on one.
     tokens = np.arange(5000, dtype=np.uint32) % TOY_BASE_VOCAB
     ends = np.arange(5000) % 10 == 9
-    samples = build_documents({"d": tokens}, SampleOptions(seq_len=512, seed=3), {"d": ends})
+    samples = build_documents({"d": tokens}, SampleOptions(seq_len=512, seed=3, enc="row"), {"d": ends})
     pieces = sorted((int(s["source_piece"][0]), int(s["source_lengths"][0])) for s in samples)
     x_lengths = [length for _, length in pieces]
-    text_lengths = [n - (i == 0) - (i == len(pieces) - 1) for i, n in enumerate(x_lengths)]
+    text_lengths = [n - 1 - (i == len(pieces) - 1) for i, n in enumerate(x_lengths)]   # ENC, eos
     assert all(cut % 10 == 0 for cut in np.cumsum(text_lengths)[:-1])
+
+
+@pytest.mark.parametrize("enc", ["row", "document"])
+def test_enc_opens_every_row_or_each_document(enc):
+    rng = np.random.default_rng(8)
+    docs = {f"d{i:03d}": rng.integers(0, TOY_BASE_VOCAB, int(rng.integers(5, 1500))) for i in range(60)}
+    ends = {k: rng.random(len(v)) < 0.05 for k, v in docs.items()}
+    options = SampleOptions(seq_len=256, seed=2, enc=enc)
+    samples = build_documents(docs, options, ends)
+    starts_with_enc = [s["input_ids"][0] == SP.enc for s in samples]
+    if enc == "row":
+        assert all(starts_with_enc)
+    else:
+        assert not all(starts_with_enc)   # continuation pieces open rows without ENC
+        assert all(e == (s["source_piece"][0] == 0) for e, s in zip(starts_with_enc, samples))
+    report = validate_reader(ShardReader.from_table(samples_to_table(samples, toy_metadata(options))))
+    assert report.ok, [str(v) for v in report.violations]
+    assert rebuild_documents(samples) == {k: list(v) for k, v in docs.items()}
+
+
+def test_validator_holds_rows_to_their_enc_rule():
+    # Shards built with ENC on every piece fail when their metadata says "document", and back.
+    rng = np.random.default_rng(9)
+    docs = {f"d{i}": rng.integers(0, TOY_BASE_VOCAB, 900) for i in range(5)}
+    ends = {k: np.zeros(len(v), dtype=bool) for k, v in docs.items()}
+    for built, claimed in (("row", "document"), ("document", "row")):
+        samples = build_documents(docs, SampleOptions(seq_len=256, enc=built), ends)
+        report = validate_reader(ShardReader.from_table(samples_to_table(
+            samples, toy_metadata(SampleOptions(seq_len=256, enc=claimed)))))
+        assert not report.ok and any("ENC" in str(v) for v in report.violations)

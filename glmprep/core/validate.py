@@ -24,8 +24,9 @@ seen. Rule names (what a failure is reported as):
     masks_match_blocks   each mask in Part A has exactly one block and vice versa
     sources              source_* lists agree in length; pieces are in range
     reconstruction       Part A with masks filled = the documents' tokens: x length equals
-                         Σ source_lengths, ENC opens (only) first pieces, eos closes (only)
-                         last pieces, no mask or special inside text
+                         Σ source_lengths, ENC opens (only) first pieces (every piece when
+                         sample_options.enc is "row"), eos closes (only) last pieces, no mask
+                         or special inside text
     spans_in_documents   each span lies inside one piece's text
     blank_spans          blank: spans not adjacent, lengths ≤ max_span
     mask_ratio           blank/sentence: each piece has ≥ ceil(ratio · its length) tokens masked
@@ -236,12 +237,16 @@ class _ShardCheck:
         p_start = exclusive_cumsum(s_lens)                                # global x start of each piece
         p_end = p_start + s_lens - 1
         x_row = np.repeat(np.arange(n_rows), x_row_len)
+        # ENC opens a document's first piece, or every piece with --enc row (so every row)
+        enc_every_piece = meta.sample_options.get("enc", "document") == "row"
+        has_enc = (piece == 0) | enc_every_piece
         want_enc = np.zeros(len(x), dtype=bool)
-        want_enc[p_start[(piece == 0) & (s_lens > 0)]] = True
+        want_enc[p_start[has_enc & (s_lens > 0)]] = True
         want_eos = np.zeros(len(x), dtype=bool)
         want_eos[p_end[(piece == num - 1) & (s_lens > 0)]] = True
         self.fail("reconstruction", np.unique(x_row[(x == sp["ENC"]) != want_enc]),
-                  "ENC must open exactly the first piece of each document")
+                  "ENC must open exactly every piece" if enc_every_piece
+                  else "ENC must open exactly the first piece of each document")
         self.fail("reconstruction", np.unique(x_row[(x == sp["eos"]) != want_eos]),
                   "eos must close exactly the last piece of each document")
         other_special = (x >= meta.base_vocab_size) & (x != sp["ENC"]) & (x != sp["eos"])
@@ -270,7 +275,7 @@ class _ShardCheck:
                   f"blank spans must be ≤ max_span {max_span} and not adjacent")
 
         ratio = float(opts.get("mask_ratio", 0.0))
-        p_text_len = s_lens - (piece == 0) - (piece == num - 1)
+        p_text_len = s_lens - has_enc - (piece == num - 1)
         src_row = np.repeat(np.arange(n_rows), np.diff(s_off))
         masked = np.bincount(p_of_start, weights=span_len, minlength=len(s_lens))
         p_obj = objective[src_row]

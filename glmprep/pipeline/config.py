@@ -28,6 +28,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from apache_beam.io.filesystems import FileSystems
 
 from glmprep.core.options import Flag, flags_of, switches_of
+from glmprep.core.recipes import recipe_options
 from glmprep.pipeline.options import STAGES, RunArguments, UsageError, closest_option, run_defaults
 from glmprep.schemas.manifest import RUN_CONFIG_NAME
 BEAM_TABLE = "beam"
@@ -123,14 +124,18 @@ def _default_is_true(flag: Flag) -> bool:
 
 
 def resolve(args: RunArguments) -> Tuple[Dict[str, Any], List[str]]:
-    """(dest -> value of every option, Beam flags): defaults, then ``--config``, then
-    the command line."""
+    """(dest -> value of every option, Beam flags): defaults, then the ``--recipe``'s
+    values, then ``--config``, then the command line."""
     values = run_defaults()
     beam_flags: List[str] = []
+    from_file: Dict[str, Any] = {}
     path = args.given.get("config")
     if path:
         from_file, beam_flags = load_config(path)
-        values.update(from_file)
+    recipe = args.given.get("recipe", from_file.get("recipe"))
+    if recipe:
+        values.update(recipe_options(recipe))
+    values.update(from_file)
     values.update(args.given)
     return values, beam_flags + list(args.beam_flags)
 

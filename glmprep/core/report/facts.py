@@ -45,7 +45,7 @@ class DocumentFacts:
     """One kept document as seen in the sampled rows."""
 
     num_pieces: int
-    lengths: Dict[int, int] = field(default_factory=dict)   # piece -> tokens in x (ENC/eos included)
+    lengths: Dict[int, int] = field(default_factory=dict)   # piece -> text tokens (ENC/eos left out)
     texts: Dict[int, str] = field(default_factory=dict)     # piece -> decoded text
 
     @property
@@ -53,8 +53,8 @@ class DocumentFacts:
         return len(self.lengths) == self.num_pieces
 
     def tokens(self) -> int:
-        """Tokens of text: ENC opens the first piece and eos closes the last."""
-        return sum(self.lengths.values()) - 2
+        """Tokens of text (ENC may open every piece, so specials are not counted in ``lengths``)."""
+        return sum(self.lengths.values())
 
     def language(self) -> str:
         return language_of("".join(self.texts[p] for p in sorted(self.texts)))
@@ -111,7 +111,7 @@ def _add_row(sample: ShardSample, row: Dict[str, object], tokenizer: GLMTokenize
                                                row["source_lengths"].tolist()):
         ids = x[end - length:end]
         doc = sample.documents.setdefault(key, DocumentFacts(int(pieces)))
-        doc.lengths[int(piece)] = int(length)
+        doc.lengths[int(piece)] = int(np.count_nonzero(ids < base))   # text ids are all below base
         doc.texts[int(piece)] = tokenizer.decode(ids[ids < base])
 
 

@@ -8,6 +8,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from glmprep.core.options import number_pair, option, weights_of
+from glmprep.core.recipes import RECIPES
 from glmprep.schemas.shard import OBJECTIVES
 
 # GLM_SPEC §3 defaults.
@@ -19,7 +20,7 @@ DEFAULT_DOCUMENT_RATIO = (0.5, 1.0)
 # Where ENC goes: "document" opens a document's first piece only; "row" opens every piece,
 # so every row starts with ENC as in GLM's reference (README: the choice of default).
 ENC_PLACES = ("document", "row")
-DEFAULT_ENC = "document"
+DEFAULT_ENC = "row"
 # GLM's multi-task mix is a choice: half the samples teach short blanks (NLU-like
 # infilling), the rest split between sentence infilling and long generation.
 DEFAULT_OBJECTIVE_WEIGHTS = {"blank": 0.5, "sentence": 0.25, "document": 0.25}
@@ -45,7 +46,13 @@ class SampleOptions:
                           "places, Part B order); not of a document's shard nor of near-dedup's "
                           "MinHash permutations (a fixed seed): --seed never changes which "
                           "documents are kept")
-    enc: str = DEFAULT_ENC                          # ENC opens each document's first piece, or every piece
+    enc: str = option(DEFAULT_ENC, "row: ENC opens every piece, so every row starts with ENC as in "
+                                   "GLM's reference; document: only a document's first piece",
+                      choices=ENC_PLACES)
+    recipe: Optional[str] = option(
+        None, "one of GLM's published pre-training setups (README: recipes): sets the objective "
+              "weights, λ, mask ratio, max span, document ratio and seq_len its source fixes; flags "
+              "given explicitly (or in --config) override it", choices=tuple(RECIPES), show_default=False)
 
     def __post_init__(self):
         problems = []
@@ -66,6 +73,8 @@ class SampleOptions:
         lo, hi = self.document_ratio
         if not 0 < lo <= hi <= 1:
             problems.append(f"document_ratio must satisfy 0 < low ≤ high ≤ 1, got {self.document_ratio}")
+        if self.recipe is not None and self.recipe not in RECIPES:
+            problems.append(f"unknown recipe {self.recipe!r}; expected one of {', '.join(RECIPES)}")
         if self.enc not in ENC_PLACES:
             problems.append(f"enc must be one of {ENC_PLACES}, got {self.enc!r}")
         if problems:
@@ -100,6 +109,8 @@ class SampleOptions:
             "mask_ratio": self.mask_ratio,
             "max_span": self.max_span,
             "document_ratio": list(self.document_ratio),
+            "enc": self.enc,
+            "recipe": self.recipe,
             "sample_key": "<first document key>#<piece>",
             "blank_span_lengths": "Poisson(lambda) truncated to 1..max_span, renormalised",
         }
