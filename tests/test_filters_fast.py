@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from glmprep.core import filters
+from glmprep.core import filters, text_views
 from glmprep.core.filters import FilterOptions, QualityFilter
 
 # --- slow reference: the fast code must match it exactly. Do not optimise. ---
@@ -213,7 +213,7 @@ def test_mixed_texts_match_the_reference(text):
 @given(mixed_texts())
 def test_mixed_texts_match_the_reference_when_numpy_counts_every_text(text):
     """Short texts count n-grams as tuples; force the NumPy path that long ones take."""
-    with mock.patch.object(filters, "NUMPY_MIN_WORDS", 0):
+    with mock.patch.object(text_views, "NUMPY_MIN_WORDS", 0):
         assert_same_verdicts(text)
 
 
@@ -222,9 +222,9 @@ def test_mixed_texts_match_the_reference_when_numpy_counts_every_text(text):
 def test_mixed_texts_match_the_reference_when_numpy_finds_the_words_of_every_text(text):
     """Short texts are split word by word; force ``LongTextView`` that long ones get,
     with both ways of counting n-grams when its bounds do not decide."""
-    with mock.patch.object(filters, "NUMPY_MIN_CHARS", 0):
+    with mock.patch.object(text_views, "NUMPY_MIN_CHARS", 0):
         assert_same_verdicts(text)
-        with mock.patch.object(filters, "NUMPY_MIN_WORDS", 0):
+        with mock.patch.object(text_views, "NUMPY_MIN_WORDS", 0):
             assert_same_verdicts(text)
 
 
@@ -238,24 +238,8 @@ def test_any_text_matches_the_reference(text):
 @given(st.text(alphabet=st.characters(), max_size=300))
 def test_any_text_matches_the_reference_when_numpy_finds_the_words(text):
     """Any code point, lone surrogates too."""
-    with mock.patch.object(filters, "NUMPY_MIN_CHARS", 0):
+    with mock.patch.object(text_views, "NUMPY_MIN_CHARS", 0):
         assert_same_verdicts(text)
-
-
-def test_char_tables_agree_with_str_and_re_for_every_code_point():
-    """The classes and lowercase ``LongTextView`` looks up are those the word-by-word
-    path gets from ``str`` and ``re``."""
-    classes, ascii_classes, lowercase = filters.char_tables()
-    letter, cjk = re.compile(r"[^\W\d_]"), re.compile(f"[{_CJK}]")
-    for code in range(0x110000):
-        char = chr(code)
-        expected = (filters.SPACE * char.isspace() | filters.ALNUM * char.isalnum()
-                    | filters.LETTER * bool(letter.match(char)) | filters.CJK * bool(cjk.match(char)))
-        assert classes[code] == expected, hex(code)
-        if char not in "İΣσς":
-            assert chr(lowercase[code]) == char.lower(), hex(code)
-    assert ascii_classes == classes[:256].tobytes()
-    assert lowercase[ord("Σ")] == lowercase[ord("σ")] == lowercase[ord("ς")]
 
 
 @settings(max_examples=150, deadline=None)
@@ -289,7 +273,7 @@ def test_top_ngram_ties_and_repeats_match_the_reference(words):
 ])
 def test_tricky_texts_match_the_reference(text):
     assert_same_verdicts(text)
-    with mock.patch.object(filters, "NUMPY_MIN_CHARS", 0):
+    with mock.patch.object(text_views, "NUMPY_MIN_CHARS", 0):
         assert_same_verdicts(text)
 
 

@@ -128,7 +128,7 @@ def warm_worker(ranks_path: Optional[str]) -> None:
     import numpy.ma  # noqa: F401
     import pyarrow.compute  # noqa: F401
     from apache_beam.runners.worker import bundle_processor, sdk_worker_main  # noqa: F401
-    from glmprep.core.filters import char_tables
+    from glmprep.core.words import char_tables
     from glmprep.core.samples import sentence_table
     from glmprep.core.tokenizer import cached_tokenizer
     char_tables()
