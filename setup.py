@@ -39,6 +39,8 @@ setup(
             "pytest>=7",
             # pytest.ini's hang guard: a test still running after 600 s fails.
             "pytest-timeout>=2.1",
+            # tests/test_layers.py: the import contracts of .importlinter.
+            "import-linter>=2.1",
             "hypothesis>=6.100",
         ],
         "gcp": ["apache-beam[gcp]>=2.60"],
