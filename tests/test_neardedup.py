@@ -103,9 +103,17 @@ def keys_in_keeper_order(n):
 both_keeper_modes = pytest.mark.parametrize("options", [COMPONENTS, INDEPENDENT], ids=KEEPER_MODES)
 
 
-def test_independent_keepers_are_the_default():
-    # Every removal must point at a kept, verified near-duplicate (precision over chains).
-    assert MinHashOptions().keepers == "independent" and set(KEEPER_MODES) == {"components", "independent"}
+def test_independent_keepers_are_the_default(tmp_path):
+    # Every removal must point at a kept, verified near-duplicate (precision over chains):
+    # on a chain A~B~C whose middle comes last, the default options keep both ends as
+    # "independent" does, where "components" keeps one.
+    a, b, c = chain_of_three()
+    first, second, last = keys_in_keeper_order(3)
+    docs = [(first, a), (second, c), (last, b)]
+    kept_by_mode = {mode: run_near_dedup(tmp_path, docs, MinHashOptions(keepers=mode))[0] for mode in KEEPER_MODES}
+    default_kept = run_near_dedup(tmp_path, docs)[0]
+    assert default_kept == kept_by_mode["independent"]
+    assert default_kept != kept_by_mode["components"]
 
 
 @both_keeper_modes

@@ -14,9 +14,9 @@ from typing import List, Tuple
 import numpy as np
 
 from glmprep.core.ngram_counts import NgramCounts, count_ngrams, ngram_chars_bound, pair_keys, top_chars_bound
-from glmprep.core.words import (BLANK_LINE, CAPITAL_I_WITH_DOT, CJK, CJK_CHAR, CJK_TEXT_WORD, LETTER,
+from glmprep.core.words import (BLANK_LINE, CAPITAL_I_WITH_DOT, CJK, CJK_CHAR, LETTER,
                                 LETTER_CHAR, WordSpans, char_tables, edge_punctuation, find_word_spans,
-                                has_cjk, ngram_word)
+                                has_cjk, ngram_word, split_words)
 
 # Below this many ngram words, n-grams are counted as tuples in a Counter: NumPy's fixed
 # cost per call (tens of microseconds per document) outweighs its speed per word.
@@ -50,8 +50,7 @@ class TextView:
 
     @cached_property
     def words(self) -> List[str]:
-        """``split_words(text)``."""
-        return CJK_TEXT_WORD.findall(self.text) if self.has_cjk else self.text.split()
+        return split_words(self.text, self.has_cjk)
 
     @property
     def n_words(self) -> int:

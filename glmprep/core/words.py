@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -50,15 +50,18 @@ CAPITAL_I_WITH_DOT = "\u0130"
 SPACE, ALNUM, LETTER, CJK = 1, 2, 4, 8
 
 
-def split_words(text: str) -> List[str]:
-    """Words as the rules count them (see the module docstring).
+def split_words(text: str, cjk: Optional[bool] = None) -> List[str]:
+    """Words as the rules count them (see the module docstring); ``cjk``: whether the
+    text holds a CJK character, when the caller knows (``has_cjk(text)`` otherwise).
 
     >>> split_words("GLM infills blanks. 我们去公园，好吗？")
     ['GLM', 'infills', 'blanks.', '我', '们', '去', '公', '园', '好', '吗']
     >>> split_words("第3章 A4纸")
     ['第', '3', '章', 'A4', '纸']
     """
-    return CJK_TEXT_WORD.findall(text) if has_cjk(text) else text.split()
+    if cjk is None:
+        cjk = has_cjk(text)
+    return CJK_TEXT_WORD.findall(text) if cjk else text.split()
 
 
 def has_cjk(text: str) -> bool:
