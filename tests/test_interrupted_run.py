@@ -97,3 +97,52 @@ def test_overwrite_then_succeeds(killed_run, corpus, capsys):
     assert not leftovers
     manifest = json.loads((killed_run / "manifest.json").read_text(encoding="utf-8"))
     assert len(manifest["shards"]) == NUM_SHARDS and manifest["totals"]["accounting_balanced"]
+
+
+def upstream_labels(applied):
+    """Full labels of every transform ``applied`` depends on (main and side inputs)."""
+    seen, todo = set(), [applied]
+    while todo:
+        node = todo.pop()
+        for pcoll in list(node.main_inputs.values()) + [s.pvalue for s in node.side_inputs]:
+            producer = pcoll.producer
+            if producer is not None and producer.full_label not in seen:
+                seen.add(producer.full_label)
+                todo.append(producer)
+    return seen
+
+
+def test_the_manifest_waits_for_the_rejects_sink(tmp_path):
+    """WriteManifest depends on the renamed rejects files, not only on the shards."""
+    import apache_beam as beam
+
+    from glmprep.pipeline.api import GLMPrep, RunConfig
+
+    pipeline = beam.Pipeline()
+    _ = pipeline | "GLMPrep" >> GLMPrep(RunConfig(inputs=[str(tmp_path / "*.jsonl")], output=str(tmp_path / "out")))
+    manifest_step = [t for t in pipeline.transforms_stack[0].parts[0].parts if t.full_label.endswith("Accounting")]
+    [write_manifest] = [t for t in manifest_step[0].parts if t.full_label.endswith("WriteManifest")]
+    upstream = upstream_labels(write_manifest)
+    assert any("WriteRejects" in label and "FinalizeWrite" in label for label in upstream)
+    assert any("WriteShards" in label for label in upstream)
+
+
+def test_killed_as_the_manifest_appears_the_rejects_are_complete(corpus, tmp_path):
+    """The moment manifest.json exists, rejects/ already holds every reject it counts."""
+    from glmprep.core.accounting import check_accounting
+
+    out = tmp_path / "out"
+    child = subprocess.Popen([sys.executable, "-m", "glmprep"] + run_args(corpus, out, "--num-shards", "2"),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    manifest = out / "manifest.json"
+    try:
+        deadline = time.monotonic() + 120
+        while not manifest.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+    written = json.loads(manifest.read_text(encoding="utf-8"))
+    assert written["totals"]["documents_rejected"] > 0
+    assert check_accounting(written, str(out), glob.glob(str(out / "part-*.arrow"))) == []

@@ -145,7 +145,10 @@ def write_run(directory, samples, meta=META):
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, "part-00000-of-00001.arrow")
     counts = write_shard(path, samples, meta)
-    manifest = {"shards": [{"file": os.path.basename(path), "sha256": file_sha256(path), **counts}]}
+    kept = len({key for sample in samples for key in sample["source_ids"]})
+    manifest = {"shards": [{"file": os.path.basename(path), "sha256": file_sha256(path), **counts}],
+                "totals": {"documents_in": kept, "documents_kept": kept, "documents_rejected": 0,
+                           "rejected_by_reason": {}}}
     with open(os.path.join(directory, "manifest.json"), "w") as fh:
         json.dump(manifest, fh)
     return path

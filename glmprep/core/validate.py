@@ -34,6 +34,8 @@ seen. Rule names (what a failure is reported as):
     document_spans       document: one suffix span per piece, share within document_ratio
     manifest             the manifest is JSON of glmprep's shape, names only files inside its
                          directory, and its shards' sha256 are the files' (when one is present)
+    accounting           documents_in = kept + rejected; rejects/ holds the manifest's counts per
+                         reason; kept = distinct source_ids in the shards (core/accounting.py)
 
 The first rules up to ``sources`` are ``glmprep.schemas.reader.shard_problems``, which every
 reader of a shard applies when it opens one.
@@ -53,6 +55,7 @@ from glmprep.schemas.manifest import MANIFEST_NAME, ManifestError, read_manifest
 from glmprep.schemas.reader import ShardReader, expand_paths, shard_problems
 from glmprep.schemas.shard import OBJECTIVES, ShardFormatError
 from glmprep.core.tokenizer import file_sha256
+from glmprep.core.accounting import check_accounting
 
 MAX_EXAMPLES_PER_RULE = 5
 
@@ -314,6 +317,8 @@ def _check_manifest(directory: str, shard_paths: List[str], report: Report) -> N
     except (ManifestError, OSError) as exc:
         report.violations.append(Violation(MANIFEST_NAME, "manifest", [], 0, str(exc)))
         return
+    for problem in check_accounting(manifest, directory, shard_paths):
+        report.violations.append(Violation(MANIFEST_NAME, "accounting", [], 0, problem))
     listed = {s["file"]: s for s in manifest["shards"]}
     present = {os.path.basename(p) for p in shard_paths if os.path.dirname(os.path.abspath(p)) == os.path.abspath(directory)}
     for name in sorted(set(listed) ^ present):

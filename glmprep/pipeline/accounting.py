@@ -3,7 +3,8 @@
     {"read":    documents the readers produced,
      "rejects": every stage's rejects,
      "shards":  one summary per written shard}
-        --WriteAccounting--> rejects/rejects-*.jsonl, then manifest.json
+        --WriteAccounting--> rejects/rejects-*.jsonl, then (once shards and rejects are
+                             final) manifest.json
 
 Only counts and the per-shard summaries reach one worker: the reject reasons are
 counted per stage/reason, the documents read are counted once, and the funnel
@@ -25,6 +26,11 @@ def _reject_reason(reject) -> str:
     return f"{reject['stage']}/{reject['reason']}"
 
 
+def _write_manifest(unused, rejects_files, **manifest_parts):
+    del rejects_files  # a dependency only: the rejects are final
+    return manifest_lib.write_manifest(unused, **manifest_parts)
+
+
 class WriteAccounting(beam.PTransform):
     """{"read", "rejects", "shards"} (see the module docstring) -> the written manifest."""
 
@@ -41,11 +47,12 @@ class WriteAccounting(beam.PTransform):
         read_count = (parts["read"]
                       | "CountRead" >> beam.CombineGlobally(beam.combiners.CountCombineFn()).without_defaults()
                       | "NameRead" >> beam.Map(lambda n: ("read", n)))  # absent when nothing was read
-        _ = (rejects
-             | "RejectToJson" >> beam.Map(lambda r: json.dumps(r, ensure_ascii=False, sort_keys=True))
-             | "WriteRejects" >> beam.io.WriteToText(
-                 FileSystems.join(self.output, REJECTS_DIR, REJECTS_FILE_PREFIX), file_name_suffix=REJECTS_FILE_SUFFIX,
-                 shard_name_template="-SSSSS-of-NNNNN"))
+        rejects_files = (
+            rejects
+            | "RejectToJson" >> beam.Map(lambda r: json.dumps(r, ensure_ascii=False, sort_keys=True))
+            | "WriteRejects" >> beam.io.WriteToText(
+                FileSystems.join(self.output, REJECTS_DIR, REJECTS_FILE_PREFIX),
+                file_name_suffix=REJECTS_FILE_SUFFIX, shard_name_template="-SSSSS-of-NNNNN"))
         # stage/reason -> count
         reasons = (rejects
                    | "RejectReason" >> beam.Map(_reject_reason)
@@ -61,7 +68,11 @@ class WriteAccounting(beam.PTransform):
         return (parts["read"].pipeline
                 | "Once" >> beam.Create([None])
                 | "WriteManifest" >> beam.Map(
-                    manifest_lib.write_manifest, output=self.output, options=self.options,
+                    _write_manifest, output=self.output, options=self.options,
                     shards=beam.pvalue.AsList(summaries),
+                    # The final rejects file names: only there once the rejects sink has
+                    # renamed its files, so the manifest (the sign of a finished run) is
+                    # written after shards *and* rejects are final.
+                    rejects_files=beam.pvalue.AsList(rejects_files),
                     counts=beam.pvalue.AsDict(counts | "FlattenCounts" >> beam.Flatten()),
                     reasons=beam.pvalue.AsDict(reasons)))
