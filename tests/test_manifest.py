@@ -79,12 +79,3 @@ def test_write_and_finish_run_round_trip(tmp_path, manifest):
     assert finished[RUN_KEY]["runner"] == "DirectRunner in_memory"
     assert {k: v for k, v in finished.items() if k != RUN_KEY} == json.loads(json.dumps(manifest))
     assert not list(tmp_path.glob("*.inprogress"))
-
-
-def test_previous_run_files_are_glmprep_files_only(tmp_path):
-    for name in (MANIFEST_NAME, "part-00000-of-00001.arrow", "rejects/rejects-00000-of-00001.jsonl",
-                 "notes.txt"):
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_text("x")
-    found = sorted(p.replace(str(tmp_path) + "/", "") for p in manifest_lib.previous_run_files(str(tmp_path)))
-    assert found == [MANIFEST_NAME, "part-00000-of-00001.arrow", "rejects/rejects-00000-of-00001.jsonl"]

@@ -20,15 +20,20 @@ from apache_beam.io.filesystems import FileSystems
 
 from glmprep.pipeline import manifest as manifest_lib
 from glmprep.schemas.rejects import REJECTS_DIR, REJECTS_FILE_PREFIX, REJECTS_FILE_SUFFIX
+from glmprep.transforms.publish import remove_leftovers
+from glmprep.transforms.shards import SHARD_GLOB
 
 
 def _reject_reason(reject) -> str:
     return f"{reject['stage']}/{reject['reason']}"
 
 
-def _write_manifest(unused, rejects_files, **manifest_parts):
+def _write_manifest(unused, rejects_files, output, **manifest_parts):
+    """Every shard and the rejects are final here: remove the temporary files of shard
+    attempts that died (``publish.py``), then write the manifest."""
     del rejects_files  # a dependency only: the rejects are final
-    return manifest_lib.write_manifest(unused, **manifest_parts)
+    remove_leftovers(output, SHARD_GLOB)
+    return manifest_lib.write_manifest(unused, output=output, **manifest_parts)
 
 
 class WriteAccounting(beam.PTransform):

@@ -7,7 +7,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from glmprep.core.filters import filter_options_from
 from glmprep.core.tokenizer import TokenizerError, load_ranks
-from glmprep.pipeline import manifest as manifest_lib
+from glmprep.pipeline import outdir
 from glmprep.pipeline.api import RunConfig
 from glmprep.pipeline.local import tokenizer_threads_for
 from glmprep.pipeline.options import UsageError, job_options_from, path_options_from, sample_options_from
@@ -37,10 +37,18 @@ def is_remote(path: str) -> bool:
 
 
 def check_up_front(cfg: RunConfig, overwrite: bool, offline: bool = False) -> None:
-    """Errors that must stop the run before any work: one clear line each.
+    """Errors that must stop the run before any work: one clear line each; then, with
+    ``overwrite``, the previous run's files are removed. (``glmprep run`` holds the
+    output's lock, ``lock.py``, between the two steps.)
 
     ``offline`` (a Dataflow ``--dry_run``) skips the checks that would list remote storage.
     """
+    check_inputs(cfg, offline)
+    prepare_output(cfg.output, overwrite, offline)
+
+
+def check_inputs(cfg: RunConfig, offline: bool = False) -> None:
+    """The inputs, options and output path, checked before the output is touched."""
     if not cfg.inputs:
         raise UsageError("--input is required (a file, glob or gs:// pattern)")
     if not cfg.output:
@@ -65,16 +73,27 @@ def check_up_front(cfg: RunConfig, overwrite: bool, offline: bool = False) -> No
             raise UsageError(str(exc)) from None
     if cfg.num_shards < 0 or cfg.tokens_per_shard <= 0:
         raise UsageError("--num-shards must be ≥ 0 and --tokens-per-shard > 0")
-    if offline and is_remote(cfg.output):
-        return
     if not is_remote(cfg.output):
         _check_output_directory(cfg.output)
-    previous = manifest_lib.previous_run_files(cfg.output)
-    if previous and not overwrite:
-        raise UsageError(f"{cfg.output} already holds a run ({len(previous)} file(s), e.g. "
-                         f"{os.path.basename(previous[0])}); pass --overwrite to replace it")
-    if previous:
-        manifest_lib.remove_previous_run(cfg.output)
+
+
+def prepare_output(output: str, overwrite: bool, offline: bool = False) -> None:
+    """Refuse an output holding a run (or links glmprep would write through); with
+    ``overwrite``, remove that run's files: glmprep's own only (``outdir.py``)."""
+    if offline and is_remote(output):
+        return
+    try:
+        previous = outdir.own_files(output)
+        if previous and not overwrite:
+            raise UsageError(f"{output} already holds a run ({len(previous)} file(s), e.g. "
+                             f"{os.path.relpath(previous[0], output) if not is_remote(output) else previous[0]}); "
+                             f"pass --overwrite to replace it")
+        if previous:
+            outdir.remove_own_files(output)
+    except outdir.OutputDirError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"--output {output}: cannot remove the previous run ({exc})") from None
 
 
 def _check_output_directory(output: str) -> None:

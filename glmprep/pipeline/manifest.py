@@ -16,10 +16,9 @@ from apache_beam.io.filesystems import FileSystems
 
 from glmprep.schemas.manifest import (FILL_KEY, MANIFEST_NAME, MANIFEST_VERSION, OBJECTIVE_STAT_KEYS,
                                      RUN_CONFIG_NAME, RUN_KEY, SHARD_ENTRY_KEYS, parse_manifest)
-from glmprep.schemas.rejects import REJECTS_DIR
 from glmprep.schemas.shard import OBJECTIVES
 from glmprep.schemas.stages import FUNNEL_STAGES, stage
-from glmprep.transforms.shards import IN_PROGRESS_SUFFIX, replace_file
+from glmprep.transforms.publish import attempt_temp, publish
 
 
 def glmprep_version() -> str:
@@ -101,10 +100,10 @@ def build_manifest(options: Dict[str, object], shards: List[dict], counts: Dict[
 
 
 def write_json_atomically(path: str, data: Dict[str, object]) -> None:
-    temp = path + IN_PROGRESS_SUFFIX
+    temp = attempt_temp(path)
     with FileSystems.create(temp) as fh:
         fh.write((json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
-    replace_file(temp, path)
+    publish(temp, path)
 
 
 def write_manifest(_, output: str, options, shards, counts, reasons) -> Dict[str, object]:
@@ -136,23 +135,6 @@ def finish_run(output: str, started: float, runner: str = "",
         manifest[RUN_KEY].update(command_line=list(command_line), config=RUN_CONFIG_NAME)
     write_json_atomically(FileSystems.join(output, MANIFEST_NAME), manifest)
     return manifest
-
-
-def previous_run_files(output: str) -> List[str]:
-    """Files of an earlier run in ``output`` (shards, manifest, rejects, leftovers,
-    including the temporary files of an interrupted rejects write)."""
-    patterns = [FileSystems.join(output, p) for p in (MANIFEST_NAME, MANIFEST_NAME + IN_PROGRESS_SUFFIX, RUN_CONFIG_NAME, "part-*.arrow",
-                                            "part-*.arrow" + IN_PROGRESS_SUFFIX, REJECTS_DIR + "/**")]
-    found: List[str] = []
-    for result in FileSystems.match(patterns):
-        found.extend(m.path for m in result.metadata_list)
-    return sorted(found)
-
-
-def remove_previous_run(output: str) -> None:
-    files = previous_run_files(output)
-    if files:
-        FileSystems.delete(files)
 
 
 def stats_table(manifest: Dict[str, object]) -> str:

@@ -8,8 +8,9 @@
 A document goes to shard ``blake2b(key) mod num_shards``, so the assignment depends
 on nothing but the key and the number of shards. Inside a shard, documents are
 sorted by key before packing: the bytes of a shard do not depend on the runner,
-the number of workers or bundle order. Each shard is written under a temporary
-name and renamed when complete, by the worker that built it (writing is parallel).
+the number of workers or bundle order. Each shard is written by the worker that built
+it (writing is parallel) under a name of its own attempt and renamed when complete
+(``publish.py``: retry-safe).
 
 Before the shuffle, each bundle gathers its documents by shard (``GatherByShardDoFn``)
 and joins each shard's into one byte string (``join_docs``), so a shard's group is a few
@@ -35,20 +36,15 @@ from glmprep.core.records import pack, packed_size, unpack
 from glmprep.schemas.rejects import make_reject
 from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
 from glmprep.schemas.shard import OBJECTIVES, ShardMetadata, write_shard_columns
+from glmprep.transforms.publish import OutputWriteError, attempt_temp, discard, publish
 from glmprep.core.tokenizer import cached_tokenizer
 
 TOKEN_DTYPE = np.uint32
 TOKEN_BYTES = np.dtype(TOKEN_DTYPE).itemsize
-IN_PROGRESS_SUFFIX = ".inprogress"
 GATHER_BYTES = 32 << 20  # most packed tokens a bundle holds before passing them to the shuffle
 
 
-def replace_file(temp: str, final: str) -> None:
-    """Move the finished file ``temp`` to ``final`` on any Beam filesystem, replacing an
-    older ``final``: what a reader sees under ``final`` is always complete."""
-    if FileSystems.exists(final):
-        FileSystems.delete([final])
-    FileSystems.rename([temp], [final])
+SHARD_GLOB = "part-*-of-*.arrow"
 
 
 def shard_name(index: int, num_shards: int) -> str:
@@ -295,13 +291,17 @@ class WriteShardDoFn(beam.DoFn):
                 yield columns
 
         final = FileSystems.join(self.output_dir, name)
-        temp = final + IN_PROGRESS_SUFFIX
-        sink = _HashingSink(FileSystems.create(temp))
+        temp = attempt_temp(final)  # this attempt's own file (publish.py)
         try:
-            counts = write_shard_columns(pa.PythonFile(sink, mode="w"), batches(), self.metadata)
-        finally:
-            sink.close()
-        replace_file(temp, final)
+            sink = _HashingSink(FileSystems.create(temp))
+            try:
+                counts = write_shard_columns(pa.PythonFile(sink, mode="w"), batches(), self.metadata)
+            finally:
+                sink.close()
+        except OSError as exc:  # disk full, read-only, quota: one line, no partial file
+            discard(temp)
+            raise OutputWriteError(f"cannot write shard {final}: {exc.strerror or exc}") from exc
+        publish(temp, final)
         self.rows.inc(counts["rows"])
         self.msecs.inc(int((time.perf_counter() - start) * 1000))
         summary = {"file": name, "rows": counts["rows"], "tokens": counts["tokens"],
