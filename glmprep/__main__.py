@@ -1,5 +1,9 @@
 import sys
 
-from glmprep.pipeline.cli import main
+try:
+    from glmprep.pipeline.cli import main
+except KeyboardInterrupt:  # Ctrl-C before the command line is even read
+    print("glmprep: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

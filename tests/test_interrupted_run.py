@@ -146,3 +146,31 @@ def test_killed_as_the_manifest_appears_the_rejects_are_complete(corpus, tmp_pat
     written = json.loads(manifest.read_text(encoding="utf-8"))
     assert written["totals"]["documents_rejected"] > 0
     assert check_accounting(written, str(out), glob.glob(str(out / "part-*.arrow"))) == []
+
+
+@pytest.mark.parametrize("beam_flags", [[], ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]],
+                         ids=["in_memory", "multi_processing"])
+@pytest.mark.parametrize("moment", ["starting", "mid_beam"])
+def test_ctrl_c_exits_130_with_one_line(corpus, tmp_path, beam_flags, moment):
+    """SIGINT to the whole process group, as a terminal sends it: while glmprep is still
+    importing, or once the pipeline writes shards."""
+    out = tmp_path / "out"
+    child = subprocess.Popen([sys.executable, "-m", "glmprep"] + run_args(corpus, out, *beam_flags),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        if moment == "mid_beam":
+            deadline = time.monotonic() + 120
+            while not glob.glob(str(out / "part-*")) and child.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.005)
+        else:
+            time.sleep(0.3)
+        assert child.poll() is None, "the run ended before it could be interrupted"
+        os.killpg(child.pid, signal.SIGINT)
+        err = child.communicate(timeout=120)[1]
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+    assert child.returncode == 130, err
+    assert len(err.strip().splitlines()) == 1 and "interrupted" in err, err
+    assert not (out / "manifest.json").exists()

@@ -211,3 +211,27 @@ def test_run_options_make_each_view_once_and_views_stay_live():
     again = pickle.loads(pickle.dumps(options))  # the views are not part of the state
     assert "_views" not in again.__dict__ and again.get_all_options()["direct_num_workers"] == 3
     assert again.get_all_options()["seq_len"] == 128
+
+
+def test_unreadable_files_are_named_in_the_terminal_summary(tmp_path, capsys):
+    broken = tmp_path / "broken.jsonl.gz"
+    whole = open(os.path.join(SAMPLE_DIR, "en.jsonl.gz"), "rb").read()
+    broken.write_bytes(whole[:len(whole) // 2])  # a truncated gzip: read up to the break
+    out = tmp_path / "out"
+    assert main(["run", "--input", str(broken), "--input", INPUTS[1], "--output", str(out),
+                 "--seq-len", "256", "--no-near-dedup"]) == 0
+    summary = capsys.readouterr().out
+    assert "unreadable files: 1" in summary and f"    {broken}" in summary
+    assert read_manifest(str(out))["unreadable_files"] == [str(broken)]
+
+
+def test_portable_runner_gives_identical_shards_and_manifest(first_run, tmp_path):
+    """Beam's portable Job API with its in-process job service: a second runner."""
+    out = tmp_path / "portable"
+    assert main(run_args(out, "--runner=PortableRunner", "--job_endpoint=embed",
+                         "--environment_type=LOOPBACK")) == 0
+    assert shard_hashes(out) == shard_hashes(first_run)
+    a, b = read_manifest(str(first_run)), read_manifest(str(out))
+    assert b.pop("run")["runner"] == "PortableRunner"
+    a.pop("run")
+    assert a == b

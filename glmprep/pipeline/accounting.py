@@ -24,6 +24,9 @@ from glmprep.transforms.publish import remove_leftovers
 from glmprep.transforms.shards import SHARD_GLOB
 
 
+UNREADABLE = ("read", "unreadable_file")
+
+
 def _reject_reason(reject) -> str:
     return f"{reject['stage']}/{reject['reason']}"
 
@@ -70,6 +73,10 @@ class WriteAccounting(beam.PTransform):
                           | "DistinctKeepers" >> beam.Distinct()
                           | "CountClusters" >> beam.combiners.Count.Globally()
                           | "NameClusters" >> beam.Map(lambda n: ("near_dup_clusters", n)))
+        # The paths of files that broke while read: few (at most one per input file).
+        unreadable = (rejects
+                      | "UnreadableFiles" >> beam.Filter(lambda r: (r["stage"], r["reason"]) == UNREADABLE)
+                      | "UnreadablePath" >> beam.Map(lambda r: r["key"]))
         return (parts["read"].pipeline
                 | "Once" >> beam.Create([None])
                 | "WriteManifest" >> beam.Map(
@@ -80,4 +87,5 @@ class WriteAccounting(beam.PTransform):
                     # written after shards *and* rejects are final.
                     rejects_files=beam.pvalue.AsList(rejects_files),
                     counts=beam.pvalue.AsDict(counts | "FlattenCounts" >> beam.Flatten()),
-                    reasons=beam.pvalue.AsDict(reasons)))
+                    reasons=beam.pvalue.AsDict(reasons),
+                    unreadable_files=beam.pvalue.AsList(unreadable)))

@@ -62,6 +62,16 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run one command; Ctrl-C at any moment (also while Beam or a command's modules are
+    still being imported) exits 130 with one line."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("glmprep: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Optional[List[str]]) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     # the command is the first argument that is not an option (glmprep takes none with a value)
     command = next((arg for arg in raw if not arg.startswith("-")), None)
@@ -76,9 +86,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     args.argv_tail = raw[raw.index(args.command) + 1:]
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("glmprep: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # output piped into head, less, ...: stop quietly
         sys.stderr.close()
         return 0

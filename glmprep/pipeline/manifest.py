@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
@@ -19,6 +19,8 @@ from glmprep.schemas.manifest import (FILL_KEY, MANIFEST_NAME, MANIFEST_VERSION,
 from glmprep.schemas.shard import OBJECTIVES
 from glmprep.schemas.stages import FUNNEL_STAGES, stage
 from glmprep.transforms.publish import attempt_temp, publish
+
+UNREADABLE_SHOWN = 20  # unreadable files the terminal summary names
 
 
 def glmprep_version() -> str:
@@ -68,7 +70,7 @@ def funnel_from(kept: int, reasons: Dict[str, int], near_dedup: bool) -> Dict[st
 
 
 def build_manifest(options: Dict[str, object], shards: List[dict], counts: Dict[str, int],
-                   reasons: Dict[str, int]) -> Dict[str, object]:
+                   reasons: Dict[str, int], unreadable_files: Sequence[str] = ()) -> Dict[str, object]:
     read_rejects = sum(n for r, n in reasons.items() if r.startswith("read/"))
     kept = sum(s["documents"] for s in shards)
     funnel = funnel_from(kept, reasons, near_dedup=options.get("near_dedup") is not None)
@@ -92,6 +94,7 @@ def build_manifest(options: Dict[str, object], shards: List[dict], counts: Dict[
         "manifest_version": MANIFEST_VERSION,
         "shards": [{k: s[k] for k in SHARD_ENTRY_KEYS} for s in shards],
         "totals": totals,
+        "unreadable_files": sorted(unreadable_files),
         "funnel": funnel,
         "samples": _sum_stats(shards, options.get("sample", {}).get("seq_len")),
         "options": options,
@@ -106,9 +109,9 @@ def write_json_atomically(path: str, data: Dict[str, object]) -> None:
     publish(temp, path)
 
 
-def write_manifest(_, output: str, options, shards, counts, reasons) -> Dict[str, object]:
+def write_manifest(_, output: str, options, shards, counts, reasons, unreadable_files=()) -> Dict[str, object]:
     shards = sorted(shards, key=lambda s: s["file"])  # one small summary per shard
-    manifest = build_manifest(options, shards, dict(counts), dict(reasons))
+    manifest = build_manifest(options, shards, dict(counts), dict(reasons), list(unreadable_files))
     write_json_atomically(FileSystems.join(output, MANIFEST_NAME), manifest)
     return manifest
 
@@ -154,6 +157,13 @@ def stats_table(manifest: Dict[str, object]) -> str:
     lines.append(f"  {'total':28s}{totals['documents_rejected']:>10,}")
     balanced = "yes" if totals["accounting_balanced"] else "NO"
     lines.append(f"  in = kept + rejected: {balanced}")
+    unreadable = manifest.get("unreadable_files") or []
+    if unreadable:
+        lines.append(f"  unreadable files: {len(unreadable):,} (one read/unreadable_file reject each; "
+                     f"records before the break are kept)")
+        lines.extend(f"    {path}" for path in unreadable[:UNREADABLE_SHOWN])
+        if len(unreadable) > UNREADABLE_SHOWN:
+            lines.append(f"    ... and {len(unreadable) - UNREADABLE_SHOWN:,} more (rejects/, reason unreadable_file)")
     if totals.get("near_duplicate_clusters"):
         lines.append(f"  near-duplicate clusters: {totals['near_duplicate_clusters']:,}")
     lines.append("")

@@ -201,7 +201,8 @@ def _run_worker(conn: socket.socket, env: Dict[str, str], worker_main: Callable[
     code = _UNKNOWN_EXIT
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # SIGINT stays ignored (as in the template): Ctrl-C is the launcher's to handle,
+        # and its runner stops the workers; a worker of its own would print a traceback.
         os.environ.clear()
         os.environ.update(env)
         worker_main()
@@ -225,7 +226,9 @@ def _run_worker(conn: socket.socket, env: Dict[str, str], worker_main: Callable[
 
 def _client(address: str) -> int:
     """Run by Beam in place of a worker: hand the environment to the template, wait for the
-    forked worker and exit with its code."""
+    forked worker and exit with its code. Ctrl-C is the launcher's to handle (its runner
+    stops the workers): the client, like the worker it stands for, ignores it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(address)

@@ -38,7 +38,8 @@ MANIFEST_NAME = "manifest.json"
 RUN_CONFIG_NAME = "run.toml"       # every option of the run, beside the manifest (glmprep.pipeline.config)
 # 2: funnel keys are stage names (glmprep.schemas.stages), reject records carry kept_key.
 MANIFEST_VERSION = 2
-MANIFEST_KEYS = ("manifest_version", "shards", "totals", "funnel", "samples", "options", "versions")
+MANIFEST_KEYS = ("manifest_version", "shards", "totals", "unreadable_files", "funnel", "samples", "options",
+                 "versions")  # unreadable_files: sorted paths of the files rejected as unreadable_file
 RUN_KEY = "run"                    # timings and runner label: the one field that differs between runs
 SHARD_ENTRY_KEYS = ("file", "rows", "tokens", "sha256", "documents", "document_tokens")
 TOTALS_KEYS = ("documents_in", "documents_kept", "documents_rejected", "accounting_balanced",
@@ -62,6 +63,7 @@ _SHAPE = {
     "shards": ("list", {**{k: _COUNT for k in SHARD_ENTRY_KEYS}, "file": _FILE, "sha256": _TEXT}),
     "totals": {**{k: _COUNT for k in TOTALS_KEYS}, "accounting_balanced": _BOOL,
                "rejected_by_reason": ("map", _COUNT)},
+    "unreadable_files": ("list", _TEXT),
     "funnel": ("map", _COUNT),
     "samples": {"objectives": ("map", {**{k: _COUNT for k in OBJECTIVE_STAT_KEYS}, FILL_KEY: _NUMBER}),
                 "blank_span_lengths": ("list", _COUNT), "fill_histogram": ("list", _COUNT)},
