@@ -14,6 +14,7 @@ from glmprep.core.samples import SampleOptions, assemble
 from glmprep.schemas.reader import ShardReader
 from glmprep.schemas.shard import samples_to_table, write_shard
 from glmprep.core.tokenizer import file_sha256
+from glmprep.schemas.manifest import TOTALS_KEYS
 from glmprep.core.validate import validate_paths, validate_reader
 
 from support import TOY_BASE_VOCAB, TOY_SPECIALS as SP, toy_metadata, toy_samples
@@ -147,8 +148,8 @@ def write_run(directory, samples, meta=META):
     counts = write_shard(path, samples, meta)
     kept = len({key for sample in samples for key in sample["source_ids"]})
     manifest = {"shards": [{"file": os.path.basename(path), "sha256": file_sha256(path), **counts}],
-                "totals": {"documents_in": kept, "documents_kept": kept, "documents_rejected": 0,
-                           "rejected_by_reason": {}}}
+                "totals": {**{key: 0 for key in TOTALS_KEYS}, "documents_in": kept, "documents_kept": kept,
+                           "accounting_balanced": True, "rejected_by_reason": {}}}
     with open(os.path.join(directory, "manifest.json"), "w") as fh:
         json.dump(manifest, fh)
     return path
