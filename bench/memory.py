@@ -38,8 +38,8 @@ TARGET_RATIO = 1.5
 SAMPLE_INTERVAL_S = 0.05
 
 
-def tree_rss_bytes(root: int) -> int:
-    """Summed VmRSS of ``root`` and its descendants, from /proc."""
+def process_tree(root: int) -> List[int]:
+    """``root`` and its descendants' pids, from /proc."""
     children: Dict[int, List[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -49,18 +49,29 @@ def tree_rss_bytes(root: int) -> int:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry))
-    total, todo = 0, [root]
+    found, todo = [], [root]
     while todo:
         pid = todo.pop()
+        found.append(pid)
         todo.extend(children.get(pid, []))
-        try:
-            with open(f"/proc/{pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-        except OSError:
-            pass
-    return total
+    return found
+
+
+def process_rss_bytes(pid: int) -> int:
+    """VmRSS of one process (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Summed VmRSS of ``root`` and its descendants, from /proc."""
+    return sum(process_rss_bytes(pid) for pid in process_tree(root))
 
 
 def measure(args: Sequence[str]) -> Dict[str, float]:

@@ -24,6 +24,14 @@ def whole(path, options):
     return list(read_file(path, options))
 
 
+def write_lines(directory, name, lines, crlf, bom, final_newline):
+    end = "\r\n" if crlf else "\n"
+    data = end.join(lines).encode() + (end.encode() if final_newline and lines else b"")
+    path = str(directory / name)
+    open(path, "wb").write((BOM if bom else b"") + data)
+    return path
+
+
 record = st.fixed_dictionaries({"text": st.text(max_size=40)}, optional={"id": st.text(max_size=3)})
 jsonl_line = st.one_of(record.map(lambda r: json.dumps(r, ensure_ascii=False)),
                        st.sampled_from(["", "   ", "{broken", "[1, 2]", '{"text": 5}', "\t"]))
@@ -33,10 +41,7 @@ jsonl_line = st.one_of(record.map(lambda r: json.dumps(r, ensure_ascii=False)),
 @given(lines=st.lists(jsonl_line, max_size=12), crlf=st.booleans(), bom=st.booleans(),
        final_newline=st.booleans(), split=st.integers(1, 60))
 def test_jsonl_ranges_read_what_the_whole_file_reads(tmp_path_factory, lines, crlf, bom, final_newline, split):
-    end = "\r\n" if crlf else "\n"
-    data = end.join(lines).encode() + (end.encode() if final_newline and lines else b"")
-    path = str(tmp_path_factory.mktemp("jsonl") / "part.jsonl")
-    open(path, "wb").write((BOM if bom else b"") + data)
+    path = write_lines(tmp_path_factory.mktemp("jsonl"), "part.jsonl", lines, crlf, bom, final_newline)
     options = ReadOptions(split_bytes=split)
     ranges, items = ranged(path, options)
     assert items == whole(path, options)
@@ -50,10 +55,7 @@ paragraph_line = st.one_of(st.text(alphabet="ab \t中", min_size=1, max_size=12)
 @given(lines=st.lists(paragraph_line, max_size=14), crlf=st.booleans(), bom=st.booleans(),
        final_newline=st.booleans(), split=st.integers(1, 40))
 def test_paragraph_ranges_read_what_the_whole_file_reads(tmp_path_factory, lines, crlf, bom, final_newline, split):
-    end = "\r\n" if crlf else "\n"
-    data = end.join(lines).encode() + (end.encode() if final_newline and lines else b"")
-    path = str(tmp_path_factory.mktemp("text") / "poems.txt")
-    open(path, "wb").write((BOM if bom else b"") + data)
+    path = write_lines(tmp_path_factory.mktemp("text"), "poems.txt", lines, crlf, bom, final_newline)
     options = ReadOptions(text_mode="paragraph", split_bytes=split)
     assert ranged(path, options)[1] == whole(path, options)
 
