@@ -92,3 +92,18 @@ def test_compressed_and_one_document_files_are_one_range(tmp_path):
         assert len(split_file(file, options)) == 1
     assert len(split_file(InputFile(str(tmp_path / "d.txt"), 1000, 0.0),
                           ReadOptions(split_bytes=1, text_mode="paragraph"))) == 1000
+
+
+def test_parquet_row_group_ranges_read_what_the_whole_file_reads(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = str(tmp_path / "groups.parquet")
+    ids = [f"p{i}" if i % 3 else None for i in range(100)]
+    texts = [None if i == 42 else f"row {i} " * (i % 7) for i in range(100)]
+    pq.write_table(pa.table({"id": ids, "text": texts}), path, row_group_size=9)
+    options = ReadOptions(split_bytes=1)
+    ranges, items = ranged(path, options)
+    assert len(ranges) == 12  # one per row group at this split size
+    assert items == whole(path, options)
+    assert (f"{path}:99", "row 99 " * 1) in items and ("p41", "row 41 " * 6) in items
