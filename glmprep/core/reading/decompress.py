@@ -57,9 +57,11 @@ def strip_compression_suffix(path: str) -> str:
 
 
 def decompressing(raw: BinaryIO, compression: Optional[str]) -> BinaryIO:
-    """A buffered reader of ``raw``'s decompressed bytes (``raw`` itself when None)."""
+    """A buffered reader of ``raw``'s decompressed bytes (of ``raw``'s bytes when None;
+    seekable then if ``raw`` is). A 1 MiB buffer: reading lines from the default 8 KiB
+    one costs about twice the time."""
     if compression is None:
-        return raw
+        return io.BufferedReader(raw, _LINE_BUFFER_BYTES)
     return io.BufferedReader(_DecompressingReader(raw, compression), _LINE_BUFFER_BYTES)
 
 
