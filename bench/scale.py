@@ -184,26 +184,30 @@ def big_file(work: str, base_mb: float, texts: Texts) -> None:
           f"{one['seconds'] / two['seconds']:.2f}x (target >= 1.6)")
 
 
-def adversarial(work: str, texts: Texts, shard_tokens: int) -> None:
+def adversarial(work: str, texts: Texts, shard_tokens: int, chosen: Sequence[str]) -> None:
     print("## adversarial shapes (2 workers)")
     print("| shape | MB | seconds | largest worker MB | launcher MB | under 1 GB |")
     print("|---|---|---|---|---|---|")
     shapes = []
-    d = os.path.join(work, "adv-many")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "many.jsonl"), "w", encoding="utf-8") as fh:
-        for i in range(256):  # 0.6 MB each, under the too_long limit (100,000 words)
-            fh.write(json.dumps({"id": f"m{i}", "text": texts.english(95000)}) + "\n")
-    shapes.append(("256 documents of 0.6 MB", [os.path.join(d, "many.jsonl")], []))
-    d = os.path.join(work, "adv-huge")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "huge.jsonl"), "w", encoding="utf-8") as fh:
-        fh.write(json.dumps({"id": "huge", "text": texts.english(8_000_000)}) + "\n")
-    shapes.append(("one 50 MB document, too_long off", [os.path.join(d, "huge.jsonl")], ["--max-words", "none"]))
-    d = os.path.join(work, "adv-shard")
-    paths = write_corpus(d, shard_tokens / 50e6 * 200, texts)  # ~4 bytes a token
-    shapes.append((f"one shard of ~{shard_tokens / 1e6:.0f}M tokens", paths,
-                   ["--num-shards", "1", "--no-near-dedup"]))
+    if "many" in chosen:
+        d = os.path.join(work, "adv-many")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "many.jsonl"), "w", encoding="utf-8") as fh:
+            for i in range(256):  # 0.6 MB each, under the too_long limit (100,000 words)
+                fh.write(json.dumps({"id": f"m{i}", "text": texts.english(95000)}) + "\n")
+        shapes.append(("256 documents of 0.6 MB", [os.path.join(d, "many.jsonl")], []))
+    if "huge" in chosen:
+        d = os.path.join(work, "adv-huge")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "huge.jsonl"), "w", encoding="utf-8") as fh:
+            fh.write(json.dumps({"id": "huge", "text": texts.english(8_000_000)}) + "\n")
+        shapes.append(("one 50 MB document, too_long off", [os.path.join(d, "huge.jsonl")],
+                       ["--max-words", "none"]))
+    if "shard" in chosen:
+        d = os.path.join(work, "adv-shard")
+        paths = write_corpus(d, shard_tokens / 50e6 * 200, texts)  # ~4 bytes a token
+        shapes.append((f"one shard of ~{shard_tokens / 1e6:.0f}M tokens", paths,
+                       ["--num-shards", "1", "--no-near-dedup"]))
     for name, paths, extra in shapes:
         size = input_mb(paths)
         r = run(paths, os.path.join(work, "out-" + name.split()[0] + name.split()[-1]), 2, extra)
@@ -217,6 +221,9 @@ def main(argv=None) -> int:
     parser.add_argument("--shapes", default="scale,bigfile,adversarial")
     parser.add_argument("--shard-tokens", type=float, default=50e6,
                         help="tokens of the one-shard shape (default 50M)")
+    parser.add_argument("--adversarial", default="many,huge,shard",
+                        help="which adversarial shapes: many (256 x 0.6 MB), huge (one 50 MB document), "
+                             "shard (one shard of --shard-tokens)")
     parser.add_argument("--work", help="directory for corpora and outputs (default: a temporary one)")
     args = parser.parse_args(argv)
     work = args.work or tempfile.mkdtemp(prefix="glmprep-scale-")
@@ -228,7 +235,7 @@ def main(argv=None) -> int:
         if "bigfile" in shapes:
             big_file(work, args.base_mb, texts)
         if "adversarial" in shapes:
-            adversarial(work, texts, args.shard_tokens)
+            adversarial(work, texts, args.shard_tokens, args.adversarial.split(","))
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
