@@ -14,7 +14,7 @@ from glmprep.core.samples import builder as samples_lib
 from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
 from glmprep.schemas.reader import ShardReader
 from glmprep.transforms.shards import (TokenizeDocuments, WriteShards, join_docs, num_shards_for, shard_of,
-                                       split_docs)
+                                       sorted_docs, split_docs)
 from glmprep.core.validate import validate_paths
 
 DOCS = [(f"d{i:03d}", f"Document {i} talks about rivers. It has {i % 7} sentences! 中文句子{i}。")
@@ -93,3 +93,33 @@ def test_batches_do_not_depend_on_chunking(tokenizer, monkeypatch):
     for a, b in zip(whole, chunked):
         for name in a:
             assert np.array_equal(np.asarray(a[name]), np.asarray(b[name])), name
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=6), st.binary(max_size=12)), max_size=40), st.integers(1, 64))
+def test_sorted_docs_spills_and_merges_to_the_same_order(docs, max_bytes):
+    joined = [join_docs(docs[i:i + 7]) for i in range(0, len(docs), 7)]
+    assert list(sorted_docs(joined, max_bytes)) == sorted(docs)
+
+
+def test_a_shard_written_through_spilled_runs_is_byte_identical(tmp_path):
+    """The same shard, sorted in memory and through runs of about 2 KB on disk."""
+    from glmprep.core.records import pack
+    from glmprep.transforms.shards import WriteShardDoFn
+
+    rng = np.random.default_rng(3)
+    docs = [(f"k{int(rng.integers(0, 10**6)):07d}", pack(rng.integers(0, 50000, int(rng.integers(1, 900)),
+                                                                     dtype=np.uint32).tobytes()))
+            for _ in range(300)]
+    element = (0, [join_docs(docs[i:i + 50]) for i in range(0, len(docs), 50)])
+    summaries = {}
+    for sort_bytes in (1 << 30, 2048):
+        out = tmp_path / str(sort_bytes)
+        out.mkdir()
+        fn = WriteShardDoFn(str(out), SampleOptions(seq_len=256), None, {}, sort_bytes=sort_bytes)
+        fn.setup()
+        [summaries[sort_bytes]] = fn.process(element, num_shards=1)
+    assert summaries[1 << 30] == summaries[2048]
+    assert summaries[2048]["documents"] == 300
+    assert (tmp_path / "2048" / "part-00000-of-00001.arrow").read_bytes() == \
+        (tmp_path / str(1 << 30) / "part-00000-of-00001.arrow").read_bytes()

@@ -56,7 +56,7 @@ def discard(temp: str) -> None:
             os.remove(temp)
         elif FileSystems.exists(temp):
             FileSystems.delete([temp])
-    except (OSError, Exception):  # noqa: BLE001 - cleaning up must not hide the error that led here
+    except Exception:  # noqa: BLE001 - cleaning up must not hide the error that led here
         pass
 
 

@@ -21,10 +21,12 @@ re-encodes every element; on Dataflow every element is a shuffle record).
 from __future__ import annotations
 
 import hashlib
+import heapq
 import math
 import struct
+import tempfile
 import time
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -42,6 +44,7 @@ from glmprep.core.tokenizer import cached_tokenizer
 TOKEN_DTYPE = np.uint32
 TOKEN_BYTES = np.dtype(TOKEN_DTYPE).itemsize
 GATHER_BYTES = 32 << 20  # most packed tokens a bundle holds before passing them to the shuffle
+SORT_BYTES = 64 << 20    # most packed tokens a shard writer sorts in memory; beyond, sorted runs on disk
 
 
 SHARD_GLOB = "part-*-of-*.arrow"
@@ -256,11 +259,66 @@ class GatherByShardDoFn(beam.DoFn):
         return [(shard, join_docs(docs)) for shard, docs in sorted(gathered.items())]
 
 
+def sorted_docs(gathered: Iterable[bytes], max_bytes: int = SORT_BYTES) -> Iterator[Tuple[str, bytes]]:
+    """The documents of a shard's joined values (``join_docs``), sorted as ``sorted`` would
+    sort the (key, packed token ids) pairs, holding at most about ``max_bytes`` of them:
+    beyond that, sorted runs go to temporary files on local disk and are merged."""
+    runs: List = []
+    buffer: List[Tuple[str, bytes]] = []
+    size = 0
+    try:
+        for joined in gathered:
+            for doc in split_docs(joined):
+                buffer.append(doc)
+                size += len(doc[0]) + len(doc[1])
+                if size >= max_bytes:
+                    buffer.sort()
+                    runs.append(_spill(buffer))
+                    buffer, size = [], 0
+        buffer.sort()
+        if not runs:
+            yield from buffer
+            return
+        if buffer:
+            runs.append(_spill(buffer))
+            buffer = []
+        yield from heapq.merge(*(_read_run(run) for run in runs))
+    finally:
+        for run in runs:
+            run.close()
+
+
+def _spill(docs: Sequence[Tuple[str, bytes]]):
+    """A temporary file holding ``docs`` in ``join_docs`` layout, rewound for reading."""
+    run = tempfile.TemporaryFile(prefix="glmprep-shard-run-")
+    for key, packed in docs:
+        key_bytes = key.encode("utf-8", "surrogatepass")
+        run.write(_DOC_HEADER.pack(len(key_bytes), len(packed)))
+        run.write(key_bytes)
+        run.write(packed)
+    run.seek(0)
+    return run
+
+
+def _read_run(run) -> Iterator[Tuple[str, bytes]]:
+    while True:
+        header = run.read(_DOC_HEADER.size)
+        if not header:
+            return
+        key_len, packed_len = _DOC_HEADER.unpack(header)
+        yield run.read(key_len).decode("utf-8", "surrogatepass"), run.read(packed_len)
+
+
 class WriteShardDoFn(beam.DoFn):
-    """(shard index, [joined documents, ...]) -> shard summary, after writing the shard."""
+    """(shard index, [joined documents, ...]) -> shard summary, after writing the shard.
+
+    The shard is streamed: its documents come sorted from ``sorted_docs`` (at most
+    ``sort_bytes`` of them in memory), the builder makes samples a chunk at a time, and
+    each batch of samples is written to the file as it is built. No step holds the shard."""
 
     def __init__(self, output_dir: str, sample_options: SampleOptions, ranks_path: Optional[str],
-                 extra_metadata: Dict[str, object]):
+                 extra_metadata: Dict[str, object], sort_bytes: int = SORT_BYTES):
+        self.sort_bytes = sort_bytes
         self.output_dir = output_dir
         self.sample_options = sample_options
         self.ranks_path = ranks_path
@@ -280,13 +338,19 @@ class WriteShardDoFn(beam.DoFn):
     def process(self, element, num_shards):
         index, gathered = element
         start = time.perf_counter()
-        docs = sorted(doc for joined in gathered for doc in split_docs(joined))
         name = shard_name(index, num_shards)
         stats = ShardStats(self.sample_options.max_span, self.sample_options.seq_len)
+        seen = {"documents": 0, "document_tokens": 0}
+
+        def documents():
+            for key, packed in sorted_docs(gathered, self.sort_bytes):
+                tokens = unpack_tokens(packed)
+                seen["documents"] += 1
+                seen["document_tokens"] += len(tokens)
+                yield key, tokens
 
         def batches():
-            documents = ((key, unpack_tokens(packed)) for key, packed in docs)
-            for columns in self.builder.build_documents(documents):
+            for columns in self.builder.build_documents(documents()):
                 stats.add(columns)
                 yield columns
 
@@ -305,8 +369,7 @@ class WriteShardDoFn(beam.DoFn):
         self.rows.inc(counts["rows"])
         self.msecs.inc(int((time.perf_counter() - start) * 1000))
         summary = {"file": name, "rows": counts["rows"], "tokens": counts["tokens"],
-                   "sha256": sink.sha256.hexdigest(), "documents": len(docs),
-                   "document_tokens": sum(packed_token_count(packed) for _, packed in docs)}
+                   "sha256": sink.sha256.hexdigest(), **seen}
         summary.update(stats.as_dict())
         yield summary
 
