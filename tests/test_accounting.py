@@ -43,7 +43,8 @@ def test_a_finished_run_balances(finished_run):
     manifest = manifest_of(finished_run)
     assert check_accounting(manifest, str(finished_run), glob.glob(str(finished_run / "*.arrow"))) == []
     on_disk, problems = rejects_on_disk(str(finished_run))
-    assert on_disk == manifest["totals"]["rejected_by_reason"] and not problems
+    assert on_disk == manifest["totals"]["rejected_by_reason"]
+    assert not problems
     assert distinct_source_ids(glob.glob(str(finished_run / "*.arrow"))) == manifest["totals"]["documents_kept"]
     assert validate_paths([str(finished_run)]).ok
 
@@ -51,7 +52,8 @@ def test_a_finished_run_balances(finished_run):
 def test_deleted_rejects_are_caught(run_copy):
     shutil.rmtree(run_copy / "rejects")
     problems = accounting_problems(run_copy)
-    assert problems and all("rejects/ holds 0" in p for p in problems)
+    assert problems
+    assert all("rejects/ holds 0" in p for p in problems)
 
 
 def test_one_missing_reject_line_is_caught(run_copy):
@@ -62,7 +64,8 @@ def test_one_missing_reject_line_is_caught(run_copy):
     with open(path, "w", encoding="utf-8") as fh:
         fh.writelines(lines[1:])
     [problem] = accounting_problems(run_copy)
-    assert reason in problem and "the manifest counts" in problem
+    assert reason in problem
+    assert "the manifest counts" in problem
 
 
 def test_edited_documents_in_is_caught(run_copy):

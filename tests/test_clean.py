@@ -47,7 +47,8 @@ def test_lone_surrogate_from_json_is_rejected():
 
 def test_surrogate_pair_from_json_is_a_real_character():
     result = clean_text(json.loads('"smile \\ud83d\\ude00"'))
-    assert result.reject is None and result.text == "smile \U0001F600"
+    assert result.reject is None
+    assert result.text == "smile \U0001F600"
 
 
 @pytest.mark.parametrize("raw", ["", "   ", "\x1b[0m\n\x00\r\n", "\ufeff"])
@@ -68,10 +69,13 @@ def test_cleaned_text_is_canonical_and_cleaning_is_idempotent(text):
         return
     cleaned = result.text
     cleaned.encode("utf-8")  # no lone surrogates left
-    assert "\r" not in cleaned and "\x1b" not in cleaned and "\x00" not in cleaned
+    assert "\r" not in cleaned
+    assert "\x1b" not in cleaned
+    assert "\x00" not in cleaned
     assert all(not line.endswith((" ", "\t")) for line in cleaned.split("\n"))
     again = clean_text(cleaned)
-    assert again.text == cleaned and again.changes == {}
+    assert again.text == cleaned
+    assert again.changes == {}
 
 
 # --- Beam wrappers ---

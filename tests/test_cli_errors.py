@@ -91,7 +91,8 @@ def test_refused_up_front_with_one_line(place, capsys, name):
     code, err = run_command(place, overrides, capsys)
     assert code == 2
     assert message in err, err
-    assert len(err.splitlines()) == 1 and err.startswith("glmprep run: ")
+    assert len(err.splitlines()) == 1
+    assert err.startswith("glmprep run: ")
     assert "Traceback" not in err
     assert snapshot(place) == before  # nothing written, nothing removed
 
@@ -109,7 +110,8 @@ def test_beam_options_pass_through(place, capsys):
     # Beam's own options are not glmprep's: accepted, and the run goes on to its checks
     code, err = run_command(place, ["--output", "{t}/finished", "--runner", "DirectRunner",
                                     "--direct_running_mode", "in_memory"], capsys)
-    assert code == 2 and "pass --overwrite" in err, err
+    assert code == 2, err
+    assert "pass --overwrite" in err, err
 
 
 def test_help_groups_options_by_stage_with_required_first(capsys):
@@ -121,7 +123,8 @@ def test_help_groups_options_by_stage_with_required_first(capsys):
     positions = [text.index(t) for t in titles]
     assert positions == sorted(positions)
     required = text[positions[0]:positions[1]]
-    assert "--input GLOB" in required and "--output DIR" in required
+    assert "--input GLOB" in required
+    assert "--output DIR" in required
     assert "--seq-len SEQ_LEN" in text[positions[-1]:]
     assert "MinHash permutations" in " ".join(text.split())  # --seed says what it does not seed
 
@@ -129,4 +132,5 @@ def test_help_groups_options_by_stage_with_required_first(capsys):
 def test_other_commands_name_unknown_options(capsys):
     assert main(["train", "--data", "x", "--out", "y", "--step", "4"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "--step (did you mean --steps?)" in err and len(err.splitlines()) == 1
+    assert "--step (did you mean --steps?)" in err
+    assert len(err.splitlines()) == 1

@@ -32,7 +32,8 @@ def test_run_repeats_from_its_run_toml(tmp_path):
     argv = ["run", "--input", INPUT, "--output", str(first), *OPTIONS, "--direct_running_mode=in_memory"]
     assert main(argv) == 0
     assert main(["run", "--config", str(first / RUN_CONFIG_NAME), "--output", str(again)]) == 0
-    assert shard_bytes(again) == shard_bytes(first) and len(shard_bytes(first)) == 2
+    assert shard_bytes(again) == shard_bytes(first)
+    assert len(shard_bytes(first)) == 2
     a, b = read_manifest(str(first)), read_manifest(str(again))
     assert a["run"]["command_line"] == argv[1:]
     assert b["run"]["command_line"] == ["--config", str(first / RUN_CONFIG_NAME), "--output", str(again)]
@@ -44,7 +45,9 @@ def test_run_repeats_from_its_run_toml(tmp_path):
     assert beam_flags == ["--direct_running_mode=in_memory"]
     every = {f.field for _, cls in STAGES for f in flags_of(cls)} - {"config"}
     assert every - set(values) == {"tokenizer", "recipe"}  # left out: None (the bundled one; no recipe)
-    assert values["seq_len"] == 128 and values["max_words"] is None and values["no_symbol_ratio"]
+    assert values["seq_len"] == 128
+    assert values["max_words"] is None
+    assert values["no_symbol_ratio"]
     assert values["objective_weights"] == {"blank": 0.6, "sentence": 0.2, "document": 0.2}
 
 
@@ -73,7 +76,8 @@ def test_bad_config_is_one_line(tmp_path, capsys, text, message):
     config.write_text(text)
     assert main(["run", "--config", str(config), "--input", INPUT, "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
-    assert message in err and len(err.splitlines()) == 1, err
+    assert message in err, err
+    assert len(err.splitlines()) == 1, err
     assert not (tmp_path / "o").exists()
 
 
@@ -84,4 +88,6 @@ def test_missing_config_file(tmp_path):
 
 def test_defaults_cover_every_flag():
     defaults = run_defaults()
-    assert defaults["seq_len"] == 512 and defaults["no_near_dedup"] is False and defaults["fork_workers"] is True
+    assert defaults["seq_len"] == 512
+    assert defaults["no_near_dedup"] is False
+    assert defaults["fork_workers"] is True

@@ -29,7 +29,8 @@ def test_render_shows_masks_spans_and_grid(tokenizer, tmp_path):
     sample = make_shard(tokenizer, tmp_path / "s.arrow")[0]
     spans = spans_of_row(sample)
     text = render_sample(sample, tokenizer, Painter(colour=False))
-    assert "objective=blank" in text and "river-1 (piece 1/1" in text
+    assert "objective=blank" in text
+    assert "river-1 (piece 1/1" in text
     for s in spans:
         assert f"[MASK#{s.number}]" in text
         assert repr(tokenizer.decode(s.text_ids)) in text
@@ -39,7 +40,9 @@ def test_render_shows_masks_spans_and_grid(tokenizer, tmp_path):
         part_a = part_a.replace(f"[MASK#{s.number}]", tokenizer.decode(s.text_ids), 1)
     assert part_a == "ENC" + TEXT + "eos"
     grid = text.split("── tokens and 2D positions")[1]
-    assert "  pos 0" in grid and "block" in grid and " loss" in grid
+    assert "  pos 0" in grid
+    assert "block" in grid
+    assert " loss" in grid
 
 
 def test_cli_row_filters_and_errors(tokenizer, tmp_path, capsys):
@@ -88,7 +91,8 @@ def test_cells_group_split_characters_and_hex_cut_bytes(tokenizer):
     else:
         rest = [tokenizer.token_bytes.index(river[2:])]
     cells = token_cells([first] + rest, tokenizer)
-    assert cells[0] == river and set(cells[1:]) == {CONTINUED}
+    assert cells[0] == river
+    assert set(cells[1:]) == {CONTINUED}
     cut = token_cells([first], tokenizer)                 # a character the row's end cuts
     assert plain_text(cut[0]).startswith("‹e6")
     assert token_text([first], tokenizer).startswith("‹e6")
@@ -99,7 +103,8 @@ def test_mask_numbers_are_delimited_from_the_text(tokenizer):
     text = render_sample(sample, tokenizer, Painter(colour=False), grid=False)
     part_a = text.split("── Part A")[1].split("\n", 1)[1].split("\n── Part B")[0]
     numbers = re.findall(r"\[sMASK#(\d+)\]", part_a)
-    assert numbers and numbers == [str(n) for n in range(1, len(numbers) + 1)]
+    assert numbers
+    assert numbers == [str(n) for n in range(1, len(numbers) + 1)]
     assert "[sMASK]" not in part_a
 
 
@@ -121,7 +126,8 @@ def test_html_page_has_the_position_grid(tokenizer, tmp_path):
     assert by_label["pos"] == [str(int(v)) for v in sample["position_ids"]]
     assert by_label["block"] == [str(int(v)) for v in sample["block_position_ids"]]
     assert by_label["loss"] == [str(int(v)) for v in sample["loss_mask"]]
-    assert "\ufffd" not in page and "河" in "".join(by_label["token"])
+    assert "\ufffd" not in page
+    assert "河" in "".join(by_label["token"])
 
 
 class TableRows(HTMLParser):

@@ -96,7 +96,8 @@ def test_overwrite_then_succeeds(killed_run, corpus, capsys):
                  for f in files if f.endswith(".inprogress") or "beam-temp" in d]
     assert not leftovers
     manifest = json.loads((killed_run / "manifest.json").read_text(encoding="utf-8"))
-    assert len(manifest["shards"]) == NUM_SHARDS and manifest["totals"]["accounting_balanced"]
+    assert len(manifest["shards"]) == NUM_SHARDS
+    assert manifest["totals"]["accounting_balanced"]
 
 
 def upstream_labels(applied):
@@ -172,5 +173,6 @@ def test_ctrl_c_exits_130_with_one_line(corpus, tmp_path, beam_flags, moment):
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
     assert child.returncode == 130, err
-    assert len(err.strip().splitlines()) == 1 and "interrupted" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "interrupted" in err, err
     assert not (out / "manifest.json").exists()

@@ -81,7 +81,9 @@ def test_the_lock_records_its_owner_and_is_exclusive(tmp_path):
     first.acquire()
     try:
         owner = json.loads((tmp_path / LOCK_NAME).read_text())
-        assert owner["pid"] == os.getpid() and owner["host"] == socket.gethostname() and owner["started"]
+        assert owner["pid"] == os.getpid()
+        assert owner["host"] == socket.gethostname()
+        assert owner["started"]
         with pytest.raises(LockError, match="live run"):
             RunLock(str(tmp_path)).acquire()  # a second open file description: refused too
     finally:

@@ -112,7 +112,8 @@ def test_band_keys_change_only_where_the_signature_changes():
     other = sig.copy()
     other[14] ^= 1  # row 1 of band 1 when rows == 13
     keys, other_keys = band_keys(sig, 9, 13), band_keys(other, 9, 13)
-    assert len(keys) == 9 and all(len(k) == 10 for k in keys)
+    assert len(keys) == 9
+    assert all(len(k) == 10 for k in keys)
     assert [a == b for a, b in zip(keys, other_keys)] == [True, False] + [True] * 7
     assert len(set(keys)) == 9  # the band index is part of the key
 

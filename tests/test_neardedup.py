@@ -150,7 +150,8 @@ def chain_of_three(seed=4):
     b = replace_block(a, 100, 54, seed + 1)
     c = replace_block(b, 600, 54, seed + 2)
     texts = [" ".join(t) for t in (a, b, c)]
-    assert exact_jaccard(texts[0], texts[1]) > 0.85 and exact_jaccard(texts[1], texts[2]) > 0.85
+    assert exact_jaccard(texts[0], texts[1]) > 0.85
+    assert exact_jaccard(texts[1], texts[2]) > 0.85
     assert exact_jaccard(texts[0], texts[2]) < 0.8
     return texts
 
@@ -186,7 +187,8 @@ def test_components_long_chain_in_random_key_order_converges(tmp_path):
     rng.shuffle(keys)
     kept, rejects, counters = run_near_dedup(tmp_path, list(zip(keys, chain)), COMPONENTS)
     assert [key for key, _ in kept] == ["doc00"]
-    assert {r["detail"] for r in rejects} == {"kept doc00"} and len(rejects) == 23
+    assert {r["detail"] for r in rejects} == {"kept doc00"}
+    assert len(rejects) == 23
     assert counters.get("near_dup_unconverged", 0) == 0
 
 
@@ -220,10 +222,12 @@ def test_independent_long_chain_settles_with_every_removed_document_next_to_a_ke
     kept, rejects, counters = run_near_dedup(tmp_path, list(chain.items()), INDEPENDENT)
     kept_keys = [key for key, _ in kept]
     assert counters.get("near_dup_unconverged", 0) == 0
-    assert 2 <= len(kept_keys) < 20 and len(kept_keys) + len(rejects) == 40
+    assert 2 <= len(kept_keys) < 20
+    assert len(kept_keys) + len(rejects) == 40
     for r in rejects:
         keeper = r["detail"].removeprefix("kept ")
-        assert keeper in kept_keys and exact_jaccard(chain[r["key"]], chain[keeper]) >= 0.8
+        assert keeper in kept_keys
+        assert exact_jaccard(chain[r["key"]], chain[keeper]) >= 0.8
     for x, y in zip(kept_keys, kept_keys[1:]):
         assert exact_jaccard(chain[x], chain[y]) < 0.9  # a pair this close is never missed by banding
 
@@ -236,7 +240,8 @@ def test_giant_bucket_is_linear_not_quadratic(tmp_path, options):
     keeper = first_kept(keys, options)
     kept, rejects, counters = run_near_dedup(tmp_path, [(key, text) for key in keys], options)
     assert kept == [(keeper, text)]
-    assert len(rejects) == 1999 and {r["detail"] for r in rejects} == {f"kept {keeper}"}
+    assert len(rejects) == 1999
+    assert {r["detail"] for r in rejects} == {f"kept {keeper}"}
     bands = options.bands[0]
     assert counters["giant_buckets"] == bands
     assert counters["candidate_pairs"] == bands * 1999
@@ -276,7 +281,8 @@ def test_exact_verification_drops_a_pair_the_estimate_lets_through(tmp_path):
     _, rejects, _ = run_near_dedup(tmp_path, docs, MinHashOptions(verify="estimate"))
     assert [r["key"] for r in rejects] == ["b"]
     kept, rejects, counters = run_near_dedup(tmp_path, docs, MinHashOptions(verify="exact"))
-    assert len(kept) == 2 and rejects == []
+    assert len(kept) == 2
+    assert rejects == []
     assert counters["pairs_below_threshold"] == 1
 
 

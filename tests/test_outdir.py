@@ -104,7 +104,8 @@ def test_disk_full_ends_with_one_line_and_no_partial_file(tmpfs, capsys):
     point = tmpfs("size=512k")  # the two shards take about 1.2 MB
     assert run(point / "out") == 1
     line = one_line(capsys.readouterr().err)
-    assert line.startswith("glmprep run: failed: cannot write shard") and "No space left on device" in line
+    assert line.startswith("glmprep run: failed: cannot write shard")
+    assert "No space left on device" in line
     left = [os.path.join(d, f) for d, dirs, files in os.walk(point) for f in files + dirs]
     assert not [p for p in left if p.endswith(".inprogress") or "beam-temp" in p or p.endswith("manifest.json")]
     assert not (point / "out" / outdir.LOCK_NAME).exists()

@@ -65,7 +65,8 @@ def test_run_validates_and_accounts_for_every_document(first_run):
     assert totals["documents_in"] == totals["documents_kept"] + totals["documents_rejected"]
     assert totals["accounting_balanced"]
     assert len(manifest["shards"]) == 3 == totals["shards"]
-    assert report.rows == totals["rows"] and report.tokens == totals["tokens"]
+    assert report.rows == totals["rows"]
+    assert report.tokens == totals["tokens"]
     # every reject is on disk with a reason, and the counts agree
     rejects = [json.loads(line) for path in glob.glob(str(first_run / "rejects" / "*.jsonl"))
                for line in open(path, encoding="utf-8")]
@@ -86,12 +87,14 @@ def test_duplicates_and_junk_are_rejected_with_reasons(first_run):
             rejects[r["key"]] = r
     # The sample corpus labels its injected documents by id suffix.
     dups = [k for k in rejects if k.endswith("-dup")]
-    assert dups and all(rejects[k]["reason"] == "exact_duplicate" for k in dups)
+    assert dups
+    assert all(rejects[k]["reason"] == "exact_duplicate" for k in dups)
     assert all(rejects[k]["detail"].startswith("kept ") for k in dups)
     for suffix, reasons in (("-short", {"too_short"}), ("-bullets", {"bullet_lines"}),
                             ("-repeat", {"duplicate_lines"}), ("-ellipsis", {"ellipsis_lines"})):
         hits = [k for k in rejects if k.endswith(suffix)]
-        assert len(hits) == 4 and {rejects[k]["reason"] for k in hits} == reasons, suffix
+        assert len(hits) == 4, suffix
+        assert {rejects[k]["reason"] for k in hits} == reasons, suffix
 
 
 def test_chinese_and_messy_documents_survive(first_run):
@@ -144,7 +147,8 @@ def test_forked_workers_give_identical_shards(first_run, tmp_path):
 def test_stats_prints_the_funnel(first_run, capsys):
     assert main(["stats", str(first_run)]) == 0
     out = capsys.readouterr().out
-    assert "exact_dedup/exact_duplicate" in out and "in = kept + rejected: yes" in out
+    assert "exact_dedup/exact_duplicate" in out
+    assert "in = kept + rejected: yes" in out
 
 
 def test_dataflow_job_builds_offline(tmp_path):
@@ -168,7 +172,8 @@ def test_bad_command_lines_stop_before_work(tmp_path, capsys, args, message):
         args = args + ["--output", str(tmp_path / "out")]
     assert main(["run"] + args) == 2
     err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
 
 
@@ -209,7 +214,8 @@ def test_run_options_make_each_view_once_and_views_stay_live():
     assert options.get_all_options()["direct_num_workers"] == 3  # ... is the options' own
     assert options.view_as(StandardOptions).runner == "DirectRunner"
     again = pickle.loads(pickle.dumps(options))  # the views are not part of the state
-    assert "_views" not in again.__dict__ and again.get_all_options()["direct_num_workers"] == 3
+    assert "_views" not in again.__dict__
+    assert again.get_all_options()["direct_num_workers"] == 3
     assert again.get_all_options()["seq_len"] == 128
 
 
@@ -221,7 +227,8 @@ def test_unreadable_files_are_named_in_the_terminal_summary(tmp_path, capsys):
     assert main(["run", "--input", str(broken), "--input", INPUTS[1], "--output", str(out),
                  "--seq-len", "256", "--no-near-dedup"]) == 0
     summary = capsys.readouterr().out
-    assert "unreadable files: 1" in summary and f"    {broken}" in summary
+    assert "unreadable files: 1" in summary
+    assert f"    {broken}" in summary
     assert read_manifest(str(out))["unreadable_files"] == [str(broken)]
 
 

@@ -30,10 +30,14 @@ def test_plain_lines_are_periodic_and_end_with_the_totals():
         progress.note(progress.REJECTED)
         time.sleep(0.4)
     lines = out.getvalue().splitlines()
-    assert len(lines) >= 3 and all(line.startswith("progress: ") for line in lines)
+    assert len(lines) >= 3
+    assert all(line.startswith("progress: ") for line in lines)
     assert "\r" not in out.getvalue()
     last = lines[-1]
-    assert "read 5 docs" in last and "kept 4" in last and "rejected 1" in last and "2.5 MB at" in last
+    assert "read 5 docs" in last
+    assert "kept 4" in last
+    assert "rejected 1" in last
+    assert "2.5 MB at" in last
 
 
 def test_terminal_line_is_rewritten_in_place():
@@ -42,8 +46,11 @@ def test_terminal_line_is_rewritten_in_place():
         progress.note(progress.DOCS_READ, 3)
         time.sleep(0.3)
     text = out.getvalue()
-    assert text.count("\r") >= 3 and text.endswith("\n") and text.count("\n") == 1
-    assert "progress:" not in text and "read 3 docs" in text.rsplit("\r", 1)[1]
+    assert text.count("\r") >= 3
+    assert text.endswith("\n")
+    assert text.count("\n") == 1
+    assert "progress:" not in text
+    assert "read 3 docs" in text.rsplit("\r", 1)[1]
 
 
 def test_counts_of_other_processes_are_summed(tmp_path):
@@ -54,7 +61,8 @@ def test_counts_of_other_processes_are_summed(tmp_path):
         code = "from glmprep.pipeline import progress; progress.note('docs_read', 5); progress.note('kept', 1)"
         subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ))
         assert len([n for n in os.listdir(reporter.directory) if n.endswith(".json")]) == 2
-    assert "read 7 docs" in out.getvalue() and "kept 1" in out.getvalue()
+    assert "read 7 docs" in out.getvalue()
+    assert "kept 1" in out.getvalue()
     assert progress.ENV_VAR not in os.environ  # restored after the run
 
 
@@ -69,12 +77,15 @@ def test_disabled_reporting_prints_nothing_and_notes_are_free(tmp_path):
     out = io.StringIO()
     with progress.reporting(enabled=False, out=out) as reporter:
         progress.note(progress.DOCS_READ)
-    assert reporter is None and out.getvalue() == ""
+    assert reporter is None
+    assert out.getvalue() == ""
 
 
 def test_format_line():
     line = progress.format_line({"docs_read": 1204, "kept": 980, "rejected": 31, "bytes_read": 3_200_000}, 10.0)
-    assert "read 1,204 docs" in line and "kept 980" in line and "rejected 31" in line
+    assert "read 1,204 docs" in line
+    assert "kept 980" in line
+    assert "rejected 31" in line
     assert "3.2 MB at 0.32 MB/s" in line
 
 
@@ -90,7 +101,8 @@ def test_run_prints_progress_lines(tmp_path, capsys, monkeypatch):
         totals = json.load(fh)["totals"]
     last = lines[-1]
     assert f"read {totals['documents_in']:,} docs" in last
-    assert f"kept {totals['documents_kept']:,}" in last and f"rejected {totals['documents_rejected']:,}" in last
+    assert f"kept {totals['documents_kept']:,}" in last
+    assert f"rejected {totals['documents_rejected']:,}" in last
     assert f"{os.path.getsize(os.path.join(SAMPLE_DIR, 'extra.parquet')) / 1e6:.1f} MB" in last
     assert "stage" in captured.out  # the summary table follows
 

@@ -89,11 +89,14 @@ def test_two_attempts_of_one_bundle_leave_one_correct_file(tmp_path, first_attem
 def test_attempt_names_are_unique_and_publish_replaces(tmp_path):
     final = str(tmp_path / "part-00000-of-00001.arrow")
     a, b = attempt_temp(final), attempt_temp(final)
-    assert a != b and a.startswith(final + ".") and a.endswith(IN_PROGRESS_SUFFIX)
+    assert a != b
+    assert a.startswith(final + ".")
+    assert a.endswith(IN_PROGRESS_SUFFIX)
     for temp, text in ((a, "one"), (b, "two")):
         with open(temp, "w") as fh:
             fh.write(text)
     assert leftovers(str(tmp_path), SHARD_GLOB) == sorted([a, b])
     publish(a, final)
     publish(b, final)  # the later attempt replaces the earlier one in one step
-    assert open(final).read() == "two" and not leftovers(str(tmp_path), SHARD_GLOB)
+    assert open(final).read() == "two"
+    assert not leftovers(str(tmp_path), SHARD_GLOB)

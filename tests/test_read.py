@@ -77,7 +77,8 @@ def test_jsonl_bad_records_become_one_reject_each(tmp_path):
                                 (line_key(path, data, 8), "missing_text")]
     assert all(r["stage"] == "read" for r in rejects)
     assert rejects[0]["detail"] == f"{line_key(path, data, 3)}: Unterminated string starting at (column 21)"
-    assert "is null" in rejects[2]["detail"] and "is missing" in rejects[1]["detail"]
+    assert "is null" in rejects[2]["detail"]
+    assert "is missing" in rejects[1]["detail"]
     assert len(docs) + len(rejects) == 10
 
 
@@ -85,7 +86,8 @@ def test_jsonl_blank_lines_and_bom_are_not_documents(tmp_path):
     data = b"\xef\xbb\xbf" + jsonl_bytes({"text": "one"}) + b"\n  \n" + jsonl_bytes({"text": "two"})
     path = write(tmp_path, "bom.jsonl", data)
     docs, rejects = read(path)
-    assert docs == [(f"{path}@0", "one"), (line_key(path, data, 4), "two")] and rejects == []
+    assert docs == [(f"{path}@0", "one"), (line_key(path, data, 4), "two")]
+    assert rejects == []
 
 
 def test_jsonl_custom_fields_and_no_id(tmp_path):
@@ -166,7 +168,8 @@ def test_truncated_file_keeps_the_lines_before_the_break(tmp_path, suffix, compr
 def test_corrupt_compressed_file_is_one_reject(tmp_path):
     path = write(tmp_path, "garbage.jsonl.gz", b"this is not gzip data at all\n")
     docs, rejects = read(path)
-    assert docs == [] and reasons(rejects) == [(path, "unreadable_file")]
+    assert docs == []
+    assert reasons(rejects) == [(path, "unreadable_file")]
     assert "before the first record" in rejects[0]["detail"]
 
 
@@ -195,7 +198,8 @@ def test_text_paragraphs(tmp_path):
     assert reasons(rejects) == [(f"{path}@{second}", "invalid_utf8")]
     assert len(docs) + len(rejects) == 3
     docs, rejects = read(path, text_mode="paragraph", invalid_utf8="replace")
-    assert docs[1] == (f"{path}@{second}", "Second \ufffd paragraph.") and rejects == []
+    assert docs[1] == (f"{path}@{second}", "Second \ufffd paragraph.")
+    assert rejects == []
 
 
 def test_text_file_with_invalid_utf8(tmp_path):
@@ -342,7 +346,8 @@ def test_a_valid_line_python_cannot_load_rejects_only_itself(tmp_path):
     assert docs == [(r["id"], r["text"]) for r in records]
     assert reasons(rejects) == [(line_key(path, data, 501), "unsupported_json"),
                                 (line_key(path, data, 502), "unsupported_json")]
-    assert "digits" in rejects[0]["detail"] and "recursion" in rejects[1]["detail"]
+    assert "digits" in rejects[0]["detail"]
+    assert "recursion" in rejects[1]["detail"]
 
 
 def test_any_failure_on_one_record_is_a_reject_with_its_reason(tmp_path, monkeypatch):
@@ -386,7 +391,8 @@ def test_text_file_paragraph_and_parquet_value_over_the_limit(tmp_path):
     assert reasons(rejects) == [(f"{paragraphs}@11", "record_too_large")]
     table = write_parquet(tmp_path, "v.parquet", {"id": ["a", "b"], "text": ["ok", "y" * 500]})
     docs, rejects = read(table, max_record_bytes=100)
-    assert docs == [("a", "ok")] and reasons(rejects) == [("b", "record_too_large")]
+    assert docs == [("a", "ok")]
+    assert reasons(rejects) == [("b", "record_too_large")]
 
 
 def test_a_decompression_bomb_costs_bounded_memory(tmp_path):
@@ -433,7 +439,8 @@ def test_a_utf16_or_utf32_file_is_one_reject(tmp_path, encoding):
     bom = {"utf-16-be": "\ufeff"}.get(encoding, "")
     path = write(tmp_path, "wide.jsonl", (bom + text).encode(encoding))
     docs, rejects = read(path)
-    assert docs == [] and reasons(rejects) == [(path, "unsupported_encoding")]
+    assert docs == []
+    assert reasons(rejects) == [(path, "unsupported_encoding")]
     assert "iconv -f UTF-" in rejects[0]["detail"]
     gz = write(tmp_path, "wide.txt.gz", gzip.compress((bom + text).encode(encoding)))
     assert reasons(read(gz)[1]) == [(gz, "unsupported_encoding")]
@@ -451,8 +458,10 @@ def test_a_file_changed_since_it_was_matched_is_a_reject_naming_it(tmp_path, cap
     assert out[0] == ("a", "one")
     reject = out[1].value
     assert (reject["key"], reject["reason"]) == (path, "file_changed")
-    assert "changed while it was read" in reject["detail"] and "10 bytes" in reject["detail"]
-    assert "warning" in capsys.readouterr().err and path in reject["detail"]
+    assert "changed while it was read" in reject["detail"]
+    assert "10 bytes" in reject["detail"]
+    assert "warning" in capsys.readouterr().err
+    assert path in reject["detail"]
     import os
     info = os.stat(path)
     fresh = InputFile(path, info.st_size, info.st_mtime)

@@ -77,18 +77,21 @@ def test_run_with_report_flag_writes_both_files(run_dir, manifest):
     page, parsed, has every section and a plot image."""
     with open(os.path.join(run_dir, JSON_NAME), encoding="utf-8") as fh:
         written = json.load(fh)
-    assert written["report_version"] == 1 and written["totals"] == manifest["totals"]
+    assert written["report_version"] == 1
+    assert written["totals"] == manifest["totals"]
     assert written["run"]["output"] == run_dir
     parser = Elements()
     with open(os.path.join(run_dir, HTML_NAME), encoding="utf-8") as fh:
         parser.feed(fh.read())
     tags = [t for t, _ in parser.tags]
-    assert tags.count("section") == 9 and tags.count("h2") >= 9
+    assert tags.count("section") == 9
+    assert tags.count("h2") >= 9
     assert sum(a.get("src", "").startswith("data:image/png;base64,") for t, a in parser.tags if t == "img") >= 9
 
 
 def test_all_consistency_checks_pass(numbers):
-    assert numbers["checks"] and all(numbers["checks"].values()), numbers["checks"]
+    assert numbers["checks"], numbers["checks"]
+    assert all(numbers["checks"].values()), numbers["checks"]
 
 
 def test_funnel_matches_manifest(numbers, manifest):
@@ -182,7 +185,8 @@ def test_every_image_is_a_valid_png(page):
     for encoded in images:
         data = base64.b64decode(encoded, validate=True)
         width, height = png_size(data)
-        assert width > 100 and height > 100
+        assert width > 100
+        assert height > 100
         with Image.open(io.BytesIO(data)) as im:
             im.load()
             assert im.size == (width, height)
@@ -191,7 +195,8 @@ def test_every_image_is_a_valid_png(page):
 
 
 def assert_self_contained(text: str):
-    assert "http://" not in text and "https://" not in text
+    assert "http://" not in text
+    assert "https://" not in text
     assert "file:" not in text
     assert "<link" not in text
     for src in re.findall(r'src="([^"]*)"', text):
@@ -227,7 +232,8 @@ def test_inspect_html_page(run_dir, tmp_path, capsys):
     # mask badges only (the sample text itself may contain the literal string "[gMASK]")
     badges = re.findall(r'class="m"[^>]*>(\[[sg]?MASK)#\d+\]<', text)
     assert text.count("objective=sentence") == 3
-    assert badges and set(badges) == {"[sMASK"}
+    assert badges
+    assert set(badges) == {"[sMASK"}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -241,7 +247,8 @@ def test_chi2_sf_equals_scipy(x, dof):
 def test_chi_square_pools_the_tail():
     expected = np.array([50.0, 30.0, 10.0, 4.0, 3.0, 2.0, 1.0])
     result = chi_square(expected.copy(), expected)
-    assert result["statistic"] == 0.0 and result["cells"] == 4  # 4 + 3 pooled, 2 + 1 joins them
+    assert result["statistic"] == 0.0
+    assert result["cells"] == 4  # 4 + 3 pooled, 2 + 1 joins them
 
 
 @pytest.mark.parametrize("text, language", [
@@ -257,7 +264,9 @@ def test_language_of(text, language):
 
 def test_length_edges_cover_the_longest():
     edges = length_edges(5000)
-    assert edges[0] == 1 and edges[-1] > 5000 and np.all(np.diff(edges) > 0)
+    assert edges[0] == 1
+    assert edges[-1] > 5000
+    assert np.all(np.diff(edges) > 0)
 
 
 def test_utf8_html_shows_cut_characters_as_hex():
@@ -269,7 +278,9 @@ def test_utf8_html_shows_cut_characters_as_hex():
 def test_sample_row_numbers_are_windows_within_quota():
     rng = np.random.default_rng(0)
     rows = sample_row_numbers(10_000, 640, rng)
-    assert len(rows) == 640 and len(set(rows.tolist())) == 640 and rows.max() < 10_000
+    assert len(rows) == 640
+    assert len(set(rows.tolist())) == 640
+    assert rows.max() < 10_000
     assert np.all(np.diff(rows) > 0)
     assert np.sum(np.diff(rows) != 1) <= 9  # ten windows of 64 consecutive rows (two may touch)
     assert sample_row_numbers(50, 640, rng).tolist() == list(range(50))
@@ -297,7 +308,8 @@ def assert_nothing_injected(page: str):
     scripts = [t for t, _ in parser.tags if t == "script"]
     assert len(scripts) == 1                                    # the page's own hover script
     for tag, attrs in parser.tags:
-        assert attrs.get("id") != "injected" and "onerror" not in attrs, (tag, attrs)
+        assert attrs.get("id") != "injected", (tag, attrs)
+        assert "onerror" not in attrs, (tag, attrs)
 
 
 def leaves(value, path=()):
@@ -367,7 +379,8 @@ def test_every_manifest_field_is_escaped_or_refused(run_dir, manifest, tmp_path,
             continue
         assert_nothing_injected(page)
         shown += 1
-    assert refused and shown
+    assert refused
+    assert shown
 
 
 def test_page_escapes_values_the_manifest_check_would_refuse(run_dir, fast_plots):
@@ -428,7 +441,8 @@ def test_malformed_reject_lines_are_one_line_errors(run_dir, tmp_path, capsys):
         target.write_text(line + "\n", encoding="utf-8")
         assert main(["report", str(work), "--sample-rows", "50"]) == 2
         err = capsys.readouterr().err.strip()
-        assert err.startswith(f"glmprep report: {target}:1: ") and "\n" not in err
+        assert err.startswith(f"glmprep report: {target}:1: ")
+        assert "\n" not in err
 
 
 def test_report_and_inspect_refuse_a_crafted_shard_in_one_line(run_dir, manifest, tmp_path, capsys):
@@ -442,4 +456,5 @@ def test_report_and_inspect_refuse_a_crafted_shard_in_one_line(run_dir, manifest
     for command in (["report", str(work)], ["inspect", shard]):
         assert main(command) == 2
         err = capsys.readouterr().err.strip()
-        assert err.startswith(f"glmprep {command[0]}: {shard}: ") and "\n" not in err
+        assert err.startswith(f"glmprep {command[0]}: {shard}: ")
+        assert "\n" not in err

@@ -200,7 +200,8 @@ def test_document_span_share_is_uniform():
     assert len(shares) == 3000
     result = stats.kstest(shares, stats.uniform(loc=0.5, scale=0.5).cdf)
     assert result.pvalue > 0.001, result
-    assert shares.min() >= 0.5 and shares.max() <= 1.0
+    assert shares.min() >= 0.5
+    assert shares.max() <= 1.0
 
 
 ENGLISH = ("The river rose after three days of rain. Did the bridge hold? It did! "
@@ -231,7 +232,8 @@ def test_sentence_spans_are_whole_sentences(tokenizer, text):
         # x offset of each span: mask position in Part A + tokens hidden by earlier spans
         starts = masks - 1 + np.concatenate([[0], np.cumsum(lengths[order] - 1)[:-1]])
         for start, length in zip(starts, lengths[order]):
-            assert start in boundaries and start + length in boundaries
+            assert start in boundaries
+            assert start + length in boundaries
             span_text = tokenizer.decode(tokens[start:start + length]).strip()
             assert span_text[-1] in ".?!;:。？！；…"
             seen += 1
@@ -362,4 +364,5 @@ def test_validator_holds_rows_to_their_enc_rule():
         samples = build_documents(docs, SampleOptions(seq_len=256, enc=built), ends)
         report = validate_reader(ShardReader.from_table(samples_to_table(
             samples, toy_metadata(SampleOptions(seq_len=256, enc=claimed)))))
-        assert not report.ok and any("ENC" in str(v) for v in report.violations)
+        assert not report.ok
+        assert any("ENC" in str(v) for v in report.violations)

@@ -31,12 +31,16 @@ def test_round_trip_memory_mapped(tmp_path):
     reader = ShardReader(path)
     # memory-mapped: reading allocates (almost) nothing on the heap for the columns
     assert pa.total_allocated_bytes() - allocated < 1000
-    assert reader.metadata == meta and reader.num_rows == 1400
+    assert reader.metadata == meta
+    assert reader.num_rows == 1400
     row = reader.row(1)
-    assert row["input_ids"].tolist() == list(range(7)) and row["sep"] == 3
-    assert row["source_ids"] == ["a", "b"] and row["source_lengths"].tolist() == [3, 4]
+    assert row["input_ids"].tolist() == list(range(7))
+    assert row["sep"] == 3
+    assert row["source_ids"] == ["a", "b"]
+    assert row["source_lengths"].tolist() == [3, 4]
     values, offsets = reader.flat("input_ids")
-    assert values.dtype == np.uint16 and offsets[-1] == 700 * 17
+    assert values.dtype == np.uint16
+    assert offsets[-1] == 700 * 17
 
 
 def test_narrowest_integer_types():
@@ -52,8 +56,11 @@ def test_narrowest_integer_types():
 def test_metadata_records_the_contract():
     meta = toy_metadata(SampleOptions(seq_len=128, seed=3))
     stored = ShardMetadata.from_json(shard_schema(meta).metadata[METADATA_KEY].decode())
-    assert stored.format_version == FORMAT_VERSION and stored.seed == 3 and stored.seq_len == 128
-    assert stored.sample_options["poisson_lambda"] == 3.0 and stored.special_tokens["[MASK]"] == 1000
+    assert stored.format_version == FORMAT_VERSION
+    assert stored.seed == 3
+    assert stored.seq_len == 128
+    assert stored.sample_options["poisson_lambda"] == 3.0
+    assert stored.special_tokens["[MASK]"] == 1000
 
 
 def test_other_versions_and_foreign_files_are_refused(tmp_path):

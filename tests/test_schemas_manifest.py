@@ -81,7 +81,8 @@ def test_shard_names_leaving_the_run_directory_are_refused(name):
 def test_malformed_manifests_are_one_line(text, match):
     with pytest.raises(ManifestError) as info:
         parse_manifest(text, "out/manifest.json")
-    assert str(info.value).startswith("out/manifest.json: ") and "\n" not in str(info.value)
+    assert str(info.value).startswith("out/manifest.json: ")
+    assert "\n" not in str(info.value)
     assert match in str(info.value)
 
 
@@ -104,7 +105,8 @@ def test_fuzzed_manifest_is_parsed_or_refused(doc):
     try:
         parsed = parse_manifest(json.dumps(doc), "m.json")
     except ManifestError as exc:
-        assert str(exc).startswith("m.json: ") and "\n" not in str(exc)
+        assert str(exc).startswith("m.json: ")
+        assert "\n" not in str(exc)
     else:
         for entry in parsed.get("shards", []):
             assert is_plain_file_name(entry["file"])
@@ -127,7 +129,9 @@ def test_stats_and_report_refuse_crafted_manifests(place, capsys, command, text)
     write_manifest(place / "run", text)
     assert main([command, str(place / "run")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"glmprep {command}: ") and "\n" not in err and "Traceback" not in err
+    assert err.startswith(f"glmprep {command}: ")
+    assert "\n" not in err
+    assert "Traceback" not in err
     assert MANIFEST_NAME in err
 
 
@@ -139,7 +143,8 @@ def test_train_refuses_a_manifest_naming_another_runs_shard(place, tmp_path, cap
         manifest_shard_paths(str(place / "run"))
     assert main(["train", "--data", str(place / "run"), "--out", str(tmp_path / "m"), "--steps", "1"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "not a file name inside the run directory" in err and "\n" not in err
+    assert "not a file name inside the run directory" in err
+    assert "\n" not in err
     assert not os.path.exists(tmp_path / "m" / "loss.csv")
 
 

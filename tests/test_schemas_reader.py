@@ -44,7 +44,8 @@ def refused(path, match: str = "") -> str:
     with pytest.raises(ShardFormatError) as info:
         ShardReader(str(path))
     text = str(info.value)
-    assert text.startswith(str(path)) and "\n" not in text, text
+    assert text.startswith(str(path)), text
+    assert "\n" not in text, text
     assert match in text, text
     return text
 
@@ -71,7 +72,8 @@ def replace_column(table: pa.Table, name: str, array: pa.Array) -> pa.Table:
 
 def test_a_good_shard_opens_and_passes(table, tmp_path):
     reader = ShardReader(write_table(tmp_path / "good.arrow", table))
-    assert reader.num_rows == table.num_rows and shard_problems(reader) == []
+    assert reader.num_rows == table.num_rows
+    assert shard_problems(reader) == []
     check_shard(reader)
 
 
@@ -120,7 +122,8 @@ def test_fuzzed_metadata_field_opens_or_is_refused_in_one_line(table, tmp_path, 
     try:
         reader = ShardReader(path)
     except ShardFormatError as exc:
-        assert str(exc).startswith(path) and "\n" not in str(exc)
+        assert str(exc).startswith(path)
+        assert "\n" not in str(exc)
     else:  # accepted: then it is a metadata every reader can use
         assert reader.metadata.vocab_size > reader.metadata.base_vocab_size > 0
 
@@ -132,7 +135,8 @@ def test_fuzzed_metadata_document(doc):
     try:
         ShardReader.from_table(with_metadata(table, json.dumps(doc).encode()), "x.arrow")
     except ShardFormatError as exc:
-        assert str(exc).startswith("x.arrow") and "\n" not in str(exc)
+        assert str(exc).startswith("x.arrow")
+        assert "\n" not in str(exc)
 
 
 @pytest.mark.parametrize("name, array, match", [
@@ -248,7 +252,8 @@ def test_fuzzed_shard_bytes_open_or_are_refused_in_one_line(table, tmp_path, pos
     try:
         reader = ShardReader(str(path))
     except ShardFormatError as exc:
-        assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+        assert str(exc).startswith(str(path))
+        assert "\n" not in str(exc)
     else:
         for r in range(reader.num_rows):  # whatever was accepted reads without an error
             row = reader.row(r)
@@ -273,4 +278,5 @@ def test_train_refuses_a_shard_that_fails_the_checks(table, tmp_path, capsys):
     path = write_table(tmp_path / "s.arrow", rows_changed(table, "input_ids", 2, lambda v: [TOY_BASE_VOCAB + 8] + v[1:]))
     assert main(["train", "--data", path, "--out", str(tmp_path / "model"), "--steps", "1"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and f"{path}: vocab: row 2" in err
+    assert "\n" not in err
+    assert f"{path}: vocab: row 2" in err

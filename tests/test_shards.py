@@ -37,7 +37,8 @@ def test_write_shards_in_parallel_and_valid(tmp_path):
         assert_that(summaries | beam.Map(lambda s: s["file"]),
                     equal_to([f"part-0000{i}-of-00003.arrow" for i in range(3)]))
     files = sorted(glob.glob(os.path.join(out, "*.arrow")))
-    assert len(files) == 3 and not glob.glob(os.path.join(out, "*.inprogress"))
+    assert len(files) == 3
+    assert not glob.glob(os.path.join(out, "*.inprogress"))
     report = validate_paths(files)
     assert report.ok, [str(v) for v in report.violations]
     keys = {k for f in files for ids in ShardReader(f).table.column("source_ids").to_pylist() for k in ids}
@@ -62,7 +63,8 @@ def test_shard_bytes_do_not_depend_on_how_a_bundle_gathers_documents(tmp_path, m
 
     whole = shard_digests(tmp_path / "whole", 1 << 30)  # a bundle's documents in one list per shard
     one_by_one = shard_digests(tmp_path / "one", 1)  # every document passed on by itself
-    assert len(whole) == 2 and whole == one_by_one
+    assert len(whole) == 2
+    assert whole == one_by_one
 
 
 @settings(max_examples=200, deadline=None)

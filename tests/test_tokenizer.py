@@ -45,7 +45,8 @@ def test_batch_encoding_equals_single(tokenizer, threaded_min_chars, monkeypatch
                                   "<|fim_prefix|>x<|fim_suffix|>", "[MASK][MASK]sop"])
 def test_special_strings_in_text_stay_ordinary(tokenizer, text):
     ids = tokenizer.encode(text)
-    assert ids and max(ids) < tokenizer.base_vocab_size
+    assert ids
+    assert max(ids) < tokenizer.base_vocab_size
     assert tokenizer.decode(ids) == text
     assert all(max(batch) < tokenizer.base_vocab_size for batch in tokenizer.encode_batch([text]))
 
@@ -61,8 +62,10 @@ def test_any_ranks_file_by_path(tmp_path):
     path = tmp_path / "tiny.tiktoken"
     path.write_text("".join(f"{base64.b64encode(t).decode()} {i}\n" for i, t in enumerate(ranks)))
     tok = GLMTokenizer(str(path))
-    assert tok.name == "tiny" and tok.base_vocab_size == 258
-    assert tok.specials.mask == 258 and tok.specials.pad == 265
+    assert tok.name == "tiny"
+    assert tok.base_vocab_size == 258
+    assert tok.specials.mask == 258
+    assert tok.specials.pad == 265
     assert tok.encode("abc") == [257]
     assert len(tok.ranks_sha256) == 64
 

@@ -156,12 +156,14 @@ def test_batch_stream_resumes_where_it_stopped(shard_dir):
 def test_held_out_split_by_document_and_by_shard(shard_dir):
     shards = open_shards(str(shard_dir[0]))
     train, held = split_rows(shards, 0.3)
-    assert len(np.intersect1d(train, held)) == 0 and len(train) + len(held) == len(shards)
+    assert len(np.intersect1d(train, held)) == 0
+    assert len(train) + len(held) == len(shards)
     assert 0 < len(held) < len(shards)
     keys = np.array(shards.document_key)
     assert not set(keys[train]) & set(keys[held])  # a document is on one side only
     train_s, held_s = split_rows(shards, 0.5, by="shard")
-    assert set(shards.shard_of[held_s]) == {1} and set(shards.shard_of[train_s]) == {0}
+    assert set(shards.shard_of[held_s]) == {1}
+    assert set(shards.shard_of[train_s]) == {0}
     with pytest.raises(ValueError):
         split_rows(shards, 0.99, by="shard")
 
@@ -193,4 +195,5 @@ def test_vocab_map_keeps_specials_and_maps_unseen_ids_to_unknown():
     again = VocabMap.from_json(v.to_json())
     np.testing.assert_array_equal(again.ids, v.ids)
     full = VocabMap.identity(1008)
-    assert not full.compact and full.encode(np.array([5]))[0] == 5
+    assert not full.compact
+    assert full.encode(np.array([5]))[0] == 5

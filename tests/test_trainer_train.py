@@ -110,7 +110,8 @@ def test_a_short_run_lowers_the_loss_and_beats_the_unigram(toy_dir):
 def test_unigram_baseline_matches_a_direct_count(toy_dir):
     shards, state, train_rows, eval_rows = setup_run(toy_dir)
     p = T.unigram_probs(shards, train_rows, state.vocab)
-    assert p.sum() == pytest.approx(1.0) and (p > 0).all()
+    assert p.sum() == pytest.approx(1.0)
+    assert (p > 0).all()
     targets = []
     for r in eval_rows:
         mask = shards.row_tokens("loss_mask", r) == 1
@@ -171,7 +172,8 @@ def test_train_eval_infill_commands(real_shards, tmp_path, capsys, tokenizer_mod
     straight = read_losses(out)
     assert len(straight) == 30
     captured = capsys.readouterr()
-    assert "tokens/s" in captured.err and "unigram" in captured.out
+    assert "tokens/s" in captured.err
+    assert "unigram" in captured.out
 
     # Stop after 12 steps, resume to 30: the same log.
     out2 = tmp_path / "ck2"
@@ -183,11 +185,13 @@ def test_train_eval_infill_commands(real_shards, tmp_path, capsys, tokenizer_mod
 
     assert main(["eval", "--data", str(real_shards), "--checkpoint", str(out)]) == 0
     table = capsys.readouterr().out
-    assert "blank" in table and "unigram" in table
+    assert "blank" in table
+    assert "unigram" in table
 
     assert main(["infill", "--checkpoint", str(out), "The cat [MASK] on the mat.", "--show-spans"]) == 0
     filled = capsys.readouterr().out.splitlines()
-    assert filled[0].startswith("The cat") and filled[0].endswith(" on the mat.")
+    assert filled[0].startswith("The cat")
+    assert filled[0].endswith(" on the mat.")
     assert filled[1].startswith("[1] ")
 
 
@@ -195,7 +199,8 @@ def test_infill_builds_part_a_around_literal_markers(tokenizer_module):
     tok = tokenizer_module
     part_a, masks, pieces = part_a_from_text(tok, "A [MASK] b [MASK]")
     sp = tok.specials
-    assert part_a[0] == sp.enc and part_a[-1] == sp.eos
+    assert part_a[0] == sp.enc
+    assert part_a[-1] == sp.eos
     assert [part_a[m] for m in masks] == [sp.mask, sp.mask]
     assert tok.decode(part_a) == "ENCA[MASK] b[MASK]eos"
 
@@ -214,4 +219,5 @@ def test_generation_stops_at_eop_and_respects_the_span_limit(real_shards, tokeni
     state = T.new_state(T.model_config_for(shards, vocab, **TINY), T.TrainConfig(), vocab)
     filled, spans = fill_blanks(state, tokenizer_module, "x [MASK] y", max_span=3)
     assert len(tokenizer_module.encode(spans[0])) <= 3
-    assert filled.startswith("x") and filled.endswith(" y")
+    assert filled.startswith("x")
+    assert filled.endswith(" y")

@@ -160,7 +160,8 @@ def test_cli_exit_codes_and_summary(tmp_path, good_samples, capsys):
     write_run(str(good), good_samples)
     assert main(["validate", str(good)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("OK:") and f"{len(good_samples)} rows" in out
+    assert out.startswith("OK:")
+    assert f"{len(good_samples)} rows" in out
 
     bad = tmp_path / "bad"
     samples = copy.deepcopy(good_samples)

@@ -60,10 +60,12 @@ def test_worker_gets_the_launchers_environment_and_its_exit_code_is_the_launcher
         # the launcher's environment replaces the template's (WARM was set by warm(), in the template)
         assert out.read_text() == "url: 'localhost:1234'|None"
         again = launch(template, dict(env, CONTROL_API_SERVICE_DESCRIPTOR="url: 'localhost:99'"))
-        assert again.returncode == 3 and out.read_text() == "url: 'localhost:99'|None"
+        assert again.returncode == 3
+        assert out.read_text() == "url: 'localhost:99'|None"
     finally:
         template.close()
-    assert gone(template.pid) and not os.path.exists(template.address)
+    assert gone(template.pid)
+    assert not os.path.exists(template.address)
 
 
 def test_what_the_template_built_is_frozen_out_of_the_workers_garbage_collection(tmp_path):
@@ -99,7 +101,8 @@ def test_launcher_without_a_template_says_so():
     done = subprocess.run([sys.executable, "-S", workers.__file__, "/nonexistent/template.sock"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
-    assert "no worker template at /nonexistent/template.sock" in done.stderr and "--no-fork-workers" in done.stderr
+    assert "no worker template at /nonexistent/template.sock" in done.stderr
+    assert "--no-fork-workers" in done.stderr
 
 
 def test_template_ends_with_the_process_that_started_it(tmp_path):
@@ -139,7 +142,8 @@ def test_a_garbled_request_does_not_stop_the_template(tmp_path):
             conn.sendall(b"not json\n")
             assert conn.recv(64) == b""  # hung up on, no worker forked
         done = launch(template, {"PATH": os.environ["PATH"], "CONTROL_API_SERVICE_DESCRIPTOR": "x"})
-        assert done.returncode == 3 and out.read_text() == "x|None"
+        assert done.returncode == 3
+        assert out.read_text() == "x|None"
     finally:
         template.close()
 
@@ -156,7 +160,8 @@ def test_closing_does_not_hang_on_a_fork_that_holds_the_pipe():
         start = time.monotonic()
         template.close(grace_seconds=0.5)
         assert time.monotonic() - start < 10
-        assert gone(template.pid) and not os.path.exists(template.address)
+        assert gone(template.pid)
+        assert not os.path.exists(template.address)
     finally:
         os.kill(holder, 9)
         os.waitpid(holder, 0)
