@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 
 from glmprep.core.samples import SampleOptions
 from glmprep.pipeline.cli import main
+from glmprep.schemas import ipc_sizes
+from glmprep.schemas.ipc_sizes import declared_uncompressed_bytes
 from glmprep.schemas.reader import ShardReader, check_shard, shard_problems
 from glmprep.schemas.shard import (MAX_VOCAB_SIZE, METADATA_KEY, ShardFormatError, samples_to_table,
                                    shard_schema)
@@ -280,3 +282,40 @@ def test_train_refuses_a_shard_that_fails_the_checks(table, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "\n" not in err
     assert f"{path}: vocab: row 2" in err
+
+
+def write_compressed(path, table: pa.Table, codec: str) -> str:
+    options = pa.ipc.IpcWriteOptions(compression=codec)
+    with pa.OSFile(str(path), "wb") as fh, pa.ipc.new_file(fh, table.schema, options=options) as writer:
+        writer.write_table(table, max_chunksize=7)
+    return str(path)
+
+
+@pytest.mark.parametrize("codec", ["lz4", "zstd"])
+def test_compressed_shards_open_and_declare_their_true_size(table, tmp_path, codec):
+    path = write_compressed(tmp_path / "c.arrow", table, codec)
+    data = pa.memory_map(path).read_buffer()
+    assert declared_uncompressed_bytes(data) == pytest.approx(table.nbytes, rel=0.1)  # buffers padded to 8 bytes
+    assert ShardReader(path).num_rows == table.num_rows
+
+
+@pytest.mark.parametrize("codec", ["lz4", "zstd"])
+def test_a_decompression_bomb_is_refused_before_allocating(table, tmp_path, codec):
+    """One compressed buffer's size prefix is patched to 4 GiB: refused from the metadata, with
+    (almost) nothing allocated."""
+    path = write_compressed(tmp_path / "bomb.arrow", table, codec)
+    data = bytearray(open(path, "rb").read())
+    footer_len = struct.unpack_from("<i", data, len(data) - 10)[0]
+    footer = bytes(data[len(data) - 10 - footer_len:len(data) - 10])
+    start, _ = ipc_sizes._root(footer).structs(3, 24)
+    offset, meta_len, body_len = struct.unpack_from("<qi4xq", footer, start)
+    message = pa.ipc.read_message(pa.py_buffer(bytes(data[offset:offset + meta_len + body_len])))
+    meta = message.metadata.to_pybytes()
+    bstart, count = ipc_sizes._root(meta).table(2).structs(2, 16)
+    boff = next(o for o, n in (struct.unpack_from("<qq", meta, bstart + 16 * k) for k in range(count)) if n >= 8)
+    body_start = offset + meta_len
+    struct.pack_into("<q", data, body_start + boff, 4 << 30)
+    (tmp_path / "bomb.arrow").write_bytes(bytes(data))
+    allocated = pa.total_allocated_bytes()
+    refused(path, "buffers declare 4,294,")
+    assert pa.total_allocated_bytes() - allocated < 1 << 20

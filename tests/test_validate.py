@@ -8,6 +8,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from glmprep.pipeline.cli import main
 from glmprep.core.samples import SampleOptions, assemble
@@ -192,3 +194,24 @@ def test_not_a_shard_and_mixed_metadata(tmp_path, good_samples):
     write_shard(str(a), good_samples[:5], META)
     write_shard(str(b), good_samples[:5], dataclasses.replace(META, seed=99))
     assert "metadata" in {v.rule for v in validate_paths([str(a), str(b)]).violations}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.sampled_from(["input_ids", "target_ids", "loss_mask", "position_ids",
+                                                 "block_position_ids", "sep", "source_lengths", "source_piece",
+                                                 "source_num_pieces"]),
+                                st.integers(0, 10 ** 6), st.one_of(st.integers(0, 70), st.integers(0, 1200))),
+                      min_size=1, max_size=6))
+def test_fuzzed_values_are_violations_never_a_crash(good_samples, edits):
+    """Any values the reader's checks let through (ids, positions, lengths in range) give
+    violations or an OK report, never an exception from a later rule."""
+    samples = copy.deepcopy(good_samples[:12])
+    for column, where, value in edits:
+        s = samples[where % len(samples)]
+        if column == "sep":
+            s["sep"] = value % (len(s["input_ids"]) + 1)
+        else:
+            arr = np.array(s[column], dtype=np.int64)
+            arr[where % len(arr)] = value if column not in ("loss_mask",) else value % 2
+            s[column] = arr
+    check(samples)

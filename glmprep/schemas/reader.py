@@ -17,6 +17,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 import pyarrow as pa
 
+from glmprep.schemas.ipc_sizes import decompression_problem
 from glmprep.schemas.shard import (METADATA_KEY, OBJECTIVES, SOURCE_COLUMNS, TOKEN_COLUMNS, ShardFormatError,
                                    ShardMetadata, shard_schema, show_value)
 
@@ -51,7 +52,7 @@ class ShardReader:
     """A memory-mapped shard. Token columns are exposed as flat NumPy arrays + offsets.
 
     Opening checks what every reader relies on and raises ShardFormatError with one line
-    naming the file and the fault: the metadata (``ShardMetadata.from_json``), the column
+    naming the file and the fault: what compressed buffers declare (``ipc_sizes``), the metadata (``ShardMetadata.from_json``), the column
     types, Arrow's own consistency of every buffer and offset (before any value is read),
     no nulls, and, unless ``check=False``, ``check_shard``'s rules on the values.
 
@@ -61,9 +62,14 @@ class ShardReader:
 
     def __init__(self, path: str, check: bool = True):
         try:
-            source = pa.memory_map(path, "r")
-            table = pa.ipc.open_file(source).read_all()
+            data = pa.memory_map(path, "r").read_buffer()   # the whole map, no copy
+            problem = decompression_problem(data)            # before a compressed buffer is expanded
+            if problem:
+                raise ShardFormatError(f"{path}: {problem}")
+            table = pa.ipc.open_file(data).read_all()
         except (pa.ArrowException, OSError, ValueError) as exc:
+            if isinstance(exc, ShardFormatError):
+                raise
             raise ShardFormatError(f"{path}: not a readable Arrow IPC file ({_one_line(exc)})") from None
         self._init_from(table, path, check)
 
