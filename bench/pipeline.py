@@ -1,7 +1,7 @@
 """End-to-end throughput of ``glmprep run`` with 1 and 2 workers, against raw tiktoken.
 
     python bench/pipeline.py [CORPUS.jsonl.gz ...] [--copies 16] [--workers 1,2]
-                             [--rounds 4] [--near-dedup] [--in-memory]
+                             [--rounds 4] [--near-dedup] [--in-memory] [--stages]
 
 Without corpora the input is the bundled sample's JSONL records replicated ``--copies``
 times (default 16) with fresh ids and a copy number at the end of each text (corpus.py);
@@ -29,6 +29,13 @@ round: single-thread ``tiktoken`` ``encode_ordinary`` over the same texts, and h
 faster two CPU-bound processes run than one on this machine (``machine_scaling``: the
 2-worker ceiling; a VM's two cores are often less than two). Targets: 2 workers >= 1.6x
 one worker; pipeline >= 0.5x raw tiktoken.
+
+``--stages`` times, at the largest worker count, the language, PII, decontamination and
+mixing stages each on alone against a run with all four off, and all four on, in the same
+rounds; it prints each one's cost as a ratio of wall times. The decontamination run checks
+against 10,000 generated 30-word items (windows of every seventh document, their words
+reversed, and one in a hundred as it is: a few documents do match); the mixing run splits the
+input files into two sources weighted 2:1 (it needs two input files).
 """
 from __future__ import annotations
 
@@ -157,6 +164,62 @@ def _settings(workers: Sequence[int], in_memory: bool) -> List[Tuple[str, List[s
     return settings
 
 
+STAGES_OFF = ["--no-pii", "--no-language-id"]
+
+
+def benchmark_items(texts: List[str], path: str, n_items: int = 10_000, words: int = 30) -> str:
+    """``n_items`` JSON Lines items of ``words`` words (as decontamination counts them: a
+    CJK character is a word) from ``texts``, reversed but for one in a hundred (see the
+    module docstring); the same every run."""
+    import random
+    from glmprep.core.decontaminate import normalised_words
+    rng = random.Random(0)
+    long_texts = [w for w in (normalised_words(t) for t in texts[::7]) if len(w) > words]
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n_items):
+            split = rng.choice(long_texts)
+            start = rng.randrange(len(split) - words)
+            window = split[start:start + words]
+            item = window if i % 100 == 0 else window[::-1]
+            fh.write(json.dumps({"id": f"item-{i}", "question": " ".join(item)}, ensure_ascii=False) + "\n")
+    return path
+
+
+def _stage_settings(workers: int, inputs: Sequence[str], items: str,
+                    mixture: str) -> List[Tuple[str, List[str]]]:
+    """(label, flags) of the ``--stages`` configurations. ``--mixture`` in the flags names
+    the inputs itself (no ``--input`` then)."""
+    flags = ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+    sources = []
+    if len(inputs) >= 2:
+        half = len(inputs) // 2
+        with open(mixture, "w", encoding="utf-8") as fh:
+            json.dump({"sources": [{"name": "a", "inputs": list(inputs[:half]), "weight": 2},
+                                   {"name": "b", "inputs": list(inputs[half:]), "weight": 1}]}, fh)
+        sources = ["--mixture", mixture]
+    settings = [("stages off", flags + STAGES_OFF),
+                ("+ language", flags + ["--no-pii"]),
+                ("+ pii", flags + ["--no-language-id"]),
+                ("+ decontaminate", flags + STAGES_OFF + ["--decontaminate", items])]
+    if sources:
+        settings.append(("+ mixing", flags + STAGES_OFF + sources))
+    settings.append(("all four", flags + ["--decontaminate", items] + sources))
+    return settings
+
+
+def stage_argv(inputs: Sequence[str], output: str, flags: Sequence[str], near_dedup: bool,
+               tiny: bool) -> List[str]:
+    """``run_argv`` for a ``--stages`` configuration; a start-up run (``tiny``) reads the
+    tiny input instead of the mixture's sources."""
+    if "--mixture" in flags:
+        at = list(flags).index("--mixture")
+        if tiny:
+            flags = list(flags[:at]) + list(flags[at + 2:])
+        else:
+            inputs = []
+    return run_argv(inputs, output, flags, near_dedup)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("corpora", nargs="*", help="gzip'd JSONL corpora (default: the bundled sample, replicated)")
@@ -169,6 +232,9 @@ def main(argv=None) -> int:
                              "even number puts each first and last equally often (default: 4)")
     parser.add_argument("--near-dedup", action="store_true", help="keep near dedup on")
     parser.add_argument("--in-memory", action="store_true", help="also time the in_memory mode")
+    parser.add_argument("--stages", action="store_true",
+                        help="time the language, PII, decontamination and mixing stages on and off "
+                             "(at the largest worker count) instead of the worker counts")
     args = parser.parse_args(argv)
     workers = [int(n) for n in args.workers.split(",")]
     if args.rounds < 1:
@@ -191,8 +257,17 @@ def main(argv=None) -> int:
               f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other work skews the timings)",
               flush=True)
 
-        settings = _settings(workers, args.in_memory)
         out = os.path.join(work, "out")
+        if args.stages:
+            items = benchmark_items(texts, os.path.join(work, "items.jsonl"))
+            settings = _stage_settings(max(workers), inputs, items, os.path.join(work, "mixture.json"))
+        else:
+            settings = _settings(workers, args.in_memory)
+
+        def argv_of(run_inputs, flags, tiny=False):
+            if args.stages:
+                return stage_argv(run_inputs, out, flags, args.near_dedup, tiny)
+            return run_argv(run_inputs, out, flags, args.near_dedup)
         runs: Dict[str, List[Dict[str, object]]] = {label: [] for label, _ in settings}
         raw_mbps, ceilings = [], []
         tokenizer = GLMTokenizer()  # cl100k_base, the pipeline's default, loaded outside the timer
@@ -203,16 +278,15 @@ def main(argv=None) -> int:
                   f"(the ceiling of a 2-worker speedup); tiktoken, one thread: {raw_mbps[-1]:.2f} MB/s", flush=True)
             order = settings if round_ % 2 == 0 else settings[::-1]  # drift hits every setting alike
             for label, flags in order:
-                fixed = run_fresh(run_argv([tiny], out, flags, args.near_dedup))["seconds"]
-                r = dict(run_fresh(run_argv(inputs, out, flags, args.near_dedup)), fixed=fixed)
+                fixed = run_fresh(argv_of([tiny], flags, tiny=True))["seconds"]
+                r = dict(run_fresh(argv_of(inputs, flags)), fixed=fixed)
                 runs[label].append(r)
                 net = max(1e-9, r["seconds"] - fixed)
                 stages = "  ".join(f"{ns} {r['msecs'][ns] / 1000:.1f} s" for ns in TIMED_NAMESPACES)
                 print(f"  {label:>18}: {r['seconds']:6.1f} s  {text_mb / r['seconds']:6.2f} MB/s  "
                       f"{r['docs'] / r['seconds']:8.0f} docs/s  | without the {fixed:.1f} s start-up "
                       f"{text_mb / net:6.2f} MB/s  | {stages}", flush=True)
-        commands = {label: command_seconds(run_argv(inputs, out, flags, args.near_dedup))
-                    for label, flags in settings}
+        commands = {label: command_seconds(argv_of(inputs, flags)) for label, flags in settings}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -228,7 +302,15 @@ def main(argv=None) -> int:
               f"{text_mb / wall:5.2f} MB/s = {vs_raw:.2f}x raw tiktoken: {verdict} the target "
               f"(>= {TIKTOKEN_TARGET}x); whole command {commands[label]:.1f} s, "
               f"{(text_mb / commands[label]) / raw:.2f}x")
-    if len(workers) >= 2:
+    if args.stages:
+        base = statistics.median(seconds["stages off"])
+        for label, values in seconds.items():
+            if label != "stages off":
+                ratios = [v / b for v, b in zip(values, seconds["stages off"])]
+                print(f"cost of {label[2:] if label.startswith('+ ') else label}: "
+                      f"{statistics.median(values) / base:.2f}x the wall time with the stages off "
+                      f"(rounds: {', '.join(f'{x:.2f}' for x in ratios)})")
+    elif len(workers) >= 2:
         many = _workers_label(workers[1])
         pairs = [(_workers_label(workers[0]), "the default settings")]
         if workers[0] == 1:

@@ -44,7 +44,8 @@ def test_run_repeats_from_its_run_toml(tmp_path):
     values, beam_flags = load_config(str(first / RUN_CONFIG_NAME))
     assert beam_flags == ["--direct_running_mode=in_memory"]
     every = {f.field for _, cls in STAGES for f in flags_of(cls)} - {"config"}
-    assert every - set(values) == {"tokenizer", "recipe"}  # left out: None (the bundled one; no recipe)
+    # left out, None being their default: the bundled tokenizer, no recipe, every language, no mixture file
+    assert every - set(values) == {"tokenizer", "recipe", "languages", "mixture", "total_tokens"}
     assert values["seq_len"] == 128
     assert values["max_words"] is None
     assert values["no_symbol_ratio"]

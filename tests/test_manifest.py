@@ -53,10 +53,10 @@ def test_totals_balance_and_sum_the_shards(manifest):
 
 
 def test_funnel_counts_documents_left_after_each_stage():
-    funnel = manifest_lib.funnel_from(5, REASONS, near_dedup=True)
+    funnel = manifest_lib.funnel_from(5, REASONS, manifest_lib.stages_run({"near_dedup": {"threshold": 0.8}}))
     assert funnel == {"read": 8, "clean": 8, "filter": 6, "exact_dedup": 5, "near_dedup": 5, "tokenize": 5}
     assert set(funnel) <= set(FUNNEL_STAGES)
-    assert "near_dedup" not in manifest_lib.funnel_from(5, REASONS, near_dedup=False)
+    assert "near_dedup" not in manifest_lib.funnel_from(5, REASONS, manifest_lib.stages_run({"near_dedup": None}))
 
 
 def test_one_document_unaccounted_for_unbalances_the_totals():

@@ -47,6 +47,11 @@ def test_stages_own_lists_are_the_registry():
     assert CLEAN_REJECT_REASONS == reasons_of("clean")
     assert set(READ_REJECT_REASONS) | {DUPLICATE_ID} == set(reasons_of("read"))
     assert reasons_of("exact_dedup") == (EXACT_DUPLICATE,)
+    from glmprep.core.decontaminate import DECONTAMINATE_REASONS
+    from glmprep.core.langid import LANGUAGE_REASONS
+    from glmprep.core.mixing import MIXING_REASONS
+    assert (LANGUAGE_REASONS, DECONTAMINATE_REASONS, MIXING_REASONS) == (
+        reasons_of("language"), reasons_of("decontaminate"), reasons_of("mixing"))
 
 
 def test_make_reject_builds_every_field():
@@ -68,7 +73,7 @@ def test_make_reject_refuses_what_is_not_registered(stage_name, reason, message)
 
 def test_stage_names_and_labels():
     assert STAGES == tuple(s.name for s in STAGE_LIST)
-    assert FUNNEL_STAGES == STAGES[:-1]                 # shards drops nothing
+    assert FUNNEL_STAGES == tuple(s for s in STAGES if s not in ("pii", "shards"))  # they drop nothing
     assert stage("clean").after == "cleaned"
     with pytest.raises(ValueError, match="unknown stage 'pack'"):
         stage("pack")

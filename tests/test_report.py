@@ -84,8 +84,8 @@ def test_run_with_report_flag_writes_both_files(run_dir, manifest):
     with open(os.path.join(run_dir, HTML_NAME), encoding="utf-8") as fh:
         parser.feed(fh.read())
     tags = [t for t, _ in parser.tags]
-    assert tags.count("section") == 9
-    assert tags.count("h2") >= 9
+    assert tags.count("section") == 10  # 9 + languages
+    assert tags.count("h2") >= 10
     assert sum(a.get("src", "").startswith("data:image/png;base64,") for t, a in parser.tags if t == "img") >= 9
 
 

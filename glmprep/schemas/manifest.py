@@ -37,12 +37,15 @@ from glmprep.schemas.shard import OBJECTIVES
 MANIFEST_NAME = "manifest.json"
 RUN_CONFIG_NAME = "run.toml"       # every option of the run, beside the manifest (glmprep.pipeline.config)
 # 2: funnel keys are stage names (glmprep.schemas.stages), reject records carry kept_key.
-MANIFEST_VERSION = 2
-MANIFEST_KEYS = ("manifest_version", "shards", "totals", "unreadable_files", "funnel", "samples", "options",
+# 3: languages, pii, decontamination, mixing; totals.documents_added (mixing repeats), so the
+#    accounting reads documents_in + documents_added = documents_kept + documents_rejected.
+MANIFEST_VERSION = 3
+MANIFEST_KEYS = ("manifest_version", "shards", "totals", "unreadable_files", "funnel", "samples", "languages",
+                 "pii", "decontamination", "mixing", "options",
                  "versions")  # unreadable_files: sorted paths of the files rejected as unreadable_file
 RUN_KEY = "run"                    # timings and runner label: the one field that differs between runs
 SHARD_ENTRY_KEYS = ("file", "rows", "tokens", "sha256", "documents", "document_tokens")
-TOTALS_KEYS = ("documents_in", "documents_kept", "documents_rejected", "accounting_balanced",
+TOTALS_KEYS = ("documents_in", "documents_added", "documents_kept", "documents_rejected", "accounting_balanced",
                "rejected_by_reason", "exact_duplicates_removed", "near_duplicates_removed",
                "near_duplicate_clusters", "shards", "rows", "tokens", "document_tokens")
 SAMPLES_KEYS = ("objectives", "blank_span_lengths", "fill_histogram")
@@ -67,6 +70,11 @@ _SHAPE = {
     "funnel": ("map", _COUNT),
     "samples": {"objectives": ("map", {**{k: _COUNT for k in OBJECTIVE_STAT_KEYS}, FILL_KEY: _NUMBER}),
                 "blank_span_lengths": ("list", _COUNT), "fill_histogram": ("list", _COUNT)},
+    "languages": ("map", {k: _COUNT for k in ("identified", "rejected", "kept", "kept_tokens")}),
+    "pii": ("map", {"documents": _COUNT, "replacements": _COUNT}),
+    "decontamination": {"files": ("list", _TEXT), "items": _COUNT, "ngrams": _COUNT, "ngram_words": _COUNT},
+    "mixing": ("map", {**{k: _COUNT for k in ("documents_before", "tokens_before", "target_tokens",
+                                              "documents_after", "tokens_after")}, "rate": _NUMBER}),
     "options": {"sample": {"seq_len": _COUNT, "max_span": _COUNT, "poisson_lambda": _NUMBER,
                            "mask_ratio": _NUMBER, "document_ratio": ("list", _NUMBER),
                            "objective_weights": ("map", _NUMBER)}},
@@ -77,7 +85,8 @@ _SHAPE = {
 # shard counts a bare validate-only manifest leaves out, fill (older manifests), and
 # everything of options/run.
 OPTIONAL_KEYS = {"", "options", "options.sample", RUN_KEY}
-_OPTIONAL_IN = {"shards[]": set(SHARD_ENTRY_KEYS) - {"file"}, "samples.objectives.*": {FILL_KEY}}
+_OPTIONAL_IN = {"shards[]": set(SHARD_ENTRY_KEYS) - {"file"}, "samples.objectives.*": {FILL_KEY},
+                "decontamination": {"files", "items", "ngrams", "ngram_words"}}  # {} without --decontaminate
 
 _KIND_TEST = {
     _COUNT: lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,

@@ -63,6 +63,8 @@ REJECT_REASONS: Tuple[RejectReason, ...] = (
     RejectReason("read", "duplicate_id", "a second record with the same id (the one whose text sorts first is kept)"),
     RejectReason("clean", "invalid_unicode", "text holding a lone UTF-16 surrogate"),
     RejectReason("clean", "empty", "no visible text after cleaning"),
+    RejectReason("language", "language", "the identified language is not in --languages, or its score is "
+                                         "below --min-language-score (detail: language and score)"),
     RejectReason("filter", "too_short", "fewer words than --min-words"),
     RejectReason("filter", "too_long", "more words than --max-words"),
     RejectReason("filter", "alpha_ratio", "too few words hold a letter"),
@@ -73,10 +75,14 @@ REJECT_REASONS: Tuple[RejectReason, ...] = (
     RejectReason("filter", "duplicate_paragraphs", "too many characters in repeated paragraphs"),
     RejectReason("filter", "duplicate_lines", "too many characters in repeated lines"),
     RejectReason("filter", "top_ngram_repetition", "the top 2/3/4-gram covers too many characters"),
+    RejectReason("decontaminate", "contaminated", "shares an n-gram with a --decontaminate item (detail: "
+                                                  "file and item)"),
     RejectReason("exact_dedup", "exact_duplicate", "identical text after case folding and white-space "
                                                    "collapsing; the smallest key is kept (kept_key)"),
     RejectReason("near_dedup", "near_duplicate", "a MinHash near-duplicate of the kept document (kept_key)"),
     RejectReason("tokenize", "no_tokens", "the text encodes to no tokens"),
+    RejectReason("mixing", "mixing_dropped", "not taken when its source was down-sampled to its target "
+                                             "(detail: source and rate)"),
 )
 _KNOWN = frozenset((r.stage, r.reason) for r in REJECT_REASONS)
 

@@ -18,6 +18,7 @@ Columns (one row = one sample):
     source_piece        list<uint32> index of that piece within its document (0-based)
     source_num_pieces   list<uint32> how many pieces the document was split into
     source_lengths      list<uint32> tokens the piece occupies in x (ENC/eos included)
+    source_languages    list<string> language of the piece's document (glmprep.core.langid; "und": unknown)
 
 ``id`` is uint16 when the whole vocabulary fits, else uint32; ``pos`` is uint16
 when seq_len fits, else uint32.
@@ -32,7 +33,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 import numpy as np
 import pyarrow as pa
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: source_languages
 METADATA_KEY = b"glmprep"
 OBJECTIVES = ("blank", "sentence", "document")
 # Special tokens get the ids right after the base vocabulary, in this order (GLM_SPEC §1, §6);
@@ -40,6 +41,8 @@ OBJECTIVES = ("blank", "sentence", "document")
 SPECIAL_TOKENS = ("[MASK]", "[sMASK]", "[gMASK]", "sop", "eop", "ENC", "eos", "PAD")
 TOKEN_COLUMNS = ("input_ids", "target_ids", "loss_mask", "position_ids", "block_position_ids")
 SOURCE_COLUMNS = ("source_ids", "source_piece", "source_num_pieces", "source_lengths")
+LANGUAGE_COLUMN = "source_languages"
+UNKNOWN_LANGUAGE = "und"  # samples built without a language (the shard writer always sets one)
 ROWS_PER_BATCH = 1024
 
 
@@ -170,6 +173,7 @@ def shard_schema(meta: ShardMetadata) -> pa.Schema:
             ("source_piece", pa.list_(pa.uint32())),
             ("source_num_pieces", pa.list_(pa.uint32())),
             ("source_lengths", pa.list_(pa.uint32())),
+            (LANGUAGE_COLUMN, pa.list_(pa.string())),
         ],
         metadata={METADATA_KEY: meta.to_json().encode()},
     )
@@ -188,8 +192,11 @@ def samples_to_batch(samples: Sequence[Mapping[str, object]], schema: pa.Schema)
     """Samples (mappings with the column names above) -> one RecordBatch of ``schema``."""
     arrays = []
     for f in schema:
-        col = [s[f.name] for s in samples]
-        if pa.types.is_list(f.type) and f.name != "source_ids":
+        if f.name == LANGUAGE_COLUMN:
+            col = [s.get(f.name) or [UNKNOWN_LANGUAGE] * len(s["source_ids"]) for s in samples]
+        else:
+            col = [s[f.name] for s in samples]
+        if pa.types.is_list(f.type) and f.name not in ("source_ids", LANGUAGE_COLUMN):
             arrays.append(_list_array([np.asarray(c) for c in col], f.type.value_type))
         else:
             arrays.append(pa.array(col, type=f.type))
@@ -205,6 +212,9 @@ def columns_to_batch(columns, schema: pa.Schema) -> pa.RecordBatch:
         if f.name in TOKEN_COLUMNS:
             values = np.asarray(getattr(columns, f.name)).astype(np.dtype(str(f.type.value_type)), copy=False)
             arrays.append(pa.ListArray.from_arrays(offsets, pa.array(values, type=f.type.value_type)))
+        elif f.name == LANGUAGE_COLUMN:
+            languages = columns.source_languages or [UNKNOWN_LANGUAGE] * len(columns.source_ids)
+            arrays.append(pa.ListArray.from_arrays(source_offsets, pa.array(languages, type=pa.string())))
         elif f.name in SOURCE_COLUMNS:
             raw = getattr(columns, f.name)
             values = pa.array(raw, type=f.type.value_type) if f.name == "source_ids" else \

@@ -27,10 +27,14 @@ class Stage(NamedTuple):
 STAGE_LIST: Tuple[Stage, ...] = (
     Stage("read", "read", "parse input files into (key, text) documents", True),
     Stage("clean", "cleaned", "make text canonical (NFC, line breaks, control characters)", True),
+    Stage("pii", "redacted", "replace emails, IP addresses, phone, identity and card numbers", False),
+    Stage("language", "language kept", "identify the language; keep --languages", True),
     Stage("filter", "filtered", "C4/Gopher-style quality rules", True),
+    Stage("decontaminate", "decontaminated", "drop documents sharing an n-gram with a benchmark item", True),
     Stage("exact_dedup", "exact deduped", "drop identical texts after case folding", True),
     Stage("near_dedup", "near deduped", "drop MinHash near-duplicates", True),
     Stage("tokenize", "tokenized", "byte-level BPE", True),
+    Stage("mixing", "mixed", "sample sources to their weights or token budgets (repeats added)", True),
     Stage("shards", "kept in shards", "pack, build samples, write Arrow shards", False),
 )
 STAGES: Tuple[str, ...] = tuple(s.name for s in STAGE_LIST)

@@ -20,6 +20,7 @@ re-encodes every element; on Dataflow every element is a shuffle record).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import heapq
 import math
@@ -34,10 +35,11 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from glmprep.core.langid import MAX_CHARS, LanguageIdentifier
 from glmprep.core.records import pack, packed_size, unpack
 from glmprep.schemas.rejects import make_reject
 from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
-from glmprep.schemas.shard import OBJECTIVES, ShardMetadata, write_shard_columns
+from glmprep.schemas.shard import OBJECTIVES, UNKNOWN_LANGUAGE, ShardMetadata, write_shard_columns
 from glmprep.transforms.publish import OutputWriteError, attempt_temp, discard, publish
 from glmprep.core.tokenizer import cached_tokenizer
 
@@ -67,6 +69,19 @@ def unpack_tokens(packed: bytes) -> np.ndarray:
 def packed_token_count(packed: bytes) -> int:
     """Number of token ids in one ``TokenizeDocuments`` output value (none decompressed)."""
     return packed_size(packed) // TOKEN_BYTES
+
+
+def document_head(tokenizer, tokens: np.ndarray, max_chars: int = MAX_CHARS) -> str:
+    """The first ``max_chars`` characters of the text ``tokens`` encode (all of it when
+    shorter): what ``LanguageIdentifier`` reads, decoded from as few tokens as it takes.
+    A character split by the cut decodes as U+FFFD, so a few more than ``max_chars`` are
+    decoded before cutting."""
+    take = max_chars
+    while True:
+        text = tokenizer.decode(tokens[:take].tolist())
+        if take >= len(tokens) or len(text) >= max_chars + 4:
+            return text[:max_chars]
+        take *= 2
 
 
 def num_shards_for(total_tokens: int, tokens_per_shard: int) -> int:
@@ -317,17 +332,23 @@ class WriteShardDoFn(beam.DoFn):
     each batch of samples is written to the file as it is built. No step holds the shard."""
 
     def __init__(self, output_dir: str, sample_options: SampleOptions, ranks_path: Optional[str],
-                 extra_metadata: Dict[str, object], sort_bytes: int = SORT_BYTES):
+                 extra_metadata: Dict[str, object], sort_bytes: int = SORT_BYTES,
+                 identify_language: bool = True):
         self.sort_bytes = sort_bytes
         self.output_dir = output_dir
         self.sample_options = sample_options
         self.ranks_path = ranks_path
         self.extra_metadata = extra_metadata
+        self.identify_language = identify_language
         self.rows = Metrics.counter("shards", "samples")
         self.msecs = Metrics.counter("shards", "msecs")
 
     def setup(self):
         tokenizer = cached_tokenizer(self.ranks_path)
+        self.tokenizer = tokenizer
+        # The language is identified again from the tokens (the text does not travel this
+        # far): the same head of the same text as the language stage read, so the same answer.
+        self.identifier = LanguageIdentifier() if self.identify_language else None
         self.builder = SampleBuilder(self.sample_options, tokenizer.specials, sentence_table(tokenizer))
         self.metadata = ShardMetadata(
             **tokenizer.metadata(), seq_len=self.sample_options.seq_len,
@@ -341,18 +362,28 @@ class WriteShardDoFn(beam.DoFn):
         name = shard_name(index, num_shards)
         stats = ShardStats(self.sample_options.max_span, self.sample_options.seq_len)
         seen = {"documents": 0, "document_tokens": 0}
+        # key -> language of the shard's documents (keys and codes only, for the pieces'
+        # source_languages; a piece can come out a few batches after its document went in)
+        language_of: Dict[str, str] = {}
+        languages: Dict[str, List[int]] = {}  # language -> [documents, document tokens]
 
         def documents():
             for key, packed in sorted_docs(gathered, self.sort_bytes):
                 tokens = unpack_tokens(packed)
                 seen["documents"] += 1
                 seen["document_tokens"] += len(tokens)
+                language = (self.identifier.identify(document_head(self.tokenizer, tokens))[0]
+                            if self.identifier is not None else UNKNOWN_LANGUAGE)
+                language_of[key] = language
+                counts = languages.setdefault(language, [0, 0])
+                counts[0] += 1
+                counts[1] += len(tokens)
                 yield key, tokens
 
         def batches():
             for columns in self.builder.build_documents(documents()):
                 stats.add(columns)
-                yield columns
+                yield dataclasses.replace(columns, source_languages=[language_of[k] for k in columns.source_ids])
 
         final = FileSystems.join(self.output_dir, name)
         temp = attempt_temp(final)  # this attempt's own file (publish.py)
@@ -371,6 +402,7 @@ class WriteShardDoFn(beam.DoFn):
         summary = {"file": name, "rows": counts["rows"], "tokens": counts["tokens"],
                    "sha256": sink.sha256.hexdigest(), **seen}
         summary.update(stats.as_dict())
+        summary["languages"] = dict(sorted(languages.items()))
         yield summary
 
 
@@ -379,7 +411,7 @@ class WriteShards(beam.PTransform):
 
     def __init__(self, output_dir: str, sample_options: SampleOptions, ranks_path: Optional[str] = None,
                  num_shards: int = 0, tokens_per_shard: int = 50_000_000,
-                 extra_metadata: Optional[Dict[str, object]] = None):
+                 extra_metadata: Optional[Dict[str, object]] = None, identify_language: bool = True):
         super().__init__()
         self.output_dir = output_dir
         self.sample_options = sample_options
@@ -387,6 +419,7 @@ class WriteShards(beam.PTransform):
         self.num_shards = num_shards
         self.tokens_per_shard = tokens_per_shard
         self.extra_metadata = extra_metadata or {}
+        self.identify_language = identify_language  # False: every piece's language is "und"
 
     def expand(self, tokens):
         if self.num_shards > 0:
@@ -406,6 +439,7 @@ class WriteShards(beam.PTransform):
             # shard index -> [joined documents, ...]
             | "GroupByShard" >> beam.GroupByKey()
             | "BuildAndWrite" >> beam.ParDo(
-                WriteShardDoFn(self.output_dir, self.sample_options, self.ranks_path, self.extra_metadata),
+                WriteShardDoFn(self.output_dir, self.sample_options, self.ranks_path, self.extra_metadata,
+                               identify_language=self.identify_language),
                 num_shards=num_shards)
         )

@@ -42,7 +42,9 @@ def funnel_steps(manifest: Dict[str, object]) -> List[Dict[str, object]]:
     steps = [{"step": "input records", "stage": None, "documents": left, "removed": 0, "reasons": {}}]
     for stage in STAGES:
         removed = by_stage.get(stage, {})
-        if stage == "filter":
+        if stage == "mixing":  # the mixing stage's repeats come on top
+            left += manifest["totals"].get("documents_added", 0)
+        if stage == "filter" and removed:
             order = [r for r in FILTER_REASONS if r in removed] + sorted(set(removed) - set(FILTER_REASONS))
             for reason in order:
                 left -= removed[reason]
@@ -231,6 +233,7 @@ def numbers_of(output_dir: str, manifest: Dict[str, object], shard_meta, sample:
         "shards": [{k: s.get(k, 0) if k != "file" else s[k] for k in ("file", "rows", "tokens", "documents",
                                                                          "document_tokens")}
                    for s in manifest["shards"]],
+        "stages": {key: manifest.get(key) for key in ("languages", "pii", "decontamination", "mixing")},
     }
     numbers["checks"]["rejects_files_match_manifest"] = (
         numbers["rejects"]["by_reason"] == manifest["totals"]["rejected_by_reason"])

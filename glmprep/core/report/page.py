@@ -142,10 +142,39 @@ def _samples_sections(numbers: Dict[str, object]) -> str:
             + _side_by_side(mix, fill) + _side_by_side(shards, ""))
 
 
+def _stage_sections(numbers: Dict[str, object]) -> str:
+    """Languages, PII, decontamination and sources, as tables from the manifest."""
+    stages, sections = numbers.get("stages") or {}, []
+    if stages.get("languages"):
+        sections.append(_section("Languages", None, f"{MANIFEST_BASIS} Identified by the language stage; kept "
+                                 "and kept tokens from the shards' source_languages.", _table(
+            ["language", "identified", "rejected", "kept", "kept tokens"],
+            [(lang, n["identified"], n["rejected"], n["kept"], n["kept_tokens"])
+             for lang, n in sorted(stages["languages"].items(), key=lambda kv: -kv[1]["kept_tokens"])])))
+    if stages.get("pii"):
+        sections.append(_section("PII replaced", None, MANIFEST_BASIS, _table(
+            ["kind", "documents", "replacements"],
+            [(kind, n["documents"], n["replacements"]) for kind, n in stages["pii"].items()])))
+    if stages.get("decontamination"):
+        d = stages["decontamination"]
+        rejected = numbers["totals"]["rejected_by_reason"].get("decontaminate/contaminated", 0)
+        sections.append(_section("Decontamination", None, MANIFEST_BASIS, _table(
+            ["benchmark files", "items", f"distinct {d['ngram_words']}-grams", "documents rejected"],
+            [(len(d["files"]), d["items"], d["ngrams"], rejected)])))
+    if stages.get("mixing"):
+        sections.append(_section("Sources before and after mixing", None, MANIFEST_BASIS, _table(
+            ["source", "documents before", "tokens before", "target tokens", "rate", "documents after",
+             "tokens after"],
+            [(name, s["documents_before"], s["tokens_before"], s["target_tokens"], s["rate"],
+              s["documents_after"], s["tokens_after"]) for name, s in stages["mixing"].items()])))
+    return "".join(_side_by_side(*sections[i:i + 2]) for i in range(0, len(sections), 2))
+
+
 def render_report_html(numbers: Dict[str, object], sample: ShardSample, tokenizer: GLMTokenizer,
                        files=LocalFiles) -> str:
     """The whole page; every value taken from the run is escaped."""
-    body = [_header(numbers), _rejects_sections(numbers), _lengths_section(numbers), _samples_sections(numbers)]
+    body = [_header(numbers), _rejects_sections(numbers), _stage_sections(numbers), _lengths_section(numbers),
+            _samples_sections(numbers)]
     if sample.examples:
         body.append("<h2>A few samples</h2><p class='basis'>One sample per objective from the shard sample; "
                     "<code>glmprep inspect SHARD --html FILE</code> renders more. Hover a mask or a span to "

@@ -13,7 +13,8 @@ from glmprep.core.report.stats import LANGUAGES
 from glmprep.schemas.shard import OBJECTIVES
 
 DPI = 100
-_STAGE_COLOUR = {"read": "#8c564b", "clean": "#7f7f7f", "filter": "#d62728", "exact_dedup": "#ff7f0e",
+_STAGE_COLOUR = {"read": "#8c564b", "clean": "#7f7f7f", "language": "#17becf", "decontaminate": "#393b79",
+                 "mixing": "#637939", "filter": "#d62728", "exact_dedup": "#ff7f0e",
                  "near_dedup": "#bcbd22", "tokenize": "#9467bd", "shards": "#e377c2"}
 _OBJECTIVE_COLOUR = {"blank": "#1f77b4", "sentence": "#2ca02c", "document": "#9467bd"}
 

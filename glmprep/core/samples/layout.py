@@ -5,7 +5,7 @@ Everything here runs on whole batches of samples at once (columns, not rows).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Optional
 
 import numpy as np
 
@@ -32,6 +32,7 @@ class SampleColumns:
     source_offsets: np.ndarray       # [R+1] row boundaries in the source columns
     span_lengths: np.ndarray         # [K] every span, for statistics
     span_objective: np.ndarray       # [K] objective index (OBJECTIVES) of each span
+    source_languages: Optional[List[str]] = None  # [P] language of each piece (the shard writer sets it)
 
     def __len__(self) -> int:
         return len(self.sep)

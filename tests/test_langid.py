@@ -1,0 +1,73 @@
+"""glmprep.core.langid: each language on hand-made strings, options, determinism."""
+from __future__ import annotations
+
+import pytest
+
+from glmprep.core.langid import (UNDETERMINED, LanguageIdentifier, LanguageOptions, parse_languages,
+                                 script_language)
+
+
+@pytest.mark.parametrize("text, language", [
+    ("The pipeline reads documents, cleans them and writes training shards.", "en"),
+    ("流水线读取文档，清洗之后写出训练用的分片文件。", "zh"),
+    ("使用 apt-get install 安装软件包，然后编辑 /etc/apt/sources.list 文件。", "zh"),
+    ("Le chat est assis sur le tapis et regarde les oiseaux dans le jardin.", "fr"),
+    ("Die Katze sitzt auf der Matte und schaut den Vögeln im Garten zu.", "de"),
+    ("猫はマットの上に座って、庭の鳥を見ています。", "ja"),
+    ("Debian 参考手册 (第一版)", "zh"),  # lid.176 says ja: no kana, so zh
+])
+def test_each_language(text, language):
+    assert LanguageIdentifier().identify(text)[0] == language
+
+
+def test_score_is_a_rounded_probability_and_repeats():
+    identifier = LanguageIdentifier()
+    language, score = identifier.identify("A plain English sentence about the weather today.")
+    assert language == "en" and 0.5 < score <= 1.0 and round(score, 3) == score
+    assert identifier.identify("A plain English sentence about the weather today.") == (language, score)
+
+
+def test_no_letters_is_undetermined():
+    assert LanguageIdentifier().identify("123 456 -- !!") == (UNDETERMINED, 0.0)
+
+
+def test_only_the_head_is_read():
+    text = "This document is written in English. " * 10 + "这是中文。" * 2000
+    assert LanguageIdentifier(max_chars=300).identify(text)[0] == "en"
+    assert LanguageIdentifier().identify(text)[0] == "zh"
+
+
+def test_options_check():
+    options = LanguageOptions(languages=parse_languages("zh,en"), min_score=0.5)
+    assert options.languages == ("en", "zh")
+    assert options.check("en", 0.9) is None
+    assert options.check("fr", 0.99) == "fr 0.990 not in en,zh"
+    assert options.check("zh", 0.3) == "zh 0.300 < min score 0.5"
+    assert LanguageOptions().check("fr", 0.1) is None
+    assert parse_languages("all") is None
+    with pytest.raises(ValueError):
+        parse_languages("english")
+    with pytest.raises(ValueError):
+        LanguageOptions(min_score=2)
+
+
+def test_script_baseline():
+    assert script_language("纯中文文本")[0] == "zh" and script_language("plain")[0] == "en"
+
+
+def test_identify_language_transform():
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from glmprep.transforms.langid import IdentifyLanguage
+
+    docs = [("en", "The pipeline reads documents, cleans them and writes training shards."),
+            ("zh", "流水线读取文档，清洗之后写出训练用的分片文件。"),
+            ("fr", "Le chat est assis sur le tapis et regarde les oiseaux dans le jardin.")]
+    with TestPipeline() as p:
+        kept, rejects, identified = p | beam.Create(docs) | IdentifyLanguage(LanguageOptions(("en", "zh")))
+        assert_that(kept, equal_to(docs[:2]), label="Kept")
+        assert_that(rejects | beam.Map(lambda r: (r["key"], r["stage"], r["reason"], r["detail"].split()[0])),
+                    equal_to([("fr", "language", "language", "fr")]), label="Rejects")
+        assert_that(identified, equal_to([("en", (1, 0)), ("zh", (1, 0)), ("fr", (1, 1))]), label="Identified")
