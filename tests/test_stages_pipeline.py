@@ -193,3 +193,17 @@ def test_run_toml_repeats_a_run_with_all_four_stages(all_on, corpus):
     again = corpus["root"] / "again"
     assert main(["run", "--config", str(all_on / "run.toml"), "--output", str(again)]) == 0
     assert shard_hashes(again) == shard_hashes(all_on)
+
+
+def test_validate_checks_the_accounting_with_repeats(all_on, corpus, capsys):
+    """validate agrees with the manifest: in + added = kept + rejected; one repeat fewer breaks it."""
+    import shutil
+    broken = corpus["root"] / "broken"
+    shutil.copytree(all_on, broken)
+    manifest = manifest_of(broken)
+    assert manifest["totals"]["documents_added"] > 0
+    manifest["totals"]["documents_added"] -= 1
+    with open(broken / "manifest.json", "w", encoding="utf-8") as fh:
+        json.dump(manifest, fh)
+    assert main(["validate", str(broken)]) == 1
+    assert "documents_added" in capsys.readouterr().out

@@ -2,7 +2,8 @@
 
 A finished run's manifest promises three things, each checked here:
 
-    documents_in = documents_kept + documents_rejected   (and Σ rejected_by_reason)
+    documents_in + documents_added = documents_kept + documents_rejected   (and Σ rejected_by_reason;
+        documents_added: the mixing stage's repeats, 0 without --source)
     rejects/rejects-*.jsonl hold exactly rejected_by_reason, reason by reason
     documents_kept = the number of distinct source_ids in the shards
 
@@ -67,9 +68,14 @@ def check_accounting(manifest: Mapping[str, object], directory: str, shard_paths
         by_reason = {str(k): int(v) for k, v in dict(totals["rejected_by_reason"]).items()}
     except (KeyError, TypeError, ValueError):
         return ["the manifest's totals lack documents_in, documents_kept, documents_rejected or rejected_by_reason"]
+    try:
+        added = int(totals.get("documents_added", 0))
+    except (TypeError, ValueError):
+        return ["the manifest's totals.documents_added is not a number"]
     problems = []
-    if docs_in != kept + rejected:
-        problems.append(f"documents_in {docs_in} ≠ documents_kept {kept} + documents_rejected {rejected}")
+    if docs_in + added != kept + rejected:
+        problems.append(f"documents_in {docs_in} + documents_added {added} ≠ documents_kept {kept} + "
+                        f"documents_rejected {rejected}")
     if sum(by_reason.values()) != rejected:
         problems.append(f"rejected_by_reason sums to {sum(by_reason.values())}, documents_rejected is {rejected}")
     on_disk, unreadable = rejects_on_disk(directory)
