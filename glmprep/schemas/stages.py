@@ -10,7 +10,7 @@ reject reasons to ``glmprep.schemas.rejects``). Stages that drop nothing (``shar
 have no funnel entry of their own: what leaves them is the kept documents.
 
 >>> STAGES[:3], stage("exact_dedup").after
-(('read', 'clean', 'filter'), 'exact deduped')
+(('read', 'clean', 'pii'), 'exact deduped')
 """
 from __future__ import annotations
 
