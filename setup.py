@@ -48,6 +48,8 @@ setup(
             "hypothesis>=6.100",
         ],
         "gcp": ["apache-beam[gcp]>=2.60"],
+        # glmprep.loader's PyTorch recipe (README); the loader itself needs no torch.
+        "torch": ["torch>=2.1"],
     },
     entry_points={"console_scripts": ["glmprep=glmprep.pipeline.cli:main"]},
 )

@@ -77,7 +77,8 @@ def torch_step_time(ck, batches):
         return torch.nn.functional.layer_norm(x, (D,), P[pre + ".g"], P[pre + ".b"], cfg.ln_eps)
 
     def loss_of(b):
-        ids, pos, bpos = (torch.from_numpy(b[k]) for k in ("input_ids", "position_ids", "block_position_ids"))
+        ids, positions = torch.from_numpy(b["input_ids"]), torch.from_numpy(b["position_ids"])
+        pos, bpos = positions[:, 0], positions[:, 1]
         B, T = ids.shape
         x = P["wte"][ids] + P["wpe"][pos] + P["wbpe"][bpos]
         q_i, k_i = torch.arange(T)[None, :, None], torch.arange(T)[None, None, :]

@@ -24,3 +24,19 @@ def test_help_lists_every_command(capsys):
     assert main([]) == 2
     listed = capsys.readouterr().out
     assert all(f"    {command} " in listed for command in COMMANDS)
+
+
+NO_GCP = """
+import sys
+sys.modules["apitools"] = None  # as on a base install, without apache-beam[gcp]
+from glmprep.pipeline.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_base_install_prints_no_gcp_warning(tmp_path):
+    # a command that loads Beam and its I/O modules, refused before any work
+    result = subprocess.run([sys.executable, "-c", NO_GCP, "run", "--input", str(tmp_path / "none*"),
+                             "--output", str(tmp_path / "out")], capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [f"glmprep run: input {tmp_path / 'none*'} matches no file"]

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from glmprep.core.options import flags_of
+from glmprep.core.validate import validate_paths
 from glmprep.pipeline.cli import main
 from glmprep.pipeline.config import load_config
 from glmprep.pipeline.manifest import read_manifest
@@ -20,7 +21,7 @@ INPUT = os.path.join(SAMPLE_DIR, "en.jsonl.gz")
 OPTIONS = ["--seq-len", "128", "--num-shards", "2", "--mask-ratio", "0.2", "--format", "jsonl",
            "--max-words", "none", "--document-ratio", "0.4,0.9", "--seed", "7",
            "--objective-weights", "blank=0.6,sentence=0.2,document=0.2", "--no-symbol-ratio",
-           "--near-dedup-verify", "estimate", "--quiet"]
+           "--near-dedup-verify", "estimate", "--compression", "zstd", "--quiet"]
 
 
 def shard_bytes(out):
@@ -34,6 +35,7 @@ def test_run_repeats_from_its_run_toml(tmp_path):
     assert main(["run", "--config", str(first / RUN_CONFIG_NAME), "--output", str(again)]) == 0
     assert shard_bytes(again) == shard_bytes(first)
     assert len(shard_bytes(first)) == 2
+    assert validate_paths([str(first)]).ok  # zstd-compressed shards read back and validate
     a, b = read_manifest(str(first)), read_manifest(str(again))
     assert a["run"]["command_line"] == argv[1:]
     assert b["run"]["command_line"] == ["--config", str(first / RUN_CONFIG_NAME), "--output", str(again)]

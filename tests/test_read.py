@@ -497,3 +497,23 @@ def test_split_reading_in_the_pipeline_gives_the_same_documents(tmp_path):
     result = pipeline.run()
     result.wait_until_finish()
     assert counter(result, "ranges_read") == -(-(len(data) + 1) // 97)
+
+def test_progress_counts_uncompressed_text_per_document(tmp_path):
+    import gzip as gzip_module
+
+    import os
+
+    from glmprep.core.reading.files import InputFile, ReadRange
+    from glmprep.transforms.read import ReadRangeDoFn
+    texts = [f"document {i} ünïcode " * 50 for i in range(20)]
+    path = tmp_path / "docs.jsonl.gz"
+    with gzip_module.open(path, "wt", encoding="utf-8") as fh:
+        for i, text in enumerate(texts):
+            fh.write(json.dumps({"id": str(i), "text": text}) + "\n")
+    notes = []
+    fn = ReadRangeDoFn(ReadOptions(), lambda name, n=1: notes.append((name, n)))
+    info = os.stat(path)
+    docs = list(fn.process(ReadRange(InputFile(str(path), info.st_size, info.st_mtime), 0, None)))
+    byte_notes = [n for name, n in notes if name == "bytes_read"]
+    assert len(docs) == len(texts) == len(byte_notes)  # the count moves with every document
+    assert sum(byte_notes) == sum(len(t.encode("utf-8")) for t in texts) > path.stat().st_size

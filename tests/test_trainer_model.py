@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from glmprep.loader import attention_mask
 from glmprep.trainer import model as M
 
 RTOL = 1e-6  # float64 central differences with h=1e-5 agree to about 1e-9
@@ -65,6 +66,8 @@ def paper_batch(rng, V=20, pad_to=14):
         for k in ("input_ids", "target_ids", "position_ids", "block_position_ids"):
             batch[k][b, :n] = r[k]
         batch["loss_mask"][b, r["sep"]:n] = 1
+    # as glmprep.loader.collate gives them: [B, 2, T] positions, block positions in row 1
+    batch["position_ids"] = np.stack([batch["position_ids"], batch.pop("block_position_ids")], axis=1)
     return batch
 
 
@@ -117,7 +120,7 @@ def test_embedding_gradients(rng):
 
 def test_attention_gradients_with_sep_mask_and_padding(rng):
     batch = paper_batch(rng)
-    bias = M.mask_bias(M.attention_mask(batch["sep"], batch["lengths"], 14), np.float64)
+    bias = M.mask_bias(attention_mask(batch["sep"], batch["lengths"], 14), np.float64)
     D, H = 8, 2
     p = {"w_qkv": rng.normal(0, 0.5, (D, 3 * D)), "b_qkv": rng.normal(0, 0.1, 3 * D),
          "w_o": rng.normal(0, 0.5, (D, D)), "b_o": rng.normal(0, 0.1, D)}
@@ -134,7 +137,7 @@ def test_block_gradients(rng):
     cfg = tiny_config(n_layers=1)
     p = M.sub(randomised(M.init_params(cfg, seed=3), rng), "h0")
     batch = paper_batch(rng)
-    bias = M.mask_bias(M.attention_mask(batch["sep"], batch["lengths"], 14), np.float64)
+    bias = M.mask_bias(attention_mask(batch["sep"], batch["lengths"], 14), np.float64)
     x = rng.normal(size=(2, 14, 8))
     r = rng.normal(size=x.shape)
     f = lambda: float((M.block(p, x, bias, cfg)[0] * r).sum())
@@ -175,7 +178,7 @@ def test_padding_does_not_change_the_loss_or_gradients(rng):
 
 
 def test_attention_mask_matches_the_spec():
-    m = M.attention_mask(np.array([5]), np.array([10]), 12)[0]
+    m = attention_mask(np.array([5]), np.array([10]), 12)[0]
     for q in range(12):
         for k in range(12):
             expected = k < 10 and (k < 5 or k <= q)
@@ -183,8 +186,8 @@ def test_attention_mask_matches_the_spec():
 
 
 def outputs(params, cfg, batch):
-    h, _ = M.hidden_states(params, cfg, batch["input_ids"], batch["position_ids"],
-                           batch["block_position_ids"], batch["sep"], batch["lengths"])
+    h, _ = M.hidden_states(params, cfg, batch["input_ids"], batch["position_ids"][:, 0],
+                           batch["position_ids"][:, 1], batch["sep"], batch["lengths"])
     return h
 
 
@@ -195,7 +198,7 @@ def test_part_a_never_sees_part_b(rng, changed):
     batch = paper_batch(rng)
     before = outputs(params, cfg, batch)
     batch["input_ids"][0, changed] = (batch["input_ids"][0, changed] + 3) % 16
-    batch["block_position_ids"][0, changed] += 1
+    batch["position_ids"][0, 1, changed] += 1
     after = outputs(params, cfg, batch)
     np.testing.assert_array_equal(before[0, :5], after[0, :5])        # all of Part A unchanged
     np.testing.assert_array_equal(before[0, 5:changed], after[0, 5:changed])  # earlier Part B too

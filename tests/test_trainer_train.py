@@ -14,7 +14,7 @@ from glmprep.schemas import ShardMetadata, write_shard
 from glmprep.trainer import checkpoint
 from glmprep.trainer import model as M
 from glmprep.trainer import train as T
-from glmprep.trainer.data import BatchStream, open_shards, split_rows
+from glmprep.trainer.data import BatchStream, open_shards, split_rows, tokenizer_fingerprint
 from glmprep.trainer.infill import fill_blanks, part_a_from_text
 
 from test_trainer_data import write_toy_shards
@@ -88,7 +88,7 @@ def test_resume_gives_exactly_the_uninterrupted_losses(toy_dir, tmp_path):
     shards, state, rows, _ = setup_run(toy_dir, steps=20, grad_accum=2)
     stream = BatchStream(shards, rows, 8, seed=0)
     first = [T.train_step(state, stream)["loss"] for _ in range(9)]
-    checkpoint.save(str(tmp_path / "ck"), state, stream.state(), shards.tokenizer)
+    checkpoint.save(str(tmp_path / "ck"), state, stream.state(), tokenizer_fingerprint(shards.metadata))
     del state, stream
     ck = checkpoint.load(str(tmp_path / "ck"))
     assert ck.state.step == 9
@@ -207,7 +207,7 @@ def test_infill_builds_part_a_around_literal_markers(tokenizer_module):
 
 def test_infill_refuses_a_checkpoint_of_another_tokenizer(toy_dir, tmp_path, capsys):
     shards, state, rows, _ = setup_run(toy_dir)
-    checkpoint.save(str(tmp_path / "toy"), state, {"epoch": 0, "position": 0}, shards.tokenizer)
+    checkpoint.save(str(tmp_path / "toy"), state, {"batches": 0}, tokenizer_fingerprint(shards.metadata))
     assert main(["infill", "--checkpoint", str(tmp_path / "toy"), "a [MASK] b"]) == 2
     assert "tokenizer_sha256" in capsys.readouterr().err
 

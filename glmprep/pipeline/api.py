@@ -55,6 +55,7 @@ class RunConfig:
     decontaminate: Sequence[str] = ()     # benchmark files; empty: no decontamination
     decontaminate_ngram: int = NGRAM
     mixing: Optional[MixOptions] = None   # named sources (their inputs come on top of ``inputs``)
+    compression: str = "none"   # shards' Arrow IPC buffer compression (schemas.shard.COMPRESSIONS)
 
     def all_inputs(self) -> List[str]:
         """Every input glob: ``inputs``, or every source's when sources are named."""
@@ -81,6 +82,7 @@ class RunConfig:
             "num_shards": self.num_shards, "tokens_per_shard": self.tokens_per_shard,
             "language": plain(self.language), "pii": plain(self.pii), "decontaminate": list(self.decontaminate),
             "decontaminate_ngram": self.decontaminate_ngram, "mixing": plain(self.mixing),
+            "compression": self.compression,
         }
 
 
@@ -150,7 +152,7 @@ class GLMPrep(beam.PTransform):
         summaries = tokens | "WriteShards" >> WriteShards(
             cfg.output, cfg.sample, cfg.tokenizer, cfg.num_shards, cfg.tokens_per_shard,
             extra_metadata={"glmprep_version": manifest_lib.glmprep_version()},
-            identify_language=cfg.language is not None)
+            identify_language=cfg.language is not None, compression=cfg.compression)
         all_rejects = (rejects | "FlattenRejects" >> beam.Flatten()
                        | "ProgressRejected" >> progress.CountProgress(progress.REJECTED))
         if cfg.pii is not None:  # read and clean rejects hold the text as it came in

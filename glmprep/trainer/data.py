@@ -1,38 +1,26 @@
-"""Reading shards for training: memory-mapped rows, a held-out split, shuffled padded batches.
+"""The trainer's view of shards: the public loader (``glmprep.loader``) plus what training needs.
 
-    ShardSet(paths)                  every shard opened through glmprep.schemas (memory-mapped,
-                                     no copy of token data), metadata checked to agree
+    open_shards(data, expected)      glmprep.loader's ShardSet, tokenizers checked to agree
     split_rows(shards, fraction)     train / held-out row indices, by document key hash or by shard
-    BatchStream(shards, rows, ...)   endless shuffled batches; ``state()`` resumes exactly
-    epoch_batches(...)               one epoch's batches; ``collate`` pads rows to a batch
+    BatchStream(shards, rows, ...)   endless shuffled batches (GLMLoader); ``state()`` resumes exactly
+    epoch_batches(...)               the held-out rows once, shortest first
+    count_ids(shards, rows)          token counts, for the vocabulary and the unigram baseline
 
-A batch is a dict of NumPy arrays with the shard's names (GLM_SPEC §2), original token ids:
-
-    input_ids, target_ids             [B, T] int64, padded with PAD
-    loss_mask                         [B, T] uint8, 0 on padding
-    position_ids, block_position_ids  [B, T] int64, 0 on padding
-    sep, lengths                      [B] int64
-    objective                         [B] int8, index into glmprep.schemas.OBJECTIVES
+Batches are ``glmprep.loader.collate``'s (original token ids; see that module).
 """
 from __future__ import annotations
 
 import hashlib
-import os
-from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterator, Mapping, Optional, Tuple
 
 import numpy as np
-import pyarrow.compute as pc
 
-from glmprep.schemas import OBJECTIVES, ShardFormatError, ShardReader
-from glmprep.schemas.manifest import MANIFEST_NAME, manifest_shard_paths
-from glmprep.schemas.reader import expand_paths
-from glmprep.schemas.shard import TOKEN_COLUMNS
+from glmprep import loader
+from glmprep.loader import GLMLoader, ShardSet, collate, epoch_order, shard_paths
+from glmprep.schemas import ShardFormatError
 
 # What must agree between shards, a checkpoint and a tokenizer for ids to mean the same thing.
 TOKENIZER_FIELDS = ("tokenizer_name", "tokenizer_sha256", "base_vocab_size", "vocab_size", "special_tokens")
-# Rows sorted by length within windows of this many batches waste less on padding;
-# the window is shuffled first and the batch order after, so order stays random.
-BUCKET_BATCHES = 32
 
 
 class TokenizerMismatch(ValueError):
@@ -55,104 +43,42 @@ def check_tokenizer(expected: Mapping[str, object], found: Mapping[str, object],
                                 + "\nShards must be built with the same tokenizer as the model reading them.")
 
 
-def shard_paths(data: str) -> List[str]:
-    """Shard files of ``data``: a directory (its manifest's order, else part-*.arrow), a file or a glob."""
-    if os.path.isdir(data) and os.path.exists(os.path.join(data, MANIFEST_NAME)):
-        paths = manifest_shard_paths(data)  # ManifestError for a malformed one or a path leaving data
-        if paths:
-            return paths
-    paths = [p for p in expand_paths([data]) if os.path.isfile(p)]
-    if not paths:
-        raise FileNotFoundError(f"no shards (*.arrow) found at {data}")
-    return paths
+def open_shards(data: str, expected_tokenizer: Optional[Mapping[str, object]] = None,
+                expected_from: str = "the checkpoint") -> ShardSet:
+    """``ShardSet`` of the shards at ``data`` (directory, file or glob) whose tokenizers agree
+    with each other (and with ``expected_tokenizer``); ShardFormatError if unreadable."""
+    shards = loader.open_shards(data)
+    first = tokenizer_fingerprint(shards.metadata)
+    for r in shards.readers[1:]:
+        check_tokenizer(first, tokenizer_fingerprint(r.metadata), r.path, shards.paths[0])
+    if expected_tokenizer is not None:
+        for r in shards.readers:
+            check_tokenizer(tokenizer_fingerprint(expected_tokenizer), tokenizer_fingerprint(r.metadata),
+                            r.path, expected_from)
+    return shards
 
 
-class ShardSet:
-    """Several shards seen as one list of rows. Token columns stay in the memory maps.
+def count_ids(shards: ShardSet, rows: np.ndarray, column: str = "target_ids", loss_only: bool = True) -> np.ndarray:
+    """How often each id occurs in ``column`` of ``rows`` ([vocab_size] int64), vectorised per chunk.
 
-    Row ``r`` lives in shard ``shard_of[r]``, record batch ``chunk_of[r]``, at ``row_in_chunk[r]``.
+    With ``loss_only`` only positions with loss_mask 1 count (the Part B targets).
     """
-
-    def __init__(self, paths: Sequence[str], expected_tokenizer: Optional[Mapping[str, object]] = None,
-                 expected_from: str = "the checkpoint"):
-        if not paths:
-            raise FileNotFoundError("no shards given")
-        self.paths = list(paths)
-        self.readers = [ShardReader(p) for p in self.paths]
-        self.metadata = self.readers[0].metadata
-        self.tokenizer = tokenizer_fingerprint(self.metadata)
-        for r in self.readers[1:]:
-            check_tokenizer(self.tokenizer, tokenizer_fingerprint(r.metadata), r.path, self.paths[0])
-        if expected_tokenizer is not None:
-            for r in self.readers:
-                check_tokenizer(tokenizer_fingerprint(expected_tokenizer), tokenizer_fingerprint(r.metadata),
-                                r.path, expected_from)
-        self.seq_len = max(r.metadata.seq_len for r in self.readers)
-        self.pad_id = int(self.metadata.special_tokens["PAD"])
-        # name -> [(values, offsets) per (shard, chunk)], zero-copy views of the memory maps
-        self._chunks: Dict[str, List[Tuple[np.ndarray, np.ndarray]]] = {}
-        shard_of, chunk_of, row_in, sep, obj, key = [], [], [], [], [], []
-        self._chunk_ids: List[Tuple[int, int]] = []
-        for s, reader in enumerate(self.readers):
-            table = reader.table
-            for c, n in enumerate(len(chunk) for chunk in table.column("sep").chunks):
-                self._chunk_ids.append((s, c))
-                shard_of.append(np.full(n, s, np.int32))
-                chunk_of.append(np.full(n, len(self._chunk_ids) - 1, np.int32))
-                row_in.append(np.arange(n, dtype=np.int64))
-            sep.append(reader.column("sep").astype(np.int64))
-            codes = {o: i for i, o in enumerate(OBJECTIVES)}
-            obj.append(np.array([codes[o] for o in reader.column("objective")], dtype=np.int8))
-            first = pc.list_element(table.column("source_ids"), 0).to_pylist()
-            key.extend(first)
-        self.shard_of = np.concatenate(shard_of)         # [R]
-        self.chunk_of = np.concatenate(chunk_of)         # [R] index into _chunk_ids
-        self.row_in_chunk = np.concatenate(row_in)       # [R]
-        self.sep = np.concatenate(sep)                   # [R]
-        self.objective = np.concatenate(obj)             # [R]
-        self.document_key = key                          # [R] first source document of each row
-        self.lengths = np.concatenate([np.diff(offsets) for _, offsets in self.column_chunks("input_ids")]
-                                      ).astype(np.int64)  # [R]
-
-    def __len__(self) -> int:
-        return len(self.sep)
-
-    def column_chunks(self, name: str) -> List[Tuple[np.ndarray, np.ndarray]]:
-        """(values, offsets) per record batch of every shard, in row order (zero-copy for ids)."""
-        if name not in self._chunks:
-            out = []
-            for s, c in self._chunk_ids:
-                arr = self.readers[s].table.column(name).chunk(c)
-                out.append((arr.values.to_numpy(zero_copy_only=False), arr.offsets.to_numpy()))
-            self._chunks[name] = out
-        return self._chunks[name]
-
-    def row_tokens(self, name: str, r: int) -> np.ndarray:
-        values, offsets = self.column_chunks(name)[self.chunk_of[r]]
-        i = self.row_in_chunk[r]
-        return values[offsets[i]:offsets[i + 1]]
-
-    def count_ids(self, rows: np.ndarray, column: str = "target_ids", loss_only: bool = True) -> np.ndarray:
-        """How often each id occurs in ``column`` of ``rows`` ([vocab_size] int64), vectorised per chunk.
-
-        With ``loss_only`` only positions with loss_mask 1 count (the Part B targets).
-        """
-        keep_row = np.zeros(len(self), dtype=bool)
-        keep_row[rows] = True
-        counts = np.zeros(int(self.metadata.vocab_size), dtype=np.int64)
-        masks = self.column_chunks("loss_mask") if loss_only else None
-        first = 0
-        for k, (values, offsets) in enumerate(self.column_chunks(column)):
-            n = len(offsets) - 1
-            row_of_value = np.repeat(np.arange(n), np.diff(offsets))   # [values in chunk]
-            keep = keep_row[first:first + n][row_of_value]
-            vals = values[offsets[0]:offsets[-1]]
-            if masks is not None:
-                m, moff = masks[k]
-                keep &= m[moff[0]:moff[-1]].astype(bool)
-            counts += np.bincount(vals[keep].astype(np.int64), minlength=len(counts))
-            first += n
-        return counts
+    keep_row = np.zeros(len(shards), dtype=bool)
+    keep_row[rows] = True
+    counts = np.zeros(int(shards.metadata.vocab_size), dtype=np.int64)
+    masks = shards.column_chunks("loss_mask") if loss_only else None
+    first = 0
+    for k, (values, offsets) in enumerate(shards.column_chunks(column)):
+        n = len(offsets) - 1
+        row_of_value = np.repeat(np.arange(n), np.diff(offsets))   # [values in chunk]
+        keep = keep_row[first:first + n][row_of_value]
+        vals = values[offsets[0]:offsets[-1]]
+        if masks is not None:
+            m, moff = masks[k]
+            keep &= m[moff[0]:moff[-1]].astype(bool)
+        counts += np.bincount(vals[keep].astype(np.int64), minlength=len(counts))
+        first += n
+    return counts
 
 
 def document_hash(key: str, seed: int) -> float:
@@ -184,86 +110,49 @@ def split_rows(shards: ShardSet, eval_fraction: float, by: str = "document", see
     return np.flatnonzero(~held), np.flatnonzero(held)
 
 
-def collate(shards: ShardSet, rows: Sequence[int], pad_to: Optional[int] = None) -> Dict[str, np.ndarray]:
-    """Rows -> one batch padded to its longest row (or ``pad_to``): PAD ids, loss 0, positions 0."""
-    rows = np.asarray(rows, dtype=np.int64)
-    lengths = shards.lengths[rows]                                      # [B]
-    T = int(pad_to or lengths.max())
-    if lengths.max() > T:
-        raise ValueError(f"a row of {lengths.max()} tokens does not fit pad_to={T}")
-    B = len(rows)
-    batch = {name: np.zeros((B, T), dtype=np.uint8 if name == "loss_mask" else np.int64)
-             for name in TOKEN_COLUMNS}
-    batch["input_ids"][:] = shards.pad_id
-    batch["target_ids"][:] = shards.pad_id
-    for b, r in enumerate(rows):
-        n = lengths[b]
-        for name in TOKEN_COLUMNS:
-            batch[name][b, :n] = shards.row_tokens(name, r)
-    batch["sep"] = shards.sep[rows]
-    batch["lengths"] = lengths
-    batch["objective"] = shards.objective[rows]
-    return batch
-
-
-def epoch_order(rows: np.ndarray, lengths: np.ndarray, batch_size: int, seed: int, epoch: int,
-                bucket: bool = True) -> List[np.ndarray]:
-    """One epoch's batches of row indices, the same for the same (seed, epoch).
-
-    Rows are shuffled; with ``bucket``, each window of BUCKET_BATCHES batches is sorted
-    by length before cutting (less padding), then the batches are shuffled.
-    """
-    rng = np.random.default_rng([seed, epoch])
-    order = np.asarray(rows)[rng.permutation(len(rows))]
-    if bucket:
-        w = batch_size * BUCKET_BATCHES
-        order = np.concatenate([win[np.argsort(lengths[win], kind="stable")]
-                                for win in np.split(order, range(w, len(order), w))] or [order])
-    batches = np.split(order, range(batch_size, len(order), batch_size))
-    return [batches[i] for i in rng.permutation(len(batches))]
-
-
 class BatchStream:
-    """Endless training batches: epoch after epoch of ``epoch_order``; resumable from ``state()``."""
+    """Endless training batches of the trainer's rows, through ``glmprep.loader.GLMLoader``;
+    ``state()`` (batches consumed) resumes exactly."""
 
     def __init__(self, shards: ShardSet, rows: np.ndarray, batch_size: int, seed: int,
                  pad_to: Optional[int] = None, state: Optional[Mapping[str, int]] = None):
         if len(rows) == 0:
             raise ValueError("no training rows")
-        self.shards, self.rows, self.batch_size, self.seed, self.pad_to = shards, rows, batch_size, seed, pad_to
-        self.epoch = int(state["epoch"]) if state else 0
-        self.position = int(state["position"]) if state else 0
-        self._order = epoch_order(rows, shards.lengths, batch_size, seed, self.epoch)
+        self.loader = GLMLoader(shards, batch_size, seed=seed, rows=rows, pad_to=pad_to)
+        self.position = cursor_position(state, len(self.loader))
+        self._batches = iter(GLMLoader(shards, batch_size, seed=seed, rows=rows, pad_to=pad_to,
+                                       start=self.position))
 
     def state(self) -> Dict[str, int]:
-        """Where the next batch comes from; order is a function of (seed, epoch), so this is all."""
-        return {"epoch": self.epoch, "position": self.position}
+        """Batches handed out so far; the order is a function of (seed, epoch), so this is all."""
+        return {"batches": self.position}
 
     def __iter__(self) -> Iterator[Dict[str, np.ndarray]]:
         return self
 
     def __next__(self) -> Dict[str, np.ndarray]:
-        if self.position >= len(self._order):
-            self.epoch, self.position = self.epoch + 1, 0
-            self._order = epoch_order(self.rows, self.shards.lengths, self.batch_size, self.seed, self.epoch)
-        rows = self._order[self.position]
+        batch = next(self._batches)
         self.position += 1
-        return collate(self.shards, rows, self.pad_to)
+        return batch
+
+
+def cursor_position(state: Optional[Mapping[str, int]], per_epoch: int) -> int:
+    """Batches consumed, from a checkpoint's data cursor: ``{"batches": n}``, or the older
+    ``{"epoch": e, "position": p}``."""
+    if not state:
+        return 0
+    if "batches" in state:
+        return int(state["batches"])
+    return int(state.get("epoch", 0)) * per_epoch + int(state.get("position", 0))
 
 
 def epoch_batches(shards: ShardSet, rows: np.ndarray, batch_size: int,
                   pad_to: Optional[int] = None) -> Iterator[Dict[str, np.ndarray]]:
     """The rows once, in order of length (evaluation: no shuffling, little padding)."""
-    order = np.asarray(rows)[np.argsort(shards.lengths[rows], kind="stable")]
-    for start in range(0, len(order), batch_size):
-        yield collate(shards, order[start:start + batch_size], pad_to)
+    return iter(GLMLoader(shards, batch_size, rows=rows, shuffle=False, epochs=1, pad_to=pad_to)) \
+        if len(rows) else iter(())
 
 
-def open_shards(data: str, expected_tokenizer: Optional[Mapping[str, object]] = None,
-                expected_from: str = "the checkpoint") -> ShardSet:
-    """``ShardSet`` of the shards at ``data`` (directory, file or glob); ShardFormatError if unreadable."""
-    return ShardSet(shard_paths(data), expected_tokenizer, expected_from)
-
-
-__all__ = ["ShardSet", "ShardFormatError", "TokenizerMismatch", "BatchStream", "collate", "epoch_batches",
-           "epoch_order", "open_shards", "shard_paths", "split_rows", "check_tokenizer", "tokenizer_fingerprint"]
+__all__ = ["ShardSet", "ShardFormatError", "TokenizerMismatch", "BatchStream", "collate", "count_ids",
+           "epoch_batches", "epoch_order", "open_shards", "shard_paths", "split_rows", "check_tokenizer",
+           "tokenizer_fingerprint"]

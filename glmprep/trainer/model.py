@@ -18,6 +18,8 @@ from typing import Dict, Tuple
 
 import numpy as np
 
+from glmprep.loader import attention_mask
+
 Params = Dict[str, np.ndarray]
 
 
@@ -46,27 +48,39 @@ class GLMConfig:
         return asdict(self)
 
 
-def init_params(cfg: GLMConfig, seed: int = 0) -> Params:
-    """Random N(0, init_std) weights; residual output projections scaled by 1/sqrt(2 n_layers)."""
-    rng = np.random.default_rng(seed)
-    D, F, std = cfg.d_model, cfg.hidden, cfg.init_std
-    proj_std = std / math.sqrt(2 * cfg.n_layers)  # keeps the residual stream's variance flat in depth
-
-    def normal(shape, s=std):
-        return rng.normal(0.0, s, size=shape)
-
-    p = {"wte": normal((cfg.vocab_size, D)), "wpe": normal((cfg.n_positions, D)),
-         "wbpe": normal((cfg.n_block_positions, D))}
+def param_shapes(cfg: GLMConfig) -> Dict[str, Tuple[int, ...]]:
+    """Name -> shape of every parameter, in the order ``init_params`` draws them."""
+    D, F = cfg.d_model, cfg.hidden
+    shapes: Dict[str, Tuple[int, ...]] = {"wte": (cfg.vocab_size, D), "wpe": (cfg.n_positions, D),
+                                          "wbpe": (cfg.n_block_positions, D)}
     for i in range(cfg.n_layers):
-        p.update({
-            f"h{i}.ln_1.g": np.ones(D), f"h{i}.ln_1.b": np.zeros(D),
-            f"h{i}.attn.w_qkv": normal((D, 3 * D)), f"h{i}.attn.b_qkv": np.zeros(3 * D),
-            f"h{i}.attn.w_o": normal((D, D), proj_std), f"h{i}.attn.b_o": np.zeros(D),
-            f"h{i}.ln_2.g": np.ones(D), f"h{i}.ln_2.b": np.zeros(D),
-            f"h{i}.mlp.w_fc": normal((D, F)), f"h{i}.mlp.b_fc": np.zeros(F),
-            f"h{i}.mlp.w_proj": normal((F, D), proj_std), f"h{i}.mlp.b_proj": np.zeros(D),
+        shapes.update({
+            f"h{i}.ln_1.g": (D,), f"h{i}.ln_1.b": (D,),
+            f"h{i}.attn.w_qkv": (D, 3 * D), f"h{i}.attn.b_qkv": (3 * D,),
+            f"h{i}.attn.w_o": (D, D), f"h{i}.attn.b_o": (D,),
+            f"h{i}.ln_2.g": (D,), f"h{i}.ln_2.b": (D,),
+            f"h{i}.mlp.w_fc": (D, F), f"h{i}.mlp.b_fc": (F,),
+            f"h{i}.mlp.w_proj": (F, D), f"h{i}.mlp.b_proj": (D,),
         })
-    p["ln_f.g"], p["ln_f.b"] = np.ones(D), np.zeros(D)
+    shapes.update({"ln_f.g": (D,), "ln_f.b": (D,)})
+    return shapes
+
+
+def init_params(cfg: GLMConfig, seed: int = 0) -> Params:
+    """Random N(0, init_std) weights; residual output projections scaled by 1/sqrt(2 n_layers);
+    layer-norm gains 1 and biases 0."""
+    rng = np.random.default_rng(seed)
+    std = cfg.init_std
+    proj_std = std / math.sqrt(2 * cfg.n_layers)  # keeps the residual stream's variance flat in depth
+    p = {}
+    for name, shape in param_shapes(cfg).items():
+        last = name.rsplit(".", 1)[-1]
+        if last == "g":
+            p[name] = np.ones(shape)
+        elif last == "b" or last.startswith("b_"):
+            p[name] = np.zeros(shape)
+        else:
+            p[name] = rng.normal(0.0, proj_std if last in ("w_o", "w_proj") else std, size=shape)
     return {k: v.astype(cfg.dtype) for k, v in p.items()}
 
 
@@ -81,23 +95,6 @@ def prefixed(grads: Params, prefix: str) -> Params:
 
 
 # --------------------------------------------------------------------------- mask
-def attention_mask(sep: np.ndarray, lengths: np.ndarray, T: int) -> np.ndarray:
-    """Which keys each query sees (GLM_SPEC §2): all of Part A, and Part B causally; never padding.
-
-    >>> attention_mask(np.array([2]), np.array([4]), 5)[0].astype(int)
-    array([[1, 1, 0, 0, 0],
-           [1, 1, 0, 0, 0],
-           [1, 1, 1, 0, 0],
-           [1, 1, 1, 1, 0],
-           [1, 1, 1, 1, 0]])
-    """
-    q = np.arange(T)[None, :, None]                   # [1, T, 1]
-    k = np.arange(T)[None, None, :]                   # [1, 1, T]
-    sep = np.asarray(sep)[:, None, None]              # [B, 1, 1]
-    length = np.asarray(lengths)[:, None, None]       # [B, 1, 1]
-    return ((k < sep) | (k <= q)) & (k < length)      # [B, T, T] bool
-
-
 def mask_bias(mask: np.ndarray, dtype) -> np.ndarray:
     """[B, T, T] bool -> [B, 1, T, T] additive bias: 0 where visible, -inf where not."""
     return np.where(mask, 0.0, -np.inf).astype(dtype)[:, None]
@@ -273,14 +270,23 @@ def cross_entropy_backward(cache):
 
 
 # --------------------------------------------------------------------------- the model
-def hidden_states(params: Params, cfg: GLMConfig, ids, pos, bpos, sep, lengths):
-    """The final layer-normed hidden states: [B, T] inputs -> [B, T, D], plus the cache for backward."""
+# Loss positions whose logits [N, V] are computed at once when no gradient is needed: 1024
+# positions of a 100k vocabulary in float32 are 0.4 GB, where a whole batch's were gigabytes.
+LOSS_CHUNK = 1024
+
+
+def hidden_states(params: Params, cfg: GLMConfig, ids, pos, bpos, sep, lengths, keep_cache: bool = True):
+    """The final layer-normed hidden states: [B, T] inputs -> [B, T, D], plus the cache for
+    backward (without ``keep_cache`` each layer's activations are freed as soon as the next
+    layer has them: evaluation holds one layer's, not all of them)."""
     x, c_emb = embed(params, ids, pos, bpos)                         # [B, T, D]
     bias = mask_bias(attention_mask(sep, lengths, ids.shape[1]), x.dtype)  # [B, 1, T, T]
     c_blocks = []
     for i in range(cfg.n_layers):
         x, c = block(sub(params, f"h{i}"), x, bias, cfg)             # [B, T, D]
-        c_blocks.append(c)
+        if keep_cache:
+            c_blocks.append(c)
+        del c
     h, c_lnf = layer_norm(sub(params, "ln_f"), x, cfg.ln_eps)        # [B, T, D]
     return h, (c_emb, c_blocks, c_lnf)
 
@@ -300,19 +306,24 @@ def loss_and_grads(params: Params, cfg: GLMConfig, batch, denom: float = 0.0,
                    need_grads: bool = True) -> Tuple[float, Params, np.ndarray]:
     """Mean cross-entropy over the batch's loss positions, its gradients, and the per-position losses.
 
-    ``batch`` holds compacted ids: input_ids, target_ids, loss_mask, position_ids,
-    block_position_ids [B, T]; sep, lengths [B]. The loss is summed and divided by
+    ``batch`` is ``glmprep.loader.collate``'s with compacted ids: input_ids, target_ids,
+    loss_mask [B, T]; position_ids [B, 2, T]; sep, lengths [B]. The loss is summed and divided by
     ``denom`` (default: this batch's number of loss positions), so gradient accumulation
     over several batches divides by the total once. Logits are computed only at loss
     positions.
     """
-    h, cache = hidden_states(params, cfg, batch["input_ids"], batch["position_ids"],
-                             batch["block_position_ids"], batch["sep"], batch["lengths"])
+    h, cache = hidden_states(params, cfg, batch["input_ids"], batch["position_ids"][:, 0],
+                             batch["position_ids"][:, 1], batch["sep"], batch["lengths"],
+                             keep_cache=need_grads)
     where = np.nonzero(batch["loss_mask"])                  # 2 x [N]
     denom = denom or max(len(where[0]), 1)
+    if not need_grads:  # logits [N, V] a chunk of positions at a time: memory bounded by the chunk
+        h_sel, targets = h[where], batch["target_ids"][where]
+        losses = np.concatenate([cross_entropy(h_sel[i:i + LOSS_CHUNK], params["wte"],
+                                               targets[i:i + LOSS_CHUNK], 1.0)[2]
+                                 for i in range(0, len(targets), LOSS_CHUNK)] or [np.zeros(0, h.dtype)])
+        return float(losses.sum() / denom), {}, losses
     loss, c_ce, losses = cross_entropy(h[where], params["wte"], batch["target_ids"][where], denom)
-    if not need_grads:
-        return float(loss), {}, losses
     dh_sel, dwte_out = cross_entropy_backward(c_ce)         # [N, D], [V, D]
     dh = np.zeros_like(h)
     dh[where] = dh_sel                                      # [B, T, D]; zero off the loss positions

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Dict
+from typing import Callable, Dict, Optional
 
 import numpy as np
 
 from glmprep.schemas import OBJECTIVES
 from glmprep.trainer import model as M
-from glmprep.trainer.data import BatchStream, ShardSet, epoch_batches
+from glmprep.trainer.data import BatchStream, ShardSet, count_ids, epoch_batches
 from glmprep.trainer.vocab import VocabMap
 
 
@@ -128,14 +128,17 @@ def train_step(state: TrainState, stream: BatchStream) -> Dict[str, float]:
             "loss_tokens": denom}
 
 
-def evaluate(state: TrainState, shards: ShardSet, rows: np.ndarray, batch_size: int = 32
-             ) -> Dict[str, Dict[str, float]]:
+def evaluate(state: TrainState, shards: ShardSet, rows: np.ndarray, batch_size: int = 32,
+             progress: Optional[Callable[[int, int], None]] = None) -> Dict[str, Dict[str, float]]:
     """Held-out cross-entropy (nats per Part B target) per objective and over all rows.
 
+    Streams the rows in batches (memory: one batch's activations of one layer, and logits of
+    ``model.LOSS_CHUNK`` positions); ``progress(done, total)`` is called after each batch.
     Returns ``{objective | "all": {"loss": ..., "tokens": ..., "unknown": targets outside the vocabulary}}``.
     """
     sums = {o: [0.0, 0, 0] for o in OBJECTIVES + ("all",)}
-    for batch in epoch_batches(shards, rows, batch_size):
+    total = -(-len(rows) // batch_size)
+    for done, batch in enumerate(epoch_batches(shards, rows, batch_size), 1):
         cb = compact_batch(batch, state.vocab)
         _, _, losses = M.loss_and_grads(state.params, state.model_cfg, cb, need_grads=False)
         where = np.nonzero(batch["loss_mask"])
@@ -149,13 +152,15 @@ def evaluate(state: TrainState, shards: ShardSet, rows: np.ndarray, batch_size: 
         sums["all"][0] += float(losses.sum())
         sums["all"][1] += len(losses)
         sums["all"][2] += int(unknown.sum())
+        if progress is not None:
+            progress(done, total)
     return {k: {"loss": s / n if n else float("nan"), "tokens": n, "unknown": u}
             for k, (s, n, u) in sums.items()}
 
 
 def unigram_probs(shards: ShardSet, train_rows: np.ndarray, vocab: VocabMap) -> np.ndarray:
     """[V] add-one smoothed frequencies of the training rows' Part B targets, in compact ids."""
-    counts = shards.count_ids(train_rows)                       # [full vocab]
+    counts = count_ids(shards, train_rows)                       # [full vocab]
     compact = np.bincount(vocab.encode(np.arange(len(counts))), weights=counts, minlength=len(vocab))
     compact += 1.0  # every class, the unknown slot included, stays possible
     return compact / compact.sum()
@@ -168,7 +173,7 @@ def unigram_baseline(shards: ShardSet, train_rows: np.ndarray, eval_rows: np.nda
     out = {}
     for k, name in enumerate(OBJECTIVES + ("all",)):
         rows = eval_rows if name == "all" else eval_rows[shards.objective[eval_rows] == k]
-        counts = shards.count_ids(rows)                         # [full vocab]
+        counts = count_ids(shards, rows)                         # [full vocab]
         n = counts.sum()
         out[name] = float(-(counts * logp[vocab.encode(np.arange(len(counts)))]).sum() / n) if n else float("nan")
     return out
@@ -179,8 +184,8 @@ def build_vocab(shards: ShardSet, train_rows: np.ndarray, compact: bool) -> Voca
     full = int(shards.metadata.vocab_size)
     if not compact:
         return VocabMap.identity(full)
-    present = shards.count_ids(train_rows, "input_ids", loss_only=False) \
-        + shards.count_ids(train_rows, "target_ids", loss_only=False)
+    present = count_ids(shards, train_rows, "input_ids", loss_only=False) \
+        + count_ids(shards, train_rows, "target_ids", loss_only=False)
     return VocabMap.from_counts(present, keep=shards.metadata.special_tokens.values())
 
 

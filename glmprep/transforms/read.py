@@ -130,8 +130,10 @@ class SplitFileDoFn(beam.DoFn):
 class ReadRangeDoFn(beam.DoFn):
     """``ReadRange`` -> documents, and reject dicts on the ``rejects`` tag.
 
-    ``note_progress(name, n)`` is told ``docs_read`` per document and ``bytes_read`` per
-    range read (the wiring layer passes its progress line's ``note``; a picklable function)."""
+    ``note_progress(name, n)`` is told ``docs_read`` and ``bytes_read`` (the document's text
+    in UTF-8 bytes, uncompressed) per document, so the progress line moves within a file
+    (the wiring layer passes its progress line's ``note``; a picklable function). The
+    ``bytes_read`` counter counts the range's bytes as stored."""
 
     def __init__(self, options: ReadOptions, note_progress: Callable[[str, int], None] = _no_progress):
         self._options = options
@@ -149,13 +151,13 @@ class ReadRangeDoFn(beam.DoFn):
             else:
                 self._counters[DOCS_READ].inc()
                 self._note_progress(DOCS_READ, 1)
+                self._note_progress(BYTES_READ, len(item[1].encode("utf-8", "surrogatepass")))
                 yield item
         changed = changed_file_reject(rng, stat_input(rng.file.path))
         if changed is not None:
             self._counters[changed["reason"]].inc()
             print(f"glmprep: warning: {changed['detail']}", file=sys.stderr, flush=True)
             yield beam.pvalue.TaggedOutput(REJECTS, changed)
-        self._note_progress(BYTES_READ, size)
 
 
 class ReadDocuments(beam.PTransform):

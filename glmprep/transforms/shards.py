@@ -333,13 +333,14 @@ class WriteShardDoFn(beam.DoFn):
 
     def __init__(self, output_dir: str, sample_options: SampleOptions, ranks_path: Optional[str],
                  extra_metadata: Dict[str, object], sort_bytes: int = SORT_BYTES,
-                 identify_language: bool = True):
+                 identify_language: bool = True, compression: str = "none"):
         self.sort_bytes = sort_bytes
         self.output_dir = output_dir
         self.sample_options = sample_options
         self.ranks_path = ranks_path
         self.extra_metadata = extra_metadata
         self.identify_language = identify_language
+        self.compression = compression  # Arrow IPC buffer compression (schemas.shard.COMPRESSIONS)
         self.rows = Metrics.counter("shards", "samples")
         self.msecs = Metrics.counter("shards", "msecs")
 
@@ -390,7 +391,8 @@ class WriteShardDoFn(beam.DoFn):
         try:
             sink = _HashingSink(FileSystems.create(temp))
             try:
-                counts = write_shard_columns(pa.PythonFile(sink, mode="w"), batches(), self.metadata)
+                counts = write_shard_columns(pa.PythonFile(sink, mode="w"), batches(), self.metadata,
+                                             self.compression)
             finally:
                 sink.close()
         except OSError as exc:  # disk full, read-only, quota: one line, no partial file
@@ -411,8 +413,10 @@ class WriteShards(beam.PTransform):
 
     def __init__(self, output_dir: str, sample_options: SampleOptions, ranks_path: Optional[str] = None,
                  num_shards: int = 0, tokens_per_shard: int = 50_000_000,
-                 extra_metadata: Optional[Dict[str, object]] = None, identify_language: bool = True):
+                 extra_metadata: Optional[Dict[str, object]] = None, identify_language: bool = True,
+                 compression: str = "none"):
         super().__init__()
+        self.compression = compression
         self.output_dir = output_dir
         self.sample_options = sample_options
         self.ranks_path = ranks_path
@@ -440,6 +444,6 @@ class WriteShards(beam.PTransform):
             | "GroupByShard" >> beam.GroupByKey()
             | "BuildAndWrite" >> beam.ParDo(
                 WriteShardDoFn(self.output_dir, self.sample_options, self.ranks_path, self.extra_metadata,
-                               identify_language=self.identify_language),
+                               identify_language=self.identify_language, compression=self.compression),
                 num_shards=num_shards)
         )
