@@ -46,8 +46,8 @@ def test_run_repeats_from_its_run_toml(tmp_path):
     values, beam_flags = load_config(str(first / RUN_CONFIG_NAME))
     assert beam_flags == ["--direct_running_mode=in_memory"]
     every = {f.field for _, cls in STAGES for f in flags_of(cls)} - {"config"}
-    # left out, None being their default: the bundled tokenizer, no recipe, every language, no mixture file
-    assert every - set(values) == {"tokenizer", "recipe", "languages", "mixture", "total_tokens"}
+    # left out, None being their default: the bundled tokenizer, no recipe, no special-token map, every language, no mixture file
+    assert every - set(values) == {"tokenizer", "recipe", "special_tokens", "languages", "mixture", "total_tokens"}
     assert values["seq_len"] == 128
     assert values["max_words"] is None
     assert values["no_symbol_ratio"]

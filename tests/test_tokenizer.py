@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import base64
+import json
+import os
 
 import pytest
 import tiktoken
 
 from glmprep.core import tokenizer as tokenizer_module
-from glmprep.core.tokenizer import SPECIAL_TOKENS, GLMTokenizer, TokenizerError
+from glmprep.core.tokenizer import SPECIAL_TOKENS, GLMTokenizer, TokenizerError, read_special_tokens
+
+from support import SAMPLE_DIR
 
 CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
 TEXTS = ["Hello, world! The river rose after rain.", "河水在三天的雨后上涨了。桥还好吗？",
@@ -77,3 +81,66 @@ def test_bad_ranks_files_give_clear_errors(tmp_path):
     bad.write_text("this is not a ranks file at all\n")
     with pytest.raises(TokenizerError, match="bad.tiktoken:1"):
         GLMTokenizer(str(bad))
+
+
+# --------------------------------------------------------------------------- a checkpoint's own special ids
+def tiny_ranks(path):
+    """A ranks file of the 256 bytes plus a few merges: 262 base ids."""
+    tokens = [bytes([b]) for b in range(256)] + [b"th", b"he", b"the", b" t", b"in", b"an"]
+    path.write_text("".join(f"{base64.b64encode(t).decode()} {i}\n" for i, t in enumerate(tokens)))
+    return str(path)
+
+
+def glm4_style_config(path, base=262):
+    """tokenizer_config.json in GLM-4's layout: added_tokens_decoder after the ranks, eos = pad."""
+    contents = ["<|endoftext|>", "[MASK]", "[gMASK]", "[sMASK]", "<sop>", "<eop>", "<|system|>", "<|user|>"]
+    decoder = {str(base + i): {"content": c, "lstrip": False, "normalized": False, "rstrip": False,
+                               "single_word": False, "special": True} for i, c in enumerate(contents)}
+    path.write_text(json.dumps({"added_tokens_decoder": decoder, "eos_token": "<|endoftext|>",
+                                "pad_token": "<|endoftext|>", "tokenizer_class": "ChatGLM4Tokenizer"}))
+    return str(path)
+
+
+def test_glm4_style_config_gives_the_checkpoint_ids(tmp_path):
+    ranks, config = tiny_ranks(tmp_path / "tiny.tiktoken"), glm4_style_config(tmp_path / "tokenizer_config.json")
+    tok = GLMTokenizer(ranks, special_tokens=read_special_tokens(config))
+    ids = tok.specials.as_map()
+    assert tok.base_vocab_size == 262
+    assert (ids["[MASK]"], ids["[gMASK]"], ids["[sMASK]"], ids["sop"], ids["eop"]) == (263, 264, 265, 266, 267)
+    assert ids["eos"] == ids["PAD"] == 262               # eos and PAD share one id, as GLM-4's do
+    assert ids["ENC"] == 270                             # not in the config: after the highest id given
+    assert tok.vocab_size == 271
+    assert tok.decode([262, 263]) == "eos[MASK]"         # a shared id reads as eos
+
+
+def test_special_ids_in_the_base_vocabulary_or_shared_are_refused(tmp_path):
+    ranks = tiny_ranks(tmp_path / "tiny.tiktoken")
+    with pytest.raises(TokenizerError, match="collides with base rank 5"):
+        GLMTokenizer(ranks, special_tokens={"[MASK]": 5})
+    with pytest.raises(TokenizerError, match="sop and eop share id 300"):
+        GLMTokenizer(ranks, special_tokens={"sop": 300, "eop": 300})
+    with pytest.raises(TokenizerError, match="unknown special token"):
+        GLMTokenizer(ranks, special_tokens={"<sop>": 300})
+
+
+def test_run_builds_shards_with_the_checkpoints_ids(tmp_path):
+    from glmprep.core.validate import validate_paths
+    from glmprep.pipeline.cli import main
+    from glmprep.schemas.reader import ShardReader
+
+    ranks, config = tiny_ranks(tmp_path / "tiny.tiktoken"), glm4_style_config(tmp_path / "tokenizer_config.json")
+    out = tmp_path / "out"
+    assert main(["run", "--input", os.path.join(SAMPLE_DIR, "en.jsonl.gz"), "--output", str(out), "--quiet",
+                 "--tokenizer", ranks, "--special-tokens", config, "--seq-len", "128"]) == 0
+    shard = sorted(p for p in os.listdir(out) if p.endswith(".arrow"))[0]
+    meta = ShardReader(str(out / shard)).metadata
+    assert meta.special_tokens == {"[MASK]": 263, "[sMASK]": 265, "[gMASK]": 264, "sop": 266, "eop": 267,
+                                   "ENC": 270, "eos": 262, "PAD": 262}
+    assert validate_paths([str(out)]).ok
+    # inspect and the report read the shard with its own map
+    from glmprep.core.view import tokenizer_for
+    assert tokenizer_for(ShardReader(str(out / shard)), ranks).specials.as_map() == meta.special_tokens
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"[MASK]": 7}))
+    assert main(["run", "--input", os.path.join(SAMPLE_DIR, "en.jsonl.gz"), "--output", str(tmp_path / "o2"),
+                 "--quiet", "--tokenizer", ranks, "--special-tokens", str(bad)]) == 2

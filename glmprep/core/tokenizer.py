@@ -14,10 +14,11 @@ from __future__ import annotations
 import binascii
 import hashlib
 import importlib.metadata
+import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tiktoken
@@ -112,9 +113,92 @@ class SpecialIds:
     def after(cls, base_vocab_size: int) -> "SpecialIds":
         return cls(*range(base_vocab_size, base_vocab_size + len(SPECIAL_TOKENS)))
 
+    @classmethod
+    def from_map(cls, base_vocab_size: int, given: Optional[Mapping[str, int]] = None) -> "SpecialIds":
+        """A checkpoint's own ids (``given``: some or all of SPECIAL_TOKENS); the names it
+        leaves out get ids after every id in use, in SPECIAL_TOKENS order. Refuses (one
+        TokenizerError listing every problem) an id inside the base vocabulary or two names
+        on one id, except ``eos`` and ``PAD``, which a model may share."""
+        given = dict(given or {})
+        problems = [f"unknown special token {name!r} (glmprep's are {', '.join(SPECIAL_TOKENS)})"
+                    for name in given if name not in SPECIAL_TOKENS]
+        problems += [f"{name} = {given[name]!r} is not a non-negative integer id" for name in given
+                     if name in SPECIAL_TOKENS and (not isinstance(given[name], int) or isinstance(given[name], bool)
+                                                    or given[name] < 0)]
+        if problems:
+            raise TokenizerError("special tokens: " + "; ".join(problems))
+        problems += [f"{name} = {i} collides with base rank {i} (the base vocabulary has {base_vocab_size} ids)"
+                     for name, i in given.items() if i < base_vocab_size]
+        by_id: Dict[int, List[str]] = {}
+        for name, i in given.items():
+            by_id.setdefault(i, []).append(name)
+        problems += [f"{' and '.join(names)} share id {i}" for i, names in by_id.items()
+                     if len(names) > 1 and sorted(names) != ["PAD", "eos"]]
+        if problems:
+            raise TokenizerError("special tokens: " + "; ".join(problems))
+        next_id = max([base_vocab_size - 1] + list(given.values())) + 1
+        for name in SPECIAL_TOKENS:
+            if name not in given:
+                given[name], next_id = next_id, next_id + 1
+        return cls(*(given[name] for name in SPECIAL_TOKENS))
+
     def as_map(self) -> Dict[str, int]:
         return dict(zip(SPECIAL_TOKENS, (self.mask, self.smask, self.gmask, self.sop,
                                          self.eop, self.enc, self.eos, self.pad)))
+
+
+# What a Hugging Face tokenizer_config.json calls glmprep's special tokens (its
+# ``added_tokens_decoder`` contents); eos and PAD come from its eos_token / pad_token.
+HF_SPECIAL_NAMES = {"[MASK]": "[MASK]", "[sMASK]": "[sMASK]", "[gMASK]": "[gMASK]", "<sop>": "sop",
+                    "sop": "sop", "<|startofpiece|>": "sop", "<eop>": "eop", "eop": "eop",
+                    "<|endofpiece|>": "eop", "ENC": "ENC", "[CLS]": "ENC"}
+
+
+def read_special_tokens(path: str) -> Dict[str, int]:
+    """The special-token map in ``path``: a JSON object of glmprep's names to ids
+    (``{"[MASK]": 151330, ...}``), or a Hugging Face ``tokenizer_config.json``, whose
+    ``added_tokens_decoder`` gives the ids of the tokens it names (HF_SPECIAL_NAMES) and
+    whose ``eos_token`` / ``pad_token`` name eos and PAD; glmprep's names it lacks get ids
+    after all of its added tokens. Raises TokenizerError."""
+    try:
+        with open(path, "rb") as fh:
+            data = json.loads(fh.read().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise TokenizerError(f"special tokens file {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise TokenizerError(f"special tokens file {path}: expected a JSON object")
+    if "added_tokens_decoder" not in data:
+        return data
+    decoder = data["added_tokens_decoder"]
+    try:
+        by_content = {entry["content"]: int(token_id) for token_id, entry in decoder.items()}
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise TokenizerError(f"special tokens file {path}: added_tokens_decoder must map ids to "
+                             "{\"content\": ...} entries") from None
+    found = {HF_SPECIAL_NAMES[c]: i for c, i in by_content.items() if c in HF_SPECIAL_NAMES}
+    for key, name in (("eos_token", "eos"), ("pad_token", "PAD")):
+        token = data.get(key)
+        content = token.get("content") if isinstance(token, dict) else token
+        if content in by_content:
+            found[name] = by_content[content]
+    # the names the model lacks go after every token it has (its other added tokens too)
+    next_id = max(by_content.values(), default=-1) + 1
+    for name in SPECIAL_TOKENS:
+        if name not in found:
+            found[name], next_id = next_id, next_id + 1
+    return found
+
+
+def parse_special_tokens(text: str) -> Dict[str, int]:
+    """``--special-tokens`` text: a file (``read_special_tokens``), or the map inline as
+    ``name=id,...`` (how run.toml writes it back)."""
+    if os.path.exists(text) or "=" not in text:
+        return read_special_tokens(text)
+    pairs = [part.rpartition("=") for part in text.split(",") if part.strip()]
+    try:
+        return {name.strip(): int(value) for name, _, value in pairs}
+    except ValueError:
+        raise TokenizerError(f"special tokens: expected name=id pairs, got {text!r}") from None
 
 
 class GLMTokenizer:
@@ -127,7 +211,8 @@ class GLMTokenizer:
     True
     """
 
-    def __init__(self, ranks_path: Optional[str] = None, name: Optional[str] = None):
+    def __init__(self, ranks_path: Optional[str] = None, name: Optional[str] = None,
+                 special_tokens: Optional[Mapping[str, int]] = None):
         self.ranks_path = os.path.abspath(ranks_path or default_ranks_path())
         self.name = name or os.path.splitext(os.path.basename(self.ranks_path))[0]
         ranks = load_ranks(self.ranks_path)
@@ -143,9 +228,10 @@ class GLMTokenizer:
             name=f"glmprep-{self.name}", pat_str=CL100K_PATTERN,
             mergeable_ranks=ranks, special_tokens={},
         )
-        self.specials = SpecialIds.after(self.base_vocab_size)
-        self.vocab_size = self.base_vocab_size + len(SPECIAL_TOKENS)
-        self._special_names = {v: k for k, v in self.specials.as_map().items()}
+        # a checkpoint's own ids when given (--special-tokens), else right after the ranks
+        self.specials = SpecialIds.from_map(self.base_vocab_size, special_tokens)
+        self.vocab_size = max(self.specials.as_map().values()) + 1
+        self._special_names = {v: k for k, v in reversed(self.specials.as_map().items())}  # eos before PAD
 
     # -- encoding -----------------------------------------------------------
     def encode(self, text: str) -> List[int]:
@@ -200,6 +286,8 @@ class GLMTokenizer:
 
 
 @lru_cache(maxsize=4)
-def cached_tokenizer(ranks_path: Optional[str] = None) -> GLMTokenizer:
-    """One tokenizer per process and ranks file (loading cl100k takes about a second)."""
-    return GLMTokenizer(ranks_path)
+def cached_tokenizer(ranks_path: Optional[str] = None,
+                     special_tokens: Optional[Tuple[Tuple[str, int], ...]] = None) -> GLMTokenizer:
+    """One tokenizer per process, ranks file and special-token map (loading cl100k takes
+    about a second); ``special_tokens`` as sorted (name, id) pairs, so it can be a cache key."""
+    return GLMTokenizer(ranks_path, special_tokens=dict(special_tokens) if special_tokens else None)

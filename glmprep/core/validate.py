@@ -150,7 +150,9 @@ class _ShardCheck:
         obj_mask = np.array([mask_of.get(o, -1) for o in objective], dtype=np.int64)
         is_mask_a = ~in_b & (inp >= meta.base_vocab_size) & np.isin(inp, list(mask_of.values()))
         wrong_mask = is_mask_a & (inp != np.repeat(obj_mask, lengths))
-        bad_special_a = ~in_b & np.isin(inp, [sp["sop"], sp["eop"], sp["PAD"]])
+        # (PAD may be eos's id too, and eos belongs in Part A)
+        not_in_a = [sp["sop"], sp["eop"]] + ([sp["PAD"]] if sp["PAD"] != sp["eos"] else [])
+        bad_special_a = ~in_b & np.isin(inp, not_in_a)
         self.fail("part_a_tokens", rows_where(wrong_mask | bad_special_a),
                   "Part A holds sop/eop/PAD or another objective's mask")
 

@@ -151,7 +151,8 @@ def token_cells(ids: Sequence[int], tokenizer: GLMTokenizer) -> List[Union[str, 
 
 
 def tokenizer_for(reader: ShardReader, ranks_path: Optional[str]) -> GLMTokenizer:
-    tok = cached_tokenizer(ranks_path)
+    # the shard's special-token map is the truth (a checkpoint's own ids, --special-tokens)
+    tok = cached_tokenizer(ranks_path, tuple(sorted(reader.metadata.special_tokens.items())))
     if tok.ranks_sha256 != reader.metadata.tokenizer_sha256:
         raise TokenizerError(
             f"{reader.path} was made with tokenizer {reader.metadata.tokenizer_name} "

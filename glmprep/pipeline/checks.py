@@ -6,7 +6,7 @@ import os
 from apache_beam.io.filesystems import FileSystems
 
 from glmprep.core.filters import filter_options_from
-from glmprep.core.tokenizer import TokenizerError, load_ranks
+from glmprep.core.tokenizer import SpecialIds, TokenizerError, default_ranks_path, load_ranks
 from glmprep.pipeline import outdir
 from glmprep.pipeline.api import RunConfig
 from glmprep.pipeline.local import tokenizer_threads_for
@@ -76,6 +76,13 @@ def check_inputs(cfg: RunConfig, offline: bool = False) -> None:
             load_ranks(cfg.tokenizer)
         except (TokenizerError, OSError) as exc:
             raise UsageError(str(exc)) from None
+    if cfg.sample.special_tokens and not (cfg.tokenizer and is_remote(cfg.tokenizer)):
+        # ids colliding with the base vocabulary or with each other: one line, before any work
+        try:
+            ranks = load_ranks(cfg.tokenizer or default_ranks_path())
+            SpecialIds.from_map(max(ranks.values()) + 1, cfg.sample.special_tokens)
+        except (TokenizerError, OSError) as exc:
+            raise UsageError(f"--special-tokens: {exc}") from None
     if cfg.num_shards < 0 or cfg.tokens_per_shard <= 0:
         raise UsageError("--num-shards must be ≥ 0 and --tokens-per-shard > 0")
     if not is_remote(cfg.output):

@@ -351,6 +351,9 @@ def infill_command(args) -> int:
             raise ValueError(f"the text has no {MASK_MARKER} to fill")
         ckpt = checkpoint.load(args.checkpoint)
         tokenizer = cached_tokenizer(args.tokenizer)
+        if tokenizer.ranks_sha256 == ckpt.tokenizer.get("tokenizer_sha256"):
+            # same ranks: the checkpoint's special-token map (its shards' metadata) is the truth
+            tokenizer = cached_tokenizer(args.tokenizer, tuple(sorted(ckpt.tokenizer["special_tokens"].items())))
         check_tokenizer(ckpt.tokenizer, tokenizer.metadata(), f"tokenizer {tokenizer.ranks_path}",
                         f"checkpoint {args.checkpoint}")
         filled, spans = fill_blanks(ckpt.state, tokenizer, args.text, max_span=args.max_span,

@@ -345,7 +345,8 @@ class WriteShardDoFn(beam.DoFn):
         self.msecs = Metrics.counter("shards", "msecs")
 
     def setup(self):
-        tokenizer = cached_tokenizer(self.ranks_path)
+        given = self.sample_options.special_tokens
+        tokenizer = cached_tokenizer(self.ranks_path, tuple(sorted(given.items())) if given else None)
         self.tokenizer = tokenizer
         # The language is identified again from the tokens (the text does not travel this
         # far): the same head of the same text as the language stage read, so the same answer.

@@ -9,6 +9,7 @@ import numpy as np
 
 from glmprep.core.options import number_pair, option, weights_of
 from glmprep.core.recipes import RECIPES
+from glmprep.core.tokenizer import parse_special_tokens
 from glmprep.schemas.shard import OBJECTIVES
 
 # GLM_SPEC §3 defaults.
@@ -49,6 +50,12 @@ class SampleOptions:
     enc: str = option(DEFAULT_ENC, "row: ENC opens every piece, so every row starts with ENC as in "
                                    "GLM's reference; document: only a document's first piece",
                       choices=ENC_PLACES)
+    special_tokens: Optional[Dict[str, int]] = option(
+        None, "a checkpoint's own special-token ids: a JSON map of glmprep's names ([MASK] [sMASK] "
+              "[gMASK] sop eop ENC eos PAD) to ids, or a Hugging Face tokenizer_config.json "
+              "(added_tokens_decoder, eos_token, pad_token); names it leaves out get ids after the "
+              "highest (default: after the base vocabulary, in that order)", parse=parse_special_tokens,
+        metavar="FILE", show_default=False)
     recipe: Optional[str] = option(
         None, "one of GLM's published pre-training setups (README: recipes): sets the objective "
               "weights, λ, mask ratio, max span, document ratio and seq_len its source fixes; flags "
