@@ -169,6 +169,11 @@ def test_blank_span_lengths_follow_truncated_poisson():
     samples = build_all(long_documents(300, 1500), options)
     lengths = np.concatenate([spans_of(s) for s in samples])
     assert len(lengths) >= 20_000
+    assert_truncated_poisson(lengths, options)
+
+
+def assert_truncated_poisson(lengths, options):
+    """Chi-square of span lengths against Poisson(λ) truncated to 1..max_span."""
     pmf = truncated_poisson_pmf(options.poisson_lambda, options.max_span)
     observed = np.bincount(lengths, minlength=options.max_span + 1)[1:]
     expected = pmf * len(lengths)
@@ -366,3 +371,63 @@ def test_validator_holds_rows_to_their_enc_rule():
             samples, toy_metadata(SampleOptions(seq_len=256, enc=claimed)))))
         assert not report.ok
         assert any("ENC" in str(v) for v in report.violations)
+
+
+# --------------------------------------------------------------------------- character boundaries
+def span_bytes(sample, tokenizer):
+    from glmprep.core.view import spans_of_row
+    return [b"".join(tokenizer.token_bytes[int(t)] for t in span.text_ids) for span in spans_of_row(sample)]
+
+
+def decodes(data):
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def chinese_documents(tokenizer, count=120, seed=5):
+    rng = np.random.default_rng(seed)
+    sentences = [s + "。" for s in CHINESE.replace("？", "。").replace("！", "。").split("。") if s]
+    rare = "龘靐齉爩鱻麤龗灪籲驫"   # characters cl100k splits over several tokens
+    docs = {}
+    for i in range(count):
+        text = "".join(rng.choice(sentences) + rare[int(rng.integers(len(rare)))]
+                       for _ in range(int(rng.integers(3, 60))))
+        docs[f"zh{i:03d}"] = tokenizer.encode_array(text)
+    return docs
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_with_character_boundaries_every_chinese_span_decodes(tokenizer, objective):
+    table = sentence_table(tokenizer)
+    docs = chinese_documents(tokenizer)
+    ends = {k: table.ends(v) for k, v in docs.items()}
+    results = {}
+    for mode in ("token", "character"):
+        options = SampleOptions(seq_len=256, objective_weights={objective: 1.0}, span_boundaries=mode, seed=4)
+        builder = SampleBuilder(options, tokenizer.specials, table)
+        stream = ((k, docs[k], ends[k]) for k in sorted(docs))
+        samples = [row for batch in builder.build_documents(stream) for row in batch.rows()]
+        results[mode] = [decodes(b) for s in samples for b in span_bytes(s, tokenizer)]
+        report = validate_reader(ShardReader.from_table(samples_to_table(samples, tokenizer_metadata(tokenizer, options))))
+        assert report.ok, [str(v) for v in report.violations]
+        assert rebuild_documents(samples, tokenizer.specials) == {k: v.tolist() for k, v in docs.items()}
+    assert all(results["character"]), results["character"].count(False)
+    if objective != "sentence":                      # sentence spans end at whole characters anyway
+        assert not all(results["token"])             # the fixture does cut characters
+
+
+def test_character_boundaries_keep_the_truncated_poisson(tokenizer):
+    # On text whose tokens are whole characters nothing moves: the lengths are the drawn ones.
+    table = sentence_table(tokenizer)
+    rng = np.random.default_rng(6)
+    words = ENGLISH.split()
+    docs = {f"en{i:03d}": tokenizer.encode_array(" ".join(rng.choice(words, 1500))) for i in range(150)}
+    options = SampleOptions(seq_len=2048, objective_weights={"blank": 1.0}, span_boundaries="character", seed=11)
+    builder = SampleBuilder(options, tokenizer.specials, table)
+    stream = ((k, docs[k], table.ends(docs[k])) for k in sorted(docs))
+    lengths = np.concatenate([batch.span_lengths for batch in builder.build_documents(stream)])
+    assert len(lengths) >= 10_000
+    assert_truncated_poisson(lengths, options)

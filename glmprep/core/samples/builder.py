@@ -16,6 +16,7 @@ import numpy as np
 
 from glmprep.core.rng import draw
 from glmprep.core.samples.arrays import exclusive_cumsum, within
+from glmprep.core.samples.boundaries import align_spans
 from glmprep.core.samples.cuts import PieceCutter
 from glmprep.core.samples.layout import SampleColumns, assemble_batch
 from glmprep.core.samples.options import SampleOptions
@@ -55,7 +56,7 @@ class SampleBuilder:
         self.mask_ids = np.array([specials.mask, specials.smask, specials.gmask], dtype=np.uint32)
         self._active = [options.objective_weights.get(o, 0.0) > 0 for o in OBJECTIVES]
         self.spans = SpanPlanner(options)
-        self.cutter = PieceCutter(options, self.spans)
+        self.cutter = PieceCutter(options, self.spans, table.char_start if table is not None else None)
         self.max_piece_len = options.max_piece_len()
         self._seed_prefix = f"{options.seed}\x00".encode()
 
@@ -127,6 +128,19 @@ class SampleBuilder:
         return [self.spans.plan_blank(table, bases, x_len) if active[0] else None,
                 self.spans.plan_sentence(table, bases, x_len) if active[1] else None,
                 None]
+
+    def _on_characters(self, x, table, start, length, piece, piece_objective, text_start, x_len):
+        """Spans moved onto character boundaries (``boundaries.align_spans``), keeping each
+        piece's masked-token target and document share."""
+        ok = np.append(self.table.char_start[x], True)          # [len(x) + 1] boundary before x[p]
+        text_len = table.lengths
+        lo, hi = self.options.document_ratio
+        need = np.where(piece_objective == 2, np.ceil(lo * text_len - 1e-9).astype(np.int64),
+                        np.where(piece_objective == 0, self.spans.targets(text_len, x_len, "blank"),
+                                 self.spans.targets(text_len, x_len, "sentence")))
+        document_max = np.ceil(hi * text_len - 1e-9).astype(np.int64)
+        return align_spans(ok, start, length, piece, piece_objective[piece], text_start, text_start + text_len,
+                           need, self.options.max_span, document_max)
 
     # -- packing -------------------------------------------------------------------
     def _build_table(self, table: PieceTable, packer: "Packer", start: int, final: bool):
@@ -200,6 +214,10 @@ class SampleBuilder:
         length = np.concatenate([s[2] for s in spans]).astype(np.int64)
         by_start = np.argsort(start, kind="stable")
         start, length, piece = start[by_start], length[by_start], piece[by_start]
+        if self.options.span_boundaries == "character" and self.table is not None:
+            start, length, keep = self._on_characters(x, table, start, length, piece, piece_objective,
+                                                      text_start, x_len)
+            piece = piece[keep]
         span_row = piece_row[piece]
         # Part B order: a random permutation of each sample's spans, from the sample's stream.
         sample_base = bases[group_starts]

@@ -9,7 +9,7 @@ the worst case of every objective left a fifth of every long document's rows emp
 """
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 
@@ -28,17 +28,22 @@ _BLANK, _SENTENCE, _DOCUMENT = range(3)
 class PieceCutter:
     """Cut offsets of long documents, piece by piece, from the pieces' own streams."""
 
-    def __init__(self, options: SampleOptions, planner: SpanPlanner):
+    def __init__(self, options: SampleOptions, planner: SpanPlanner, char_start: Optional[np.ndarray] = None):
         self.options = options
+        # bool [vocab]: cuts only before a token that starts a character (span_boundaries character)
+        self.char_start = char_start if options.span_boundaries == "character" else None
         self.planner = planner
         self.enc_every_piece = options.enc == "row"
         self.slack = max(1, int(options.seq_len * SENTENCE_END_SLACK))
         # Text tokens a piece may hold whatever its spans (worst case, ENC and eos counted).
         self._safe = [options.max_piece_len((o,)) - 2 for o in OBJECTIVES]
 
-    def cuts(self, key: str, ends: np.ndarray) -> List[int]:
-        """Offsets ``[0, …, t]`` cutting a document of sentence ends ``ends`` ([t] bool)."""
+    def cuts(self, key: str, ends: np.ndarray, tokens: Optional[np.ndarray] = None) -> List[int]:
+        """Offsets ``[0, …, t]`` cutting a document of sentence ends ``ends`` ([t] bool) and
+        ``tokens`` (needed for character boundaries)."""
         t, seq_len = len(ends), self.options.seq_len
+        boundary = (self.char_start[tokens] if self.char_start is not None and tokens is not None
+                    else np.ones(t, dtype=bool))   # [t] a cut may go before token i
         cuts = [0]
         while True:
             a, i = cuts[-1], len(cuts) - 1
@@ -51,14 +56,15 @@ class PieceCutter:
                 cuts.append(t)                       # the rest is the last piece
                 return cuts
             longest = min(seq_len - 2 - has_enc, rest - 1)
-            cuts.append(a + self._cut(objective, base, ends[a:a + longest], has_enc))
+            cuts.append(a + self._cut(objective, base, ends[a:a + longest], has_enc, boundary[a:a + longest + 1]))
 
-    def _cut(self, objective: int, base: np.ndarray, ends: np.ndarray, has_enc: int) -> int:
+    def _cut(self, objective: int, base: np.ndarray, ends: np.ndarray, has_enc: int, boundary: np.ndarray) -> int:
         """Text tokens of a piece that is not its document's last (``ends``: the most it may hold):
         the longest that fits, or the last sentence end within the slack before it."""
         # from the slack below the worst case (which always fits) up to the window
         lengths = np.arange(max(min(self._safe[objective], len(ends)) - self.slack, 1), len(ends) + 1)
         fits = self._costs(objective, base, ends, lengths, has_enc) <= self.options.seq_len
+        fits &= boundary[lengths]
         best = int(lengths[fits][-1]) if fits.any() else int(lengths[0])
         at_end = fits & ends[lengths - 1] & (lengths >= best - self.slack)
         return int(lengths[at_end][-1]) if at_end.any() else best

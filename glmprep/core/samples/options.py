@@ -9,6 +9,7 @@ import numpy as np
 
 from glmprep.core.options import number_pair, option, weights_of
 from glmprep.core.recipes import RECIPES
+from glmprep.core.samples.boundaries import SPAN_BOUNDARIES
 from glmprep.core.tokenizer import parse_special_tokens
 from glmprep.schemas.shard import OBJECTIVES
 
@@ -24,6 +25,8 @@ ENC_PLACES = ("document", "row")
 DEFAULT_ENC = "row"
 # GLM's multi-task mix is a choice: half the samples teach short blanks (NLU-like
 # infilling), the rest split between sentence infilling and long generation.
+# README: why character is the default (Chinese spans that decode on their own).
+DEFAULT_SPAN_BOUNDARIES = "character"
 DEFAULT_OBJECTIVE_WEIGHTS = {"blank": 0.5, "sentence": 0.25, "document": 0.25}
 
 
@@ -50,6 +53,10 @@ class SampleOptions:
     enc: str = option(DEFAULT_ENC, "row: ENC opens every piece, so every row starts with ENC as in "
                                    "GLM's reference; document: only a document's first piece",
                       choices=ENC_PLACES)
+    span_boundaries: str = option(
+        DEFAULT_SPAN_BOUNDARIES, "character: span ends (and piece cuts) only where a token boundary is "
+        "also a UTF-8 character boundary, so every span decodes on its own; token: any token boundary",
+        choices=SPAN_BOUNDARIES)
     special_tokens: Optional[Dict[str, int]] = option(
         None, "a checkpoint's own special-token ids: a JSON map of glmprep's names ([MASK] [sMASK] "
               "[gMASK] sop eop ENC eos PAD) to ids, or a Hugging Face tokenizer_config.json "
@@ -118,6 +125,7 @@ class SampleOptions:
             "document_ratio": list(self.document_ratio),
             "enc": self.enc,
             "recipe": self.recipe,
+            "span_boundaries": self.span_boundaries,
             "sample_key": "<first document key>#<piece>",
             "blank_span_lengths": "Poisson(lambda) truncated to 1..max_span, renormalised",
         }

@@ -101,10 +101,10 @@ class PieceTable:
     def from_documents(cls, keys: Sequence[str], tokens: Sequence[np.ndarray], max_x_len: int,
                        table: Optional[SentenceTable] = None,
                        ends: Optional[Sequence[np.ndarray]] = None,
-                       cut: Optional[Callable[[str, np.ndarray], List[int]]] = None) -> "PieceTable":
+                       cut: Optional[Callable[[str, np.ndarray, np.ndarray], List[int]]] = None) -> "PieceTable":
         """Documents -> pieces; only documents longer than ``max_x_len`` go through a Python loop.
 
-        ``cut(key, ends)`` gives the cut offsets ``[0, …, t]`` of such a document (default:
+        ``cut(key, ends, tokens)`` gives the cut offsets ``[0, …, t]`` of such a document (default:
         ``split_points`` for pieces of at most ``max_x_len``).
         """
         lengths = np.array([len(t) for t in tokens], dtype=np.int64)
@@ -129,7 +129,8 @@ class PieceTable:
             piece_len.extend(lengths[previous:d].tolist())
             start = int(doc_offsets[d])
             doc_ends = flat_ends[start:start + int(lengths[d])]
-            cuts = cut(keys[d], doc_ends) if cut is not None else split_points(doc_ends, max_x_len)
+            cuts = (cut(keys[d], doc_ends, flat[start:start + int(lengths[d])]) if cut is not None
+                    else split_points(doc_ends, max_x_len))
             n = len(cuts) - 1
             piece_keys.extend([keys[d]] * n)
             piece_index.extend(range(n))

@@ -8,6 +8,7 @@ from typing import Optional
 
 import numpy as np
 
+from glmprep.core.samples.boundaries import char_starts
 from glmprep.core.tokenizer import GLMTokenizer
 
 _ASCII_ENDS = b".?!;:"
@@ -41,6 +42,8 @@ class SentenceTable:
         self.ascii_end = table(map(bytes.endswith, cores, repeat(ascii_ends)))  # needs white space next
         self.starts_space = table(map(bytes.isspace, map(itemgetter(slice(0, 1)), raws)))
         self.blank = table(map(bytes.isspace, raws))  # white space only
+        # (not a sentence rule: where characters start, for --span-boundaries character)
+        self.char_start = char_starts(raws, tokenizer.vocab_size)
 
     def ends(self, tokens: np.ndarray, doc_lengths: Optional[np.ndarray] = None) -> np.ndarray:
         """bool [n]: True on the last token of each sentence.
