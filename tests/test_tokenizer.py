@@ -9,7 +9,7 @@ import pytest
 import tiktoken
 
 from glmprep.core import tokenizer as tokenizer_module
-from glmprep.core.tokenizer import SPECIAL_TOKENS, GLMTokenizer, TokenizerError, read_special_tokens
+from glmprep.core.tokenizer import SPECIAL_TOKENS, EncodeError, GLMTokenizer, TokenizerError, read_special_tokens
 
 from support import SAMPLE_DIR
 
@@ -144,3 +144,17 @@ def test_run_builds_shards_with_the_checkpoints_ids(tmp_path):
     bad.write_text(json.dumps({"[MASK]": 7}))
     assert main(["run", "--input", os.path.join(SAMPLE_DIR, "en.jsonl.gz"), "--output", str(tmp_path / "o2"),
                  "--quiet", "--tokenizer", ranks, "--special-tokens", str(bad)]) == 2
+
+
+def test_a_tiktoken_panic_is_an_encode_error(tokenizer):
+    hostile = "a" + " " * 1_000_000 + "a"
+    with pytest.raises(EncodeError, match="panicked"):
+        tokenizer.encode(hostile)
+    with pytest.raises(EncodeError, match="panicked"):
+        tokenizer.encode_batch(["fine", hostile], num_threads=1)
+    assert tokenizer.decode(tokenizer.encode("still works")) == "still works"
+
+
+def test_only_a_rust_panic_counts_as_one():
+    assert not tokenizer_module._is_rust_panic(KeyboardInterrupt())
+    assert not tokenizer_module._is_rust_panic(ValueError("x"))

