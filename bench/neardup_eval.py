@@ -80,7 +80,7 @@ def run_near_dedup(docs, options: MinHashOptions):
         pipeline = beam.Pipeline(options=PipelineOptions(runner="DirectRunner"))
         _, rejects = pipeline | beam.Create(docs) | NearDedup(options)
         (rejects
-         | beam.Map(lambda r: json.dumps([r["key"], r["detail"].removeprefix("kept ")]))
+         | beam.Map(lambda r: json.dumps([r["key"], r["kept_key"]]))
          | beam.io.WriteToText(f"{tmp}/rejects"))
         result = pipeline.run()
         result.wait_until_finish()

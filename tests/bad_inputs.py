@@ -29,6 +29,8 @@ from typing import List, Tuple
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from glmprep.transforms.unique_keys import distinct_key, text_digest
+
 KEPT = "kept"
 BIG_DOC_MB = 50
 
@@ -121,12 +123,14 @@ def write_bad_inputs(directory: str, big_mb: int = BIG_DOC_MB) -> List[Case]:
                        ("field-object", "read/non_string_text"), (_line_key(p, 6), "read/missing_text"),
                        ("7", KEPT)]))
 
-    # Duplicate ids: different texts (the one that sorts first is kept), and the same text twice.
+    # Duplicate ids: different texts (both kept, the later digest under a distinct key), and
+    # the same text twice.
     p = path("duplicate_ids.jsonl")
     first, second, same = "Zz " + w.text(), "Aa " + w.text(), w.text()
     _jsonl(p, [{"id": "dup-diff", "text": first}, {"id": "dup-same", "text": same},
                {"id": "dup-diff", "text": second}, {"id": "dup-same", "text": same}])
-    cases.append(Case("duplicate ids", [("dup-diff", KEPT), ("dup-diff", "read/duplicate_id"),
+    renamed = distinct_key("dup-diff", max(text_digest(first), text_digest(second)))
+    cases.append(Case("duplicate ids", [("dup-diff", KEPT), (renamed, KEPT),
                                            ("dup-same", KEPT), ("dup-same", "read/duplicate_id")]))
 
     # Empty and whitespace-only documents; an empty file of each format.

@@ -89,7 +89,8 @@ def test_duplicates_and_junk_are_rejected_with_reasons(first_run):
     dups = [k for k in rejects if k.endswith("-dup")]
     assert dups
     assert all(rejects[k]["reason"] == "exact_duplicate" for k in dups)
-    assert all(rejects[k]["detail"].startswith("kept ") for k in dups)
+    assert all(rejects[k]["kept_key"] for k in dups)
+    assert not any(rejects[k]["kept_key"].endswith("-dup") for k in dups)
     for suffix, reasons in (("-short", {"too_short"}), ("-bullets", {"bullet_lines"}),
                             ("-repeat", {"duplicate_lines"}), ("-ellipsis", {"ellipsis_lines"})):
         hits = [k for k in rejects if k.endswith(suffix)]

@@ -1,37 +1,85 @@
-"""UniqueKeys (the step after the readers): one document per key, the others rejected as duplicate_id."""
+"""UniqueKeys (the step after the readers): one document per key; the same id with a
+different text is kept under a distinct key (or, with policy reject, rejected); the same
+id with the same text is one document, the copies rejected as duplicate_id."""
 from __future__ import annotations
 
 import apache_beam as beam
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from glmprep.transforms.unique_keys import DUPLICATE_ID, UniqueKeys
+from glmprep.transforms.unique_keys import (DUPLICATE_ID, DUPLICATE_ID_RENAMED, UniqueKeys, distinct_key,
+                                            text_digest)
 
 
-def test_different_texts_under_one_id_keep_the_smallest():
-    docs = [("a", "zebra text"), ("b", "only b"), ("a", "apple text"), ("a", "mango text")]
+def renamed(key, text):
+    return distinct_key(key, text_digest(text))
+
+
+def by_digest(texts):
+    return sorted(texts, key=text_digest)
+
+
+def test_different_texts_under_one_id_are_all_kept_and_counted():
+    texts = by_digest(["zebra text", "apple text", "mango text"])
+    docs = [("a", t) for t in texts[::-1]] + [("b", "only b")]
     with TestPipeline() as p:
-        kept, rejects = p | beam.Create(docs) | UniqueKeys()
-        assert_that(kept, equal_to([("a", "apple text"), ("b", "only b")]), label="Kept")
-        summary = rejects | beam.Map(lambda r: (r["key"], r["stage"], r["reason"], r["preview"],
-                                                r["detail"].startswith("kept a:") and "a different text" in r["detail"]))
-        assert_that(summary, equal_to([("a", "read", DUPLICATE_ID, "zebra text", True),
-                                       ("a", "read", DUPLICATE_ID, "mango text", True)]),
-                    label="Rejected")
+        kept, rejects, counts = p | beam.Create(docs) | UniqueKeys()
+        assert_that(kept, equal_to([("a", texts[0]), (renamed("a", texts[1]), texts[1]),
+                                    (renamed("a", texts[2]), texts[2]), ("b", "only b")]), label="Kept")
+        assert_that(rejects, equal_to([]), label="Rejected")
+        assert_that(counts, equal_to([(DUPLICATE_ID_RENAMED, 2)]), label="Counts")
 
 
-def test_same_id_and_same_text_is_a_duplicate_id_saying_so():
-    docs = [("a", "same"), ("a", "same"), ("c", "other")]
+def test_ids_repeated_across_two_files_with_different_texts_are_all_kept():
+    # two files that both number their records from 0 (the reader keys them by id)
+    first = [(str(i), f"first file record {i}") for i in range(100)]
+    second = [(str(i), f"second file record {i}") for i in range(100)]
     with TestPipeline() as p:
-        kept, rejects = p | beam.Create(docs) | UniqueKeys()
-        assert_that(kept, equal_to([("a", "same"), ("c", "other")]), label="Kept")
-        assert_that(rejects | beam.Map(lambda r: (r["key"], r["reason"], "the same text" in r["detail"])),
-                    equal_to([("a", DUPLICATE_ID, True)]), label="Rejected")
+        kept, rejects, counts = p | beam.Create(first + second) | UniqueKeys()
+        keys = kept | beam.Keys()
+        assert_that(keys | "Distinct" >> beam.Distinct() | beam.combiners.Count.Globally(), equal_to([200]),
+                    label="DistinctKeys")
+        assert_that(kept | beam.Values(), equal_to([t for _, t in first + second]), label="Texts")
+        assert_that(rejects, equal_to([]), label="Rejected")
+        assert_that(counts, equal_to([(DUPLICATE_ID_RENAMED, 100)]), label="Warnings")
+
+
+def test_reject_policy_keeps_one_text_per_id():
+    texts = by_digest(["zebra text", "apple text", "mango text"])
+    docs = [("a", t) for t in texts] + [("b", "only b")]
+    with TestPipeline() as p:
+        kept, rejects, counts = p | beam.Create(docs) | UniqueKeys(policy="reject")
+        assert_that(kept, equal_to([("a", texts[0]), ("b", "only b")]), label="Kept")
+        summary = rejects | beam.Map(lambda r: (r["key"], r["stage"], r["reason"], r["preview"], r["kept_key"],
+                                                "a different text" in r["detail"]))
+        assert_that(summary, equal_to([("a", "read", DUPLICATE_ID, texts[1], "a", True),
+                                       ("a", "read", DUPLICATE_ID, texts[2], "a", True)]), label="Rejected")
+        assert_that(counts, equal_to([]), label="Counts")
+
+
+@pytest.mark.parametrize("max_group", [1000, 2])  # 2: the repeated ids go through the hot side input
+def test_same_id_and_same_text_is_one_document(max_group):
+    docs = [("a", "same")] * 5 + [("c", "other"), ("c", "other text"), ("c", "other")]
+    with TestPipeline() as p:
+        kept, rejects, counts = p | beam.Create(docs) | UniqueKeys(max_group=max_group)
+        first, later = by_digest(["other", "other text"])
+        assert_that(kept, equal_to([("a", "same"), ("c", first), (renamed("c", later), later)]), label="Kept")
+        summary = rejects | beam.Map(lambda r: (r["key"], r["reason"], r["kept_key"], "the same text" in r["detail"]))
+        assert_that(summary, equal_to([("a", DUPLICATE_ID, "a", True)] * 4 + [
+            ("c", DUPLICATE_ID, "c" if first == "other" else renamed("c", "other"), True)]), label="Rejected")
+        assert_that(counts, equal_to([(DUPLICATE_ID_RENAMED, 1)]), label="Counts")
 
 
 def test_distinct_keys_pass_untouched():
     docs = [(f"k{i}", f"text {i % 3}") for i in range(20)]  # equal texts are ExactDedup's job
     with TestPipeline() as p:
-        kept, rejects = p | beam.Create(docs) | UniqueKeys()
+        kept, rejects, counts = p | beam.Create(docs) | UniqueKeys()
         assert_that(kept, equal_to(docs), label="Kept")
         assert_that(rejects, equal_to([]), label="Rejected")
+        assert_that(counts, equal_to([]), label="Counts")
+
+
+def test_unknown_policy_is_refused():
+    with pytest.raises(ValueError, match="duplicate-id policy"):
+        UniqueKeys(policy="merge")

@@ -41,7 +41,7 @@ def _write_manifest(unused, rejects_files, output, **manifest_parts):
 
 
 class WriteAccounting(beam.PTransform):
-    """{"read", "rejects", "shards"} (see the module docstring) -> the written manifest."""
+    """{"read", "rejects", "shards"[, "counts"]} (see the module docstring) -> the written manifest."""
 
     def __init__(self, output: str, options: Dict[str, object], near_dedup: bool):
         super().__init__()
@@ -70,7 +70,7 @@ class WriteAccounting(beam.PTransform):
         if self.near_dedup:
             counts.append(rejects
                           | "NearDupKeepers" >> beam.Filter(lambda r: r["stage"] == "near_dedup")
-                          | "KeeperKey" >> beam.Map(lambda r: r["detail"])
+                          | "KeeperKey" >> beam.Map(lambda r: r["kept_key"])
                           | "DistinctKeepers" >> beam.Distinct()
                           | "CountClusters" >> beam.combiners.Count.Globally()
                           | "NameClusters" >> beam.Map(lambda n: ("near_dup_clusters", n)))

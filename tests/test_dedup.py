@@ -1,0 +1,67 @@
+"""ExactDedup: one document per normalised text, the smallest key kept, the others
+rejected naming it in ``kept_key``; no group of copies is ever held."""
+from __future__ import annotations
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from glmprep.transforms.dedup import EXACT_DUPLICATE, STAGE, ExactDedup, SmallestKeyFn, normalised_digest
+
+
+def summary(reject):
+    return reject["key"], reject["stage"], reject["reason"], reject["kept_key"]
+
+
+def test_normalised_digest_ignores_case_and_white_space_only():
+    assert normalised_digest("A  b\tC\n") == normalised_digest("a b c")
+    assert normalised_digest("a b c") != normalised_digest("a b d")
+    assert normalised_digest("abc") != normalised_digest("a bc")
+
+
+def test_smallest_key_fn_is_order_free():
+    fn = SmallestKeyFn()
+    members = [("k3", b"3"), ("k1", b"1"), ("k2", b"2"), ("k0", b"0"), ("k9", b"9")]
+    for split in range(len(members) + 1):
+        left, right = fn.create_accumulator(), fn.create_accumulator()
+        for m in members[:split]:
+            left = fn.add_input(left, m)
+        for m in members[split:]:
+            right = fn.add_input(right, m)
+        assert fn.extract_output(fn.merge_accumulators([right, left])) == ("k0", b"0", 5)
+
+
+def test_copies_keep_the_smallest_key_and_name_it():
+    docs = [("b", "Hello World"), ("a", "hello   world"), ("c", "HELLO WORLD\n"), ("d", "something else")]
+    with TestPipeline() as p:
+        kept, rejects = p | beam.Create(docs) | ExactDedup()
+        assert_that(kept, equal_to([("a", "hello   world"), ("d", "something else")]), label="Kept")
+        assert_that(rejects | beam.Map(summary), equal_to([("b", STAGE, EXACT_DUPLICATE, "a"),
+                                                          ("c", STAGE, EXACT_DUPLICATE, "a")]),
+                    label="Rejected")
+
+
+@pytest.mark.parametrize("max_group", [1000, 3])  # 3: the copies go through the hot side input
+def test_ten_thousand_copies_keep_one(max_group):
+    copies = [(f"copy-{i:05d}", "the same boilerplate") for i in range(10_000)]
+    others = [(f"doc-{i}", f"ordinary document number {i}") for i in range(50)]
+    pairs = [(f"pair-{i}-{j}", f"a text seen twice, {i}") for i in range(5) for j in range(2)]
+    with TestPipeline() as p:
+        kept, rejects = p | beam.Create(copies[::-1] + others + pairs) | ExactDedup(max_group=max_group)
+        assert_that(kept | beam.Keys(), equal_to(["copy-00000"] + [k for k, _ in others]
+                                                 + [f"pair-{i}-0" for i in range(5)]), label="Kept")
+        expected = ([(k, STAGE, EXACT_DUPLICATE, "copy-00000") for k, _ in copies[1:]]
+                    + [(f"pair-{i}-1", STAGE, EXACT_DUPLICATE, f"pair-{i}-0") for i in range(5)])
+        assert_that(rejects | beam.Map(summary), equal_to(expected), label="Rejected")
+        previews = rejects | beam.Map(lambda r: r["preview"]) | beam.Distinct()
+        assert_that(previews, equal_to(["the same boilerplate"] + [f"a text seen twice, {i}" for i in range(5)]),
+                    label="Previews")
+
+
+def test_distinct_texts_pass_untouched():
+    docs = [(f"k{i}", f"text {i}") for i in range(30)]
+    with TestPipeline() as p:
+        kept, rejects = p | beam.Create(docs) | ExactDedup()
+        assert_that(kept, equal_to(docs), label="Kept")
+        assert_that(rejects, equal_to([]), label="Rejected")
