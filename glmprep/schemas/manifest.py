@@ -65,7 +65,7 @@ _SHAPE = {
     "manifest_version": _COUNT,
     "shards": ("list", {**{k: _COUNT for k in SHARD_ENTRY_KEYS}, "file": _FILE, "sha256": _TEXT}),
     "totals": {**{k: _COUNT for k in TOTALS_KEYS}, "accounting_balanced": _BOOL,
-               "rejected_by_reason": ("map", _COUNT)},
+               "rejected_by_reason": ("map", _COUNT), "warnings": ("map", _COUNT)},
     "unreadable_files": ("list", _TEXT),
     "funnel": ("map", _COUNT),
     "samples": {"objectives": ("map", {**{k: _COUNT for k in OBJECTIVE_STAT_KEYS}, FILL_KEY: _NUMBER}),
