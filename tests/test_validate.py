@@ -151,7 +151,7 @@ def write_run(directory, samples, meta=META):
     kept = len({key for sample in samples for key in sample["source_ids"]})
     manifest = {"shards": [{"file": os.path.basename(path), "sha256": file_sha256(path), **counts}],
                 "totals": {**{key: 0 for key in TOTALS_KEYS}, "documents_in": kept, "documents_kept": kept,
-                           "accounting_balanced": True, "rejected_by_reason": {}}}
+                           "accounting_balanced": True, "rejected_by_reason": {}, "warnings": {}}}
     with open(os.path.join(directory, "manifest.json"), "w") as fh:
         json.dump(manifest, fh)
     return path

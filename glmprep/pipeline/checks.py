@@ -14,6 +14,7 @@ from glmprep.pipeline.options import UsageError, job_options_from, path_options_
 from glmprep.pipeline.stage_options import StageOptions
 from glmprep.transforms.neardedup import neardedup_options_from
 from glmprep.core.reading.options import read_options_from
+from glmprep.transforms.unique_keys import key_options_from
 
 
 __all__ = ["UsageError", "check_up_front", "config_from"]  # UsageError: glmprep.pipeline.options

@@ -28,6 +28,7 @@ from glmprep.core.pii import PiiOptions
 from glmprep.core.samples import SampleOptions
 from glmprep.core.reading.options import ReadOptions
 from glmprep.schemas.shard import COMPRESSIONS
+from glmprep.transforms.unique_keys import KeyOptions
 
 DEFAULT_TOKENS_PER_SHARD = 50_000_000
 
