@@ -19,7 +19,12 @@ sharing only a footer). Every document gets a random 8-hex-digit id, so the keep
 cluster is not always the source. Ground truth is *not* stored: bench/neardup_eval.py
 computes the exact Jaccard of shingle sets of every pair from the texts.
 
-Output: ``<out>/<lang>.jsonl.gz``, one ``{"id", "text", "source", "edits"}`` per line,
+``zh_debref`` is built the same way from up to ``DEBREF_SOURCES`` documents of the shared
+corpus ``zh_debref`` (Chinese technical text with embedded commands and options; give its
+path with ``--zh-debref``, default /work/shared/corpora/zh_debref.jsonl.gz): edits there
+substitute, insert or delete characters, ASCII ones included.
+
+Output: ``<out>/<set>.jsonl.gz``, one ``{"id", "text", "source", "edits"}`` per line,
 ``source`` being the sample id the document derives from, ``edits`` a short description.
 The output is a pure function of the sample corpus and the seed.
 """
@@ -53,8 +58,12 @@ BOILERPLATE = {
 }
 
 
-def read_sample(lang: str) -> List[dict]:
-    path = SAMPLE / f"{lang}.jsonl.gz"
+DEBREF_SOURCES = 200
+DEFAULT_DEBREF = pathlib.Path("/work/shared/corpora/zh_debref.jsonl.gz")
+
+
+def read_sample(lang: str, path: pathlib.Path = None) -> List[dict]:
+    path = path or SAMPLE / f"{lang}.jsonl.gz"
     if not path.exists():
         sys.exit(f"{path} not found: the bundled sample corpus is needed to build the evaluation set")
     with gzip.open(path, "rt", encoding="utf-8") as f:
@@ -119,8 +128,11 @@ def edited_copy(text: str, lang: str, pool: List[str], rng: random.Random):
     return text, ", ".join(notes)
 
 
-def build(lang: str, rng: random.Random) -> List[dict]:
-    sources = [doc for doc in read_sample(lang) if len(words(doc["text"])) >= MIN_WORDS]
+def build(lang: str, rng: random.Random, path: pathlib.Path = None, max_sources: int = 0,
+          name: str = "") -> List[dict]:
+    sources = [doc for doc in read_sample(lang, path) if len(words(doc["text"])) >= MIN_WORDS]
+    if max_sources and len(sources) > max_sources:
+        sources = rng.sample(sources, max_sources)
     pool = sorted({unit for doc in sources for unit in split_units(doc["text"], lang) if not unit.isspace()})
     records = []
     for doc in sources:
@@ -134,7 +146,7 @@ def build(lang: str, rng: random.Random) -> List[dict]:
                            "edits": "original with boilerplate"}
     ids = rng.sample(range(16 ** 8), len(records))
     for record, number in zip(records, ids):
-        record["id"] = f"{lang}-{number:08x}"
+        record["id"] = f"{name or lang}-{number:08x}"
     rng.shuffle(records)
     return [{"id": r["id"], "text": r["text"], "source": r["source"], "edits": r["edits"]} for r in records]
 
@@ -150,11 +162,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--zh-debref", type=pathlib.Path, default=DEFAULT_DEBREF,
+                        help="the shared zh_debref corpus (default: %(default)s)")
     args = parser.parse_args(argv)
-    for lang in ("en", "zh"):
-        records = build(lang, random.Random(f"{args.seed}:{lang}"))
-        write(records, args.out / f"{lang}.jsonl.gz")
-        print(f"{args.out / f'{lang}.jsonl.gz'}: {len(records)} documents "
+    sets = [("en", "en", None, 0), ("zh", "zh", None, 0), ("zh_debref", "zh", args.zh_debref, DEBREF_SOURCES)]
+    for name, lang, path, max_sources in sets:
+        records = build(lang, random.Random(f"{args.seed}:{name}"), path, max_sources, name)
+        write(records, args.out / f"{name}.jsonl.gz")
+        print(f"{args.out / f'{name}.jsonl.gz'}: {len(records)} documents "
               f"from {len({r['source'] for r in records})} sources")
     return 0
 

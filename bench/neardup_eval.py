@@ -6,7 +6,9 @@
 Runs ``NearDedup`` (Beam DirectRunner) over each ``<lang>.jsonl.gz`` made by
 bench/make_neardup_eval.py, once per keeper mode (``components``, the default, then
 ``independent``), and compares with the ground truth: the exact Jaccard similarity of
-the shingle sets (glmprep.core.minhash.shingles) of every pair of documents.
+the shingle sets of every pair of documents: glmprep's 5-word shingles for English, character
+5-grams of the text without white space for Chinese (``zh``: the bundled sample; ``zh_debref``:
+Chinese technical text with embedded ASCII from the shared corpus).
 
 Definitions, for one language:
 
@@ -48,7 +50,8 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from glmprep.core.minhash import KEEPER_MODES, VERIFY_MODES, MinHashOptions, jaccard, shingles
-from glmprep.transforms.neardedup import COUNTER_NAMESPACE, DEFAULT_ROUNDS, NearDedup
+from glmprep.transforms.graph import COUNTER_NAMESPACE
+from glmprep.transforms.neardedup import NearDedup
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO / "bench" / "data" / "neardup_eval"
@@ -60,10 +63,19 @@ def read_docs(path: pathlib.Path):
         return [(r["id"], r["text"]) for r in map(json.loads, f)]
 
 
-def exact_similar_pairs(docs, ngram: int, threshold: float):
-    """{(x, y): jaccard} for x < y with exact Jaccard >= threshold; only pairs that share a
-    shingle are compared (an inverted index), which is exact since others have Jaccard 0."""
-    shingle_sets = {key: set(shingles(text, ngram)) for key, text in docs}
+def character_grams(text: str, n: int):
+    """Character n-grams of the lower-cased text without its white space: what a reader of
+    Chinese compares (independent of glmprep's shingling)."""
+    chars = "".join(text.lower().split())
+    return [chars[i:i + n] for i in range(len(chars) - n + 1)] or ([chars] if chars else [])
+
+
+def exact_similar_pairs(docs, ngram: int, threshold: float, by_characters: bool = False):
+    """{(x, y): jaccard} for x < y with exact Jaccard >= threshold (of glmprep's shingles, or
+    with ``by_characters`` of character n-grams); only pairs that share a shingle are
+    compared (an inverted index), which is exact since others have Jaccard 0."""
+    grams = (lambda text: character_grams(text, ngram)) if by_characters else (lambda text: shingles(text, ngram))
+    shingle_sets = {key: set(grams(text)) for key, text in docs}
     shingle_to_keys = defaultdict(set)
     for key, sset in shingle_sets.items():
         for shingle in sset:
@@ -78,7 +90,7 @@ def run_near_dedup(docs, options: MinHashOptions):
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         pipeline = beam.Pipeline(options=PipelineOptions(runner="DirectRunner"))
-        _, rejects = pipeline | beam.Create(docs) | NearDedup(options)
+        _, rejects, _ = pipeline | beam.Create(docs) | NearDedup(options)
         (rejects
          | beam.Map(lambda r: json.dumps([r["key"], r["kept_key"]]))
          | beam.io.WriteToText(f"{tmp}/rejects"))
@@ -129,7 +141,7 @@ def evaluate(docs, true_pairs, similarities, options: MinHashOptions) -> None:
     if false_pairs:
         print(f"    removed pairs below threshold: exact Jaccard min {min(false_pairs):.3f}, "
               f"mean {sum(false_pairs) / len(false_pairs):.3f}")
-    print(f"    unconverged after {DEFAULT_ROUNDS} rounds: {counters.get('near_dup_unconverged', 0)} documents")
+    print(f"    unconverged after {options.rounds} rounds: {counters.get('near_dup_unconverged', 0)} documents")
 
 
 def main(argv=None) -> int:
@@ -149,13 +161,15 @@ def main(argv=None) -> int:
     print(f"threshold {options.threshold}, num_perm {options.num_perm}, weights fp/fn "
           f"{options.false_positive_weight}/{options.false_negative_weight}: "
           f"bands x rows = {options.bands[0]} x {options.bands[1]}, verify={options.verify}")
-    for lang in ("en", "zh"):
+    for lang in ("en", "zh", "zh_debref"):
         path = args.data / f"{lang}.jsonl.gz"
         if not path.exists():
             sys.exit(f"{path} not found: run bench/make_neardup_eval.py first")
         docs = read_docs(path)
-        true_pairs, similarities = exact_similar_pairs(docs, options.ngram, options.threshold)
-        print(f"{lang}: {len(docs)} docs, {len(true_pairs)} true pairs (Jaccard >= {options.threshold})")
+        chinese = lang.startswith("zh")
+        true_pairs, similarities = exact_similar_pairs(docs, options.ngram, options.threshold, chinese)
+        truth = "character 5-gram" if chinese else "5-word shingle"
+        print(f"{lang}: {len(docs)} docs, {len(true_pairs)} true pairs ({truth} Jaccard >= {options.threshold})")
         for keepers in KEEPER_MODES:  # the default first
             evaluate(docs, true_pairs, similarities, replace(options, keepers=keepers))
     return 0

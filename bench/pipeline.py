@@ -23,7 +23,8 @@ speedup of the defaults is not the speedup from adding a worker process.
 Printed per run: wall seconds, MB/s (UTF-8 bytes of input text per wall second),
 docs/s, and the same MB/s with the fixed start-up cost (a run over 20 documents, timed
 just before) taken off; the time the ``tokenize`` and ``shards`` stages report in their ``msecs``
-counters (summed over workers). At the end: the wall time of the whole ``glmprep run``
+counters (summed over workers); the bytes entering all shuffles per input byte (see
+``shuffle_bytes``), listed per grouping at the end. At the end: the wall time of the whole ``glmprep run``
 command on the same input, Python start and imports included. Baselines measured every
 round: single-thread ``tiktoken`` ``encode_ordinary`` over the same texts, and how much
 faster two CPU-bound processes run than one on this machine (``machine_scaling``: the
@@ -52,6 +53,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Dict, List, Sequence, Tuple
 
+from apache_beam.metrics import monitoring_infos
 from apache_beam.metrics.metric import MetricsFilter
 
 import corpus
@@ -65,12 +67,42 @@ from glmprep.core.tokenizer import GLMTokenizer
 SCALING_TARGET = 1.6
 TIKTOKEN_TARGET = 0.5
 TIMED_NAMESPACES = ("tokenize", "shards")
+SHUFFLE_TARGET = 2.5  # bytes entering shuffles per input text byte, near dedup on
+GROUPING_URNS = ("beam:transform:group_by_key:v1", "beam:transform:combine_per_key:v1")
 
 
 def run_argv(inputs: Sequence[str], output: str, beam_flags: Sequence[str], near_dedup: bool) -> List[str]:
     return [a for p in inputs for a in ("--input", p)] + [
         "--output", output, "--overwrite", "--seq-len", "512", "--num-shards", "4", "--quiet",
         *([] if near_dedup else ["--no-near-dedup"]), *beam_flags]
+
+
+def shuffle_bytes(pipeline, result) -> Dict[str, Tuple[int, int]]:
+    """Bytes entering every grouping, by its label, as (at least, at most): the element count
+    of a PCollection times the mean encoded size Beam samples for it (``sampled_byte_size``:
+    the packed elements as the runner moves them). A GroupByKey's input is what it moves
+    (both figures); a CombinePerKey is lifted, so it moves at least one accumulator per key
+    (its output) and at most its input."""
+    counts, means = {}, {}
+    for info in result.monitoring_metrics().monitoring_infos():
+        pcollection = info.labels.get("PCOLLECTION")
+        if info.urn == monitoring_infos.ELEMENT_COUNT_URN:
+            counts[pcollection] = monitoring_infos.extract_metric_result_map_value(info)
+        elif info.urn == monitoring_infos.SAMPLED_BYTE_SIZE_URN:
+            means[pcollection] = monitoring_infos.extract_metric_result_map_value(info).mean or 0
+
+    def size(pcollections) -> int:
+        return int(sum(counts.get(pc, 0) * means.get(pc, 0) for pc in pcollections))
+
+    transforms = pipeline.to_runner_api().components.transforms
+    inside_combine = {sub for t in transforms.values() if t.spec.urn == GROUPING_URNS[1] for sub in t.subtransforms}
+    grouped = {}
+    for transform_id, t in transforms.items():
+        if t.spec.urn == GROUPING_URNS[0] and transform_id not in inside_combine:
+            grouped[t.unique_name] = (size(t.inputs.values()),) * 2
+        elif t.spec.urn == GROUPING_URNS[1]:
+            grouped[t.unique_name] = (size(t.outputs.values()), size(t.inputs.values()))
+    return grouped
 
 
 def run_pipeline(argv: Sequence[str]) -> Dict[str, object]:
@@ -90,7 +122,7 @@ def run_pipeline(argv: Sequence[str]) -> Dict[str, object]:
         if counter.key.metric.namespace in msecs:
             msecs[counter.key.metric.namespace] += counter.committed or counter.attempted or 0
     docs = read_manifest(config.output)["totals"]["documents_in"]
-    return {"seconds": seconds, "docs": docs, "msecs": msecs}
+    return {"seconds": seconds, "docs": docs, "msecs": msecs, "shuffle": shuffle_bytes(pipeline, result)}
 
 
 def run_fresh(argv: Sequence[str]) -> Dict[str, object]:
@@ -285,10 +317,26 @@ def main(argv=None) -> int:
                 stages = "  ".join(f"{ns} {r['msecs'][ns] / 1000:.1f} s" for ns in TIMED_NAMESPACES)
                 print(f"  {label:>18}: {r['seconds']:6.1f} s  {text_mb / r['seconds']:6.2f} MB/s  "
                       f"{r['docs'] / r['seconds']:8.0f} docs/s  | without the {fixed:.1f} s start-up "
-                      f"{text_mb / net:6.2f} MB/s  | {stages}", flush=True)
+                      f"{text_mb / net:6.2f} MB/s  | {stages}  | shuffles "
+                      f"{sum(low for low, _ in r['shuffle'].values()) / 1e6 / text_mb:.2f}-"
+                      f"{sum(high for _, high in r['shuffle'].values()) / 1e6 / text_mb:.2f}x the input bytes",
+                      flush=True)
         commands = {label: command_seconds(argv_of(inputs, flags)) for label, flags in settings}
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+    shuffled = next(iter(runs.values()))[-1]["shuffle"]  # the same for every setting but the runner's bundling
+    low, high = (sum(bounds[i] for bounds in shuffled.values()) for i in (0, 1))
+    verdict = "meets" if high / 1e6 / text_mb <= SHUFFLE_TARGET else (
+        "may meet" if low / 1e6 / text_mb <= SHUFFLE_TARGET else "MISSES")
+    print(f"\nMB entering each shuffle (one run of {next(iter(runs))}; a lifted combine: at least-at most), "
+          f"largest first; input text {text_mb:.1f} MB:")
+    for label, (at_least, at_most) in sorted(shuffled.items(), key=lambda e: -e[1][1])[:15]:
+        bounds = f"{at_most / 1e6:9.2f}" if at_least == at_most else f"{at_least / 1e6:.2f}-{at_most / 1e6:.2f}"
+        print(f"  {bounds:>15}  {at_most / 1e6 / text_mb:5.2f}x  {label}")
+    print(f"  all {len(shuffled)} groupings: {low / 1e6:.2f}-{high / 1e6:.2f} MB = {low / 1e6 / text_mb:.2f}-"
+          f"{high / 1e6 / text_mb:.2f}x the input (near dedup {'on' if args.near_dedup else 'off'}): {verdict} "
+          f"the target (<= {SHUFFLE_TARGET}x with near dedup on)")
 
     seconds = {label: [r["seconds"] for r in rs] for label, rs in runs.items()}
     raw = statistics.median(raw_mbps)

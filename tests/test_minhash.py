@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from glmprep.core.minhash import (MinHashOptions, band_keys, batch_shingle_hashes, estimated_jaccard, hash_set_jaccard,
                              jaccard, optimal_bands, shingle_hash, shingle_hashes, shingle_sets, shingles, signature,
-                             signatures, words)
+                             signatures, words, is_cjk_text)
 
 EN = ("The quick brown fox jumps over the lazy dog. It was the best of times, it was the worst "
       "of times; it was the age of wisdom, it was the age of foolishness.\n\nA second paragraph.")
@@ -60,8 +60,16 @@ def test_batch_signatures_equal_one_at_a_time(texts):
 
 
 def test_words_cjk_characters_are_words_other_runs_split_on_space():
-    assert words("Hello, World!  中文文本 ok") == ["hello,", "world!", "中", "文", "文", "本", "ok"]
-    assert words("Debian 迷宫。x") == ["debian", "迷", "宫", "。", "x"]
+    assert words("Hello, World! Some English words 中 ok") == [
+        "hello,", "world!", "some", "english", "words", "中", "ok"]
+
+
+def test_in_a_cjk_text_every_non_space_character_is_a_word():
+    assert words("Debian 迷宫。x") == list("debian迷宫。x")
+    text = "使用 apt-get install -y 命令安装软件包，然后运行 dpkg -l 查看"
+    chars = "".join(text.lower().split())
+    assert shingles(text, 5) == [tuple(chars[i:i + 5]) for i in range(len(chars) - 4)]
+    assert not is_cjk_text("a long english sentence with one 字 in it")
 
 
 def test_short_text_has_one_shingle_and_empty_text_none():

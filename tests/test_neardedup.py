@@ -1,4 +1,5 @@
 import argparse
+import dataclasses
 import json
 import random
 
@@ -12,9 +13,9 @@ from apache_beam.testing.util import assert_that, equal_to
 from glmprep.core.minhash import (KEEPER_MODES, MinHashOptions, band_keys, estimated_jaccard, jaccard, shingles,
                              signature)
 from glmprep.schemas.rejects import make_reject
-from glmprep.transforms.neardedup import (COUNTER_NAMESPACE, ConnectedComponents, NearDedup, SelectKeepers,
-                                          add_neardedup_arguments, first_in_keeper_order, keeper_priority,
-                                          neardedup_options_from)
+from glmprep.transforms.graph import (COUNTER_NAMESPACE, ROUNDS_USED, UNSETTLED, ConnectedComponents,
+                                      SelectKeepers, first_in_keeper_order, keeper_priority)
+from glmprep.transforms.neardedup import NearDedup, add_neardedup_arguments, neardedup_options_from
 
 VOCAB = [f"w{i}" for i in range(20000)]
 
@@ -30,7 +31,8 @@ def replace_block(words, start, length, seed):
 
 
 def reject(key, keeper, text):
-    return make_reject(key, "near_dedup", "near_duplicate", f"kept {keeper}", text, kept_key=keeper)
+    return make_reject(key, "near_dedup", "near_duplicate", "a near-duplicate of the kept document", text,
+                       kept_key=keeper)
 
 
 def read_lines(directory, prefix):
@@ -55,11 +57,10 @@ def counters_of(result):
     return counters
 
 
-def write_near_dedup(docs, options, directory, name="", rounds=None):
+def write_near_dedup(docs, options, directory, name=""):
     """Applies NearDedup to the PCollection ``docs`` and writes its outputs for :func:`read_near_dedup`."""
-    near_dedup = NearDedup(options) if rounds is None else NearDedup(options, rounds=rounds)
-    out_docs, out_rejects = docs | f"NearDedup{name}" >> near_dedup
-    for label, pcoll in (("kept", out_docs), ("rejects", out_rejects)):
+    out_docs, out_rejects, counts = docs | f"NearDedup{name}" >> NearDedup(options)
+    for label, pcoll in (("kept", out_docs), ("rejects", out_rejects), ("counts", counts)):
         _ = (pcoll
              | f"{label}{name}/ToJson" >> beam.Map(json.dumps)
              | f"{label}{name}/Write" >> beam.io.WriteToText(str(directory / f"{label}{name}-")))
@@ -72,21 +73,29 @@ def read_near_dedup(directory, name=""):
     return kept, rejects
 
 
-def run_near_dedup(tmp_path, docs, options=MinHashOptions(), pipeline_options=None, rounds=None):
-    """Runs NearDedup; returns (kept docs, rejects, counters by name)."""
+def read_counts(directory, name=""):
+    """The manifest counts NearDedup produced: {name: n}."""
+    return dict(read_lines(directory, f"counts{name}-"))
+
+
+def run_near_dedup(tmp_path, docs, options=MinHashOptions(), pipeline_options=None, with_counts=False):
+    """Runs NearDedup; returns (kept docs, rejects, counters by name[, manifest counts])."""
     pipeline = TestPipeline(options=pipeline_options)
-    write_near_dedup(pipeline | beam.Create(docs), options, tmp_path, rounds=rounds)
+    write_near_dedup(pipeline | beam.Create(docs), options, tmp_path)
     result = pipeline.run()
     result.wait_until_finish()
     kept, rejects = read_near_dedup(tmp_path)
+    counts = read_counts(tmp_path)
     for path in tmp_path.iterdir():
         path.unlink()
+    if with_counts:
+        return kept, rejects, counters_of(result), counts
     return kept, rejects, counters_of(result)
 
 
 def assert_near_dedup(docs, expected_kept_keys, expected_rejects, options=MinHashOptions()):
     with TestPipeline() as pipeline:
-        kept, rejects = pipeline | beam.Create(docs) | NearDedup(options)
+        kept, rejects, _ = pipeline | beam.Create(docs) | NearDedup(options)
         assert_that(kept | beam.Keys(), equal_to(expected_kept_keys), label="Kept")
         assert_that(rejects, equal_to(expected_rejects), label="Rejects")
 
@@ -166,8 +175,8 @@ def test_components_chain_is_one_component_keeping_its_smallest_key(tmp_path):
         docs += zip(keys, chain_of_three(seed))
     kept, rejects, counters = run_near_dedup(tmp_path, docs, COMPONENTS)
     assert [key for key, _ in kept] == ["x/a", "y/a", "z/a"]
-    assert [(r["key"], r["detail"]) for r in rejects] == [
-        (f"{chain}/{end}", f"kept {chain}/a") for chain in "xyz" for end in "bc"]
+    assert [(r["key"], r["kept_key"]) for r in rejects] == [
+        (f"{chain}/{end}", f"{chain}/a") for chain in "xyz" for end in "bc"]
     assert counters["near_dup_keepers"] == 3
     assert counters["near_dup_removed"] == 6
     assert counters.get("near_dup_unconverged", 0) == 0
@@ -187,7 +196,7 @@ def test_components_long_chain_in_random_key_order_converges(tmp_path):
     rng.shuffle(keys)
     kept, rejects, counters = run_near_dedup(tmp_path, list(zip(keys, chain)), COMPONENTS)
     assert [key for key, _ in kept] == ["doc00"]
-    assert {r["detail"] for r in rejects} == {"kept doc00"}
+    assert {r["kept_key"] for r in rejects} == {"doc00"}
     assert len(rejects) == 23
     assert counters.get("near_dup_unconverged", 0) == 0
 
@@ -198,7 +207,7 @@ def test_independent_chain_removes_the_middle_and_keeps_both_ends(tmp_path):
     kept, rejects, counters = run_near_dedup(tmp_path, [(first, a), (second, c), (last, b)], INDEPENDENT)
     # B comes last in keeper order: the ends are kept, B goes in favour of the first of them.
     assert kept == sorted([(first, a), (second, c)])
-    assert [(r["key"], r["detail"]) for r in rejects] == [(last, f"kept {first}")]
+    assert [(r["key"], r["kept_key"]) for r in rejects] == [(last, first)]
     assert counters["near_dup_keepers"] == 2  # each end is kept and has B removed
 
 
@@ -207,7 +216,7 @@ def test_independent_chain_whose_middle_comes_first_keeps_only_the_middle(tmp_pa
     first, second, last = keys_in_keeper_order(3)
     kept, rejects, counters = run_near_dedup(tmp_path, [(second, a), (first, b), (last, c)], INDEPENDENT)
     assert kept == [(first, b)]
-    assert sorted((r["key"], r["detail"]) for r in rejects) == [(last, f"kept {first}"), (second, f"kept {first}")]
+    assert sorted((r["key"], r["kept_key"]) for r in rejects) == [(last, first), (second, first)]
     assert counters["near_dup_removed"] == 2
 
 
@@ -225,7 +234,7 @@ def test_independent_long_chain_settles_with_every_removed_document_next_to_a_ke
     assert 2 <= len(kept_keys) < 20
     assert len(kept_keys) + len(rejects) == 40
     for r in rejects:
-        keeper = r["detail"].removeprefix("kept ")
+        keeper = r["kept_key"]
         assert keeper in kept_keys
         assert exact_jaccard(chain[r["key"]], chain[keeper]) >= 0.8
     for x, y in zip(kept_keys, kept_keys[1:]):
@@ -241,7 +250,7 @@ def test_giant_bucket_is_linear_not_quadratic(tmp_path, options):
     kept, rejects, counters = run_near_dedup(tmp_path, [(key, text) for key in keys], options)
     assert kept == [(keeper, text)]
     assert len(rejects) == 1999
-    assert {r["detail"] for r in rejects} == {f"kept {keeper}"}
+    assert {r["kept_key"] for r in rejects} == {keeper}
     bands = options.bands[0]
     assert counters["giant_buckets"] == bands
     assert counters["candidate_pairs"] == bands * 1999
@@ -344,7 +353,7 @@ def test_connected_components_match_union_find():
     edges = [tuple(rng.sample(nodes, 2)) for _ in range(90)]
     expected = [(n, root) for n, root in union_find_keepers(edges).items() if n != root]
     with TestPipeline() as pipeline:
-        decisions = pipeline | beam.Create(edges) | ConnectedComponents()
+        decisions, _ = pipeline | beam.Create(edges) | ConnectedComponents()
         assert_that(decisions, equal_to(expected))
 
 
@@ -359,7 +368,7 @@ def test_unconverged_components_keep_more_but_never_remove_a_keeper():
         assert all(keeper < key and keeper not in removed for key, keeper in removed.items())
 
     pipeline = TestPipeline()
-    decisions = pipeline | beam.Create(edges) | ConnectedComponents(rounds=1)
+    decisions, _ = pipeline | beam.Create(edges) | ConnectedComponents(rounds=1)
     assert_that(decisions, check)
     result = pipeline.run()
     result.wait_until_finish()
@@ -392,7 +401,7 @@ def test_select_keepers_matches_sequential_greedy():
         assert all(keeper in kept and keeper in neighbours[key] for key, keeper in removed.items())
 
     with TestPipeline() as pipeline:
-        decisions = pipeline | beam.Create(edges) | SelectKeepers()
+        decisions, _ = pipeline | beam.Create(edges) | SelectKeepers()
         assert_that(decisions, check)
 
 
@@ -415,3 +424,57 @@ def test_command_line_options():
         parser.parse_args(["--near-dedup-verify", "maybe"])
     with pytest.raises(SystemExit):
         parser.parse_args(["--near-dedup-keepers", "largest"])
+
+
+def near_identical_bucket(n, seed=30):
+    """n documents that differ from one text in one word each: one LSH bucket per band."""
+    words = random_words(seed, 200)
+    docs = []
+    for i in range(n):
+        edited = list(words)
+        edited[i % 200] = f"edit{i}"
+        docs.append((f"near{i:04d}", " ".join(edited)))
+    return docs
+
+
+@both_keeper_modes
+def test_bucket_verified_on_small_sub_keys_equals_the_unbounded_star(tmp_path, options):
+    docs = near_identical_bucket(2000)
+    bounded = run_near_dedup(tmp_path, docs, dataclasses.replace(options, fan_out=50))
+    unbounded = run_near_dedup(tmp_path, docs, dataclasses.replace(options, fan_out=10 ** 9))
+    assert bounded[0] == unbounded[0] and len(bounded[0]) == 1
+    assert bounded[1] == unbounded[1] and len(bounded[1]) == 1999
+    assert bounded[2]["candidate_pairs"] == unbounded[2]["candidate_pairs"]
+
+
+def test_routing_sends_payloads_to_at_most_fan_out_partners_per_key():
+    from glmprep.transforms.neardedup import EmitVerifyRequestsDoFn
+    keys = [f"k{i:04d}" for i in range(1001)]
+    requests = list(EmitVerifyRequestsDoFn(20, 100, min).process((b"band", keys)))
+    per_destination = {}
+    for _, destination in requests:
+        per_destination[destination] = per_destination.get(destination, 0) + 1
+    assert len(per_destination) == 10 and all(d[0] == "k0000" for d in per_destination)
+    assert max(per_destination.values()) < 200  # about 100 partners (+1: the centre) each
+
+
+@pytest.mark.parametrize("options", [COMPONENTS, INDEPENDENT], ids=KEEPER_MODES)
+def test_a_chain_needing_more_rounds_than_allowed_reports_unsettled_documents(tmp_path, options):
+    words = random_words(9, 1000)
+    chain = []
+    for step in range(40):
+        words = replace_block(words, (step * 97) % 900, 15, 100 + step)
+        chain.append(" ".join(words))
+    # key order along the chain: the worst case for components; keeper-order ranks for
+    # independent keepers, so that each round settles only the chain's local firsts
+    keys = ([f"doc{i:02d}" for i in range(40)] if options.keepers == "components"
+            else keys_in_keeper_order(40)[::2] + keys_in_keeper_order(40)[1::2])
+    docs = list(zip(keys, chain))
+    *_, settled = run_near_dedup(tmp_path, docs, options, with_counts=True)
+    assert settled.get(UNSETTLED, 0) == 0 and settled[ROUNDS_USED] > 1
+    kept, rejects, counters, counts = run_near_dedup(tmp_path, docs, dataclasses.replace(options, rounds=1),
+                                                     with_counts=True)
+    assert counts[UNSETTLED] > 0 and counts[UNSETTLED] == counters["near_dup_unconverged"]
+    assert counts[ROUNDS_USED] == 1
+    kept_keys = {key for key, _ in kept}
+    assert all(r["kept_key"] in kept_keys for r in rejects)  # never a removed keeper

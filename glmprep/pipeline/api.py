@@ -143,8 +143,9 @@ class GLMPrep(beam.PTransform):
         docs, bad = docs | "ExactDedup" >> ExactDedup()
         rejects.append(bad)
         if cfg.near_dedup is not None:
-            docs, bad = docs | "NearDedup" >> NearDedup(cfg.near_dedup)
+            docs, bad, near_counts = docs | "NearDedup" >> NearDedup(cfg.near_dedup)
             rejects.append(bad)
+            stage_counts.append(near_counts)
         tokens, bad = docs | "Tokenize" >> TokenizeDocuments(cfg.tokenizer, cfg.tokenizer_threads)
         rejects.append(bad)
         if cfg.mixing is not None:

@@ -129,6 +129,10 @@ def build_manifest(options: Dict[str, object], shards: List[dict], counts: Dict[
         "near_duplicate_clusters": counts.get("near_dup_clusters", 0),
         # kept, but worth a look: records sharing an id with another text, kept under a distinct key
         "warnings": {"duplicate_id_renamed": counts.get("duplicate_id_renamed", 0)},
+        # keeper rounds that changed something (at most --near-dedup-rounds), and documents
+        # still undecided after the last one (kept)
+        "near_dedup_rounds_used": counts.get("near_dedup_rounds_used", 0),
+        "near_dedup_unsettled": counts.get("near_dedup_unsettled", 0),
         "shards": len(shards),
         "rows": sum(s["rows"] for s in shards),
         "tokens": sum(s["tokens"] for s in shards),
@@ -219,6 +223,12 @@ def stats_table(manifest: Dict[str, object]) -> str:
             lines.append(f"    ... and {len(unreadable) - UNREADABLE_SHOWN:,} more (rejects/, reason unreadable_file)")
     if totals.get("near_duplicate_clusters"):
         lines.append(f"  near-duplicate clusters: {totals['near_duplicate_clusters']:,}")
+    if totals.get("near_dedup_rounds_used"):
+        lines.append(f"  near-dedup keeper rounds used: {totals['near_dedup_rounds_used']}, documents left "
+                     f"unsettled (kept): {totals.get('near_dedup_unsettled', 0):,}")
+    renamed = totals.get("warnings", {}).get("duplicate_id_renamed", 0)
+    if renamed:
+        lines.append(f"  warning: {renamed:,} records shared an id with another text, kept as ID~<digest>")
     lines.append("")
     lines.append("objective        samples        tokens   masked %   spans   fill %")
     for o, s in manifest["samples"]["objectives"].items():

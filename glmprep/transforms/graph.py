@@ -1,0 +1,306 @@
+"""Graph algorithms over near-duplicate pairs, in Beam rounds: who stays.
+
+Both transforms take ``PCollection[(u, v)]`` pairs of keys and return
+``(key_to_keeper, counts)``: ``(key, keeper)`` for every removed document, and the
+manifest counts ``(ROUNDS_USED, n)`` (the last round that changed anything, 0 when
+there were no pairs) and ``(UNSETTLED, n)`` (documents still undecided after the last
+round, kept; absent when 0).
+
+A Beam graph cannot loop until a fixed point, so at most ``rounds`` rounds are
+unrolled. Settled documents stop taking part: in :class:`SelectKeepers` a decided
+document sends no more messages, so the rounds after convergence run on empty
+collections; in :class:`ConnectedComponents` a converged star keeps being re-emitted
+unchanged (the algorithm cannot tell locally that its component is done), and a round
+counts as used only if some node's edges changed. Whatever is not settled after the
+last round is kept: the worst outcome is a near-duplicate left in, and a rejected
+document always names a kept one.
+
+- :class:`ConnectedComponents`: alternating large-star / small-star rounds (Kiveris
+  et al., "Connected Components in MapReduce and Beyond", 2014) turn each component
+  into a star around its smallest key. Simulated on paths, the worst case for this
+  algorithm, a path of n documents in key order converges in about log2(n) rounds
+  (7 for 100 documents, 10 for 1000, 12 for 4000), in random key order one or two
+  fewer; random trees take 6 or fewer; clusters of edited copies are stars or cliques
+  and converge in 1-2.
+- :class:`SelectKeepers`: a maximal independent set of the near-duplicate graph, the
+  one that greedily keeps documents in :func:`keeper_priority` order. Each round,
+  every undecided document that comes first among its undecided neighbours is kept
+  and its neighbours are removed in its favour. Because the order is a hash of the
+  key, not the key, even a long chain of revisions named ``rev-0001``, ``rev-0002``,
+  ... settles in O(log n) rounds (Fischer and Noever, "Tight Analysis of Parallel
+  Randomized Greedy MIS", 2018).
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Iterable, Tuple
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from glmprep.core.minhash import MinHashOptions
+
+COUNTER_NAMESPACE = "near_dedup"
+DEFAULT_ROUNDS = MinHashOptions.rounds  # at most this many keeper rounds (see MinHashOptions)
+ROUNDS_USED = "near_dedup_rounds_used"
+UNSETTLED = "near_dedup_unsettled"
+CHANGED = "changed"           # tag of a round's "something changed" output
+
+
+def keeper_priority(key: str) -> Tuple[bytes, str]:
+    """The order in which documents are kept: by a 64-bit BLAKE2b hash of the key, ties by the key.
+
+    Deterministic on every worker and runner; a hash rather than the key itself so that
+    sequentially named revisions do not form a worst-case ordered chain.
+    """
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), key
+
+
+def first_in_keeper_order(keys: Iterable[str]) -> str:
+    return min(keys, key=keeper_priority)
+
+
+def round_counts(pipeline_label: str, changed_rounds, unsettled):
+    """PCollections of round numbers that changed something and of unsettled documents ->
+    the manifest counts ``(ROUNDS_USED, max round)`` and ``(UNSETTLED, n)``."""
+    rounds_used = (changed_rounds
+                   | f"{pipeline_label}/FlattenRounds" >> beam.Flatten()
+                   | f"{pipeline_label}/LastRound" >> beam.CombineGlobally(max).without_defaults()
+                   | f"{pipeline_label}/NameRounds" >> beam.Map(lambda n: (ROUNDS_USED, n)))
+    unsettled_count = (unsettled
+                       | f"{pipeline_label}/CountUnsettled" >> beam.combiners.Count.Globally().without_defaults()
+                       | f"{pipeline_label}/NameUnsettled" >> beam.Map(lambda n: (UNSETTLED, n)))
+    return (rounds_used, unsettled_count) | f"{pipeline_label}/FlattenCounts" >> beam.Flatten()
+
+
+# --- keepers by connected components ------------------------------------------------------
+
+def both_directions(edge: Tuple[str, str]):
+    u, v = edge
+    yield u, v
+    yield v, u
+
+
+def large_star(element) -> Iterable[Tuple[str, str]]:
+    """(u, [neighbour, ...]) -> (m, v) for every neighbour v > u, m the smallest of u and
+    its neighbours: each larger neighbour is re-attached to the local minimum. A
+    ``CHANGED`` output when some edge moved (m is not u and u has a larger neighbour)."""
+    u, neighbours = element
+    neighbours = set(neighbours)
+    m = min(min(neighbours), u)
+    larger = [v for v in neighbours if v > u]
+    if m != u and larger:
+        yield beam.pvalue.TaggedOutput(CHANGED, None)
+    for v in larger:
+        yield m, v
+
+
+def small_star(element) -> Iterable[Tuple[str, str]]:
+    """(u, [smaller neighbour, ...]) -> (m, v) for v in those and u, v != m, m the smallest:
+    u and its smaller neighbours are re-attached to the smallest of them. A ``CHANGED``
+    output when u had more than one smaller neighbour."""
+    u, smaller = element
+    smaller = set(smaller)
+    m = min(smaller)
+    if len(smaller) > 1:
+        yield beam.pvalue.TaggedOutput(CHANGED, None)
+    for v in smaller | {u}:
+        if v != m:
+            yield m, v
+
+
+def link_both_ends(edge: Tuple[str, str]):
+    """(smaller, larger) -> (larger, ('up', smaller)) and (smaller, ('down', larger))."""
+    u, v = edge
+    yield v, ("up", u)
+    yield u, ("down", v)
+
+
+class AssignKeeperDoFn(beam.DoFn):
+    """(u, [('up', smaller neighbour) | ('down', larger neighbour), ...]) -> (u, keeper)
+    for a leaf of a converged star: exactly one smaller neighbour, the keeper, and no
+    larger one. Every other node is kept; those not at the centre of a star are
+    unsettled (``UNSETTLED`` output)."""
+
+    def __init__(self):
+        self.keepers = Metrics.counter(COUNTER_NAMESPACE, "near_dup_keepers")
+        self.unconverged = Metrics.counter(COUNTER_NAMESPACE, "near_dup_unconverged")
+
+    def process(self, element):
+        u, links = element
+        smaller, has_larger = set(), False
+        for direction, v in links:
+            if direction == "up":
+                smaller.add(v)
+            else:
+                has_larger = True
+        if not smaller:
+            self.keepers.inc()  # a root: the smallest key of its (part of a) component
+            return
+        # A converged component is a star around its smallest key. Anywhere else u is
+        # kept, so the keeper named by a leaf, having a larger neighbour, is never removed.
+        if len(smaller) > 1 or has_larger:
+            self.unconverged.inc()
+            yield beam.pvalue.TaggedOutput(UNSETTLED, u)
+            return
+        yield u, smaller.pop()
+
+
+class ConnectedComponents(beam.PTransform):
+    """PCollection[(u, v)] near-duplicate pairs -> (PCollection[(key, keeper)] for every
+    removed document, keeper being the smallest key of its component; counts)."""
+
+    def __init__(self, rounds: int = DEFAULT_ROUNDS):
+        super().__init__()
+        self._rounds = rounds
+
+    def expand(self, pairs):
+        # (smaller, larger), no self loops
+        edges = (pairs
+                 | "Orient" >> beam.Map(lambda e: (min(e), max(e)))
+                 | "NoLoops" >> beam.Filter(lambda e: e[0] != e[1]))
+        changed = []
+        for i in range(self._rounds):
+            large = (
+                edges
+                | f"LargeStar{i}/BothDirections" >> beam.FlatMap(both_directions)
+                # u -> [neighbour, ...]
+                | f"LargeStar{i}/GroupByNode" >> beam.GroupByKey()
+                | f"LargeStar{i}/Attach" >> beam.FlatMap(large_star).with_output_types(
+                    Tuple[str, str]).with_outputs(CHANGED, main="edges"))
+            small = (
+                large.edges
+                | f"SmallStar{i}/KeyByLarger" >> beam.Map(lambda e: (e[1], e[0]))
+                # u -> [smaller neighbour, ...]
+                | f"SmallStar{i}/GroupByNode" >> beam.GroupByKey()
+                | f"SmallStar{i}/Attach" >> beam.FlatMap(small_star).with_output_types(
+                    Tuple[str, str]).with_outputs(CHANGED, main="edges"))
+            edges = small.edges
+            changed += [large[CHANGED] | f"Round{i}/LargeChanged" >> beam.Map(lambda _, n=i + 1: n),
+                        small[CHANGED] | f"Round{i}/SmallChanged" >> beam.Map(lambda _, n=i + 1: n)]
+        assigned = (
+            edges
+            | "LinkBothEnds" >> beam.FlatMap(link_both_ends)
+            # u -> [('up', smaller) | ('down', larger), ...]
+            | "GroupByNode" >> beam.GroupByKey()
+            | "AssignKeeper" >> beam.ParDo(AssignKeeperDoFn()).with_output_types(
+                Tuple[str, str]).with_outputs(UNSETTLED, main="decisions")
+        )
+        return assigned.decisions, round_counts("Rounds", changed, assigned[UNSETTLED])
+
+
+# --- keepers by greedy independent set ----------------------------------------------------
+
+# Messages of keeper selection, keyed by the document they are about or sent to.
+_UNDECIDED = "undecided"    # (u, (_UNDECIDED, None)): u is neither kept nor removed yet
+_NEIGHBOUR = "neighbour"    # (u, (_NEIGHBOUR, v)): v is an undecided near-duplicate of u
+_REMOVED_BY = "removed_by"  # (v, (_REMOVED_BY, u)): u is kept and v is its near-duplicate
+
+
+def initial_messages(edge: Tuple[str, str]):
+    """Near-duplicate pair (u, v) -> both undecided, each the other's neighbour."""
+    u, v = edge
+    if u != v:
+        yield u, (_UNDECIDED, None)
+        yield v, (_UNDECIDED, None)
+        yield u, (_NEIGHBOUR, v)
+        yield v, (_NEIGHBOUR, u)
+
+
+def _read_messages(messages):
+    """[(kind, other), ...] -> (undecided?, {neighbour, ...}, {remover, ...})."""
+    undecided, neighbours, removers = False, set(), set()
+    for kind, other in messages:
+        if kind == _UNDECIDED:
+            undecided = True
+        elif kind == _NEIGHBOUR:
+            neighbours.add(other)
+        else:
+            removers.add(other)
+    return undecided, neighbours, removers
+
+
+class KeepLocalFirstsDoFn(beam.DoFn):
+    """(u, messages) -> if u is undecided and first in keeper order among its undecided
+    neighbours: u is kept, (v, (_REMOVED_BY, u)) to each neighbour v; otherwise u stays
+    undecided and tells each neighbour so."""
+
+    def __init__(self):
+        self.keepers = Metrics.counter(COUNTER_NAMESPACE, "near_dup_keepers")
+
+    def process(self, element):
+        u, messages = element
+        undecided, neighbours, _ = _read_messages(messages)
+        # Without _UNDECIDED, u was decided in an earlier round and the messages come
+        # from neighbours that did not know yet.
+        if not undecided:
+            return []
+        priority = keeper_priority(u)
+        if all(priority < keeper_priority(v) for v in neighbours):
+            if neighbours:
+                self.keepers.inc()
+            return [(v, (_REMOVED_BY, u)) for v in neighbours]
+        return [(u, (_UNDECIDED, None))] + [(v, (_NEIGHBOUR, u)) for v in neighbours]
+
+
+class RemoveOrPassOnDoFn(beam.DoFn):
+    """(v, messages) -> a decision (v, keeper) on the ``removed`` output if a neighbour was
+    kept (the first such in keeper order), else the messages of v's next round."""
+
+    def process(self, element):
+        v, messages = element
+        undecided, neighbours, removers = _read_messages(messages)
+        if removers:
+            yield beam.pvalue.TaggedOutput("removed", (v, first_in_keeper_order(removers)))
+        elif undecided:
+            yield v, (_UNDECIDED, None)
+            for u in neighbours:
+                yield u, (_NEIGHBOUR, v)
+
+
+class FindUnsettledDoFn(beam.DoFn):
+    """(u, messages) after the last round -> u if it is undecided and still has an
+    undecided near-duplicate (both are kept)."""
+
+    def __init__(self):
+        self.unconverged = Metrics.counter(COUNTER_NAMESPACE, "near_dup_unconverged")
+
+    def process(self, element):
+        u, messages = element
+        undecided, neighbours, _ = _read_messages(messages)
+        if undecided and neighbours:
+            self.unconverged.inc()
+            yield u
+
+
+class SelectKeepers(beam.PTransform):
+    """PCollection[(u, v)] near-duplicate pairs -> (PCollection[(key, keeper)] for every
+    removed document, keeper being a kept near-duplicate of it; counts)."""
+
+    def __init__(self, rounds: int = DEFAULT_ROUNDS):
+        super().__init__()
+        self._rounds = rounds
+
+    def expand(self, pairs):
+        messages = pairs | "InitialMessages" >> beam.FlatMap(initial_messages)
+        decisions, changed = [], []
+        for i in range(self._rounds):
+            round_out = (
+                messages
+                # u -> [(_UNDECIDED, None) | (_NEIGHBOUR, v), ...]
+                | f"Round{i}/GroupByDoc" >> beam.GroupByKey()
+                | f"Round{i}/KeepLocalFirsts" >> beam.ParDo(KeepLocalFirstsDoFn())
+                # v -> [(_UNDECIDED, None) | (_NEIGHBOUR, u) | (_REMOVED_BY, u), ...]
+                | f"Round{i}/GroupByNeighbour" >> beam.GroupByKey()
+                | f"Round{i}/RemoveOrPassOn" >> beam.ParDo(RemoveOrPassOnDoFn()).with_output_types(
+                    Tuple[str, Tuple[str, Any]]).with_outputs(
+                    "removed", main="messages")
+            )
+            messages = round_out.messages
+            decisions.append(round_out.removed)
+            changed.append(round_out.removed | f"Round{i}/Changed" >> beam.Map(lambda _, n=i + 1: n))
+        unsettled = (messages
+                     | "Unsettled/GroupByDoc" >> beam.GroupByKey()
+                     | "Unsettled/Find" >> beam.ParDo(FindUnsettledDoFn()))
+        key_to_keeper = decisions | "FlattenDecisions" >> beam.Flatten()
+        return key_to_keeper, round_counts("Rounds", changed, unsettled)
