@@ -30,28 +30,12 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, Sequence
+
+from memory import process_tree
 
 SAMPLE_INTERVAL_S = 0.05
 VOCAB = [f"w{i}" for i in range(30000)]
-
-
-def descendants(root: int) -> List[int]:
-    children: Dict[int, List[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
-    return found
 
 
 def peak_rss_bytes(pid: int) -> int:
@@ -76,7 +60,7 @@ def measure(args: Sequence[str]) -> Dict[str, object]:
 
     def sample():
         while not done.is_set():
-            for pid in descendants(child.pid):
+            for pid in process_tree(child.pid):
                 peaks[pid] = max(peaks.get(pid, 0), peak_rss_bytes(pid))
             done.wait(SAMPLE_INTERVAL_S)
 
