@@ -9,7 +9,11 @@ Shapes, each a JSON Lines corpus of short documents (so a million fits this mach
 - ``copies N``: ``--ordinary`` ordinary documents plus N copies of one boilerplate text
   (distinct ids): exact dedup's hot digest;
 - ``bucket N``: N documents that differ from one text in one word each: every LSH band
-  has one bucket of N documents (near dedup's hot star centre).
+  has one bucket of N documents (near dedup's hot star centre);
+- ``distinct N`` (``--distinct``): the control of ``copies N``: as many documents of the
+  same length, all different. Beam's local runner keeps every shuffled collection in
+  memory, so its processes grow with the corpus whatever the keys; copies N against
+  distinct N is the cost of the hot key alone.
 
 Every shape runs ``glmprep run`` (near dedup on) with the DirectRunner in
 multi_processing mode for each worker count. Reported: wall time and the peak RSS of
@@ -94,6 +98,16 @@ def write_copies(path: str, copies: int, ordinary: int) -> int:
     return ordinary + copies
 
 
+def write_distinct(path: str, n: int, ordinary: int) -> int:
+    rng = random.Random(1)
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(ordinary):
+            fh.write(json.dumps({"id": f"doc-{i:07d}", "text": words(rng, 40 + rng.randrange(40))}) + "\n")
+        for i in range(n):
+            fh.write(json.dumps({"id": f"other-{i:07d}", "text": words(rng, 40)}) + "\n")
+    return ordinary + n
+
+
 def write_bucket(path: str, n: int) -> int:
     base = words(random.Random(2), 60).split()
     with open(path, "w", encoding="utf-8") as fh:
@@ -109,11 +123,14 @@ def main(argv=None) -> int:
     parser.add_argument("--copies", default="10000,1000000", help="copy counts of one text (default: 10000,1000000)")
     parser.add_argument("--ordinary", type=int, default=20000, help="ordinary documents beside the copies")
     parser.add_argument("--bucket", type=int, default=100000, help="near-identical documents in one bucket")
+    parser.add_argument("--distinct", default="", help="control shapes: as many distinct texts (e.g. 1000000)")
     parser.add_argument("--workers", default="1,2", help="worker counts (default: 1,2)")
     args = parser.parse_args(argv)
     copies = [int(n) for n in args.copies.split(",") if n]
     workers = [int(n) for n in args.workers.split(",")]
     shapes = [(f"copies {n:,}", lambda path, n=n: write_copies(path, n, args.ordinary)) for n in copies]
+    shapes += [(f"distinct {n:,}", lambda path, n=n: write_distinct(path, n, args.ordinary))
+               for n in (int(x) for x in args.distinct.split(",") if x)]
     if args.bucket:
         shapes.append((f"bucket {args.bucket:,}", lambda path: write_bucket(path, args.bucket)))
 
