@@ -47,7 +47,7 @@ RUN_KEY = "run"                    # timings and runner label: the one field tha
 SHARD_ENTRY_KEYS = ("file", "rows", "tokens", "sha256", "documents", "document_tokens")
 TOTALS_KEYS = ("documents_in", "documents_added", "documents_kept", "documents_rejected", "accounting_balanced",
                "rejected_by_reason", "exact_duplicates_removed", "near_duplicates_removed",
-               "near_duplicate_clusters", "near_dedup_rounds_used", "near_dedup_unsettled", "warnings",
+               "near_duplicate_clusters", "warnings", "near_dedup_rounds_used", "near_dedup_unsettled",
                "shards", "rows", "tokens", "document_tokens")
 SAMPLES_KEYS = ("objectives", "blank_span_lengths", "fill_histogram")
 OBJECTIVE_STAT_KEYS = ("rows", "tokens", "masked_tokens", "x_tokens", "spans")
