@@ -50,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from typing import Dict, List, Sequence, Tuple
 
@@ -83,16 +84,19 @@ def shuffle_bytes(pipeline, result) -> Dict[str, Tuple[int, int]]:
     the packed elements as the runner moves them). A GroupByKey's input is what it moves
     (both figures); a CombinePerKey is lifted, so it moves at least one accumulator per key
     (its output) and at most its input."""
-    counts, means = {}, {}
+    # Summed over every report (one per worker and stage that touched the PCollection).
+    counts, sampled_bytes, sampled = defaultdict(int), defaultdict(int), defaultdict(int)
     for info in result.monitoring_metrics().monitoring_infos():
         pcollection = info.labels.get("PCOLLECTION")
         if info.urn == monitoring_infos.ELEMENT_COUNT_URN:
-            counts[pcollection] = monitoring_infos.extract_metric_result_map_value(info)
+            counts[pcollection] += monitoring_infos.extract_metric_result_map_value(info)
         elif info.urn == monitoring_infos.SAMPLED_BYTE_SIZE_URN:
-            means[pcollection] = monitoring_infos.extract_metric_result_map_value(info).mean or 0
+            distribution = monitoring_infos.extract_metric_result_map_value(info)
+            sampled_bytes[pcollection] += distribution.sum
+            sampled[pcollection] += distribution.count
 
     def size(pcollections) -> int:
-        return int(sum(counts.get(pc, 0) * means.get(pc, 0) for pc in pcollections))
+        return int(sum(counts[pc] * sampled_bytes[pc] / sampled[pc] for pc in pcollections if sampled[pc]))
 
     transforms = pipeline.to_runner_api().components.transforms
     inside_combine = {sub for t in transforms.values() if t.spec.urn == GROUPING_URNS[1] for sub in t.subtransforms}
