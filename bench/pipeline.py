@@ -83,7 +83,9 @@ def shuffle_bytes(pipeline, result) -> Dict[str, Tuple[int, int]]:
     of a PCollection times the mean encoded size Beam samples for it (``sampled_byte_size``:
     the packed elements as the runner moves them). A GroupByKey's input is what it moves
     (both figures); a CombinePerKey is lifted, so it moves at least one accumulator per key
-    (its output) and at most its input."""
+    (its output) and at most its input. An estimate: Beam samples element sizes (every one
+    at first, then ever fewer), so on a corpus mixing megabyte documents with one-line ones
+    the mean, and with it the total, can be off by a factor of several; repeat runs to see."""
     # Summed over every report (one per worker and stage that touched the PCollection).
     counts, sampled_bytes, sampled = defaultdict(int), defaultdict(int), defaultdict(int)
     for info in result.monitoring_metrics().monitoring_infos():
