@@ -442,8 +442,10 @@ def test_bucket_verified_on_small_sub_keys_equals_the_unbounded_star(tmp_path, o
     docs = near_identical_bucket(2000)
     bounded = run_near_dedup(tmp_path, docs, dataclasses.replace(options, fan_out=50))
     unbounded = run_near_dedup(tmp_path, docs, dataclasses.replace(options, fan_out=10 ** 9))
-    assert bounded[0] == unbounded[0] and len(bounded[0]) == 1
-    assert bounded[1] == unbounded[1] and len(bounded[1]) == 1999
+    assert bounded[0] == unbounded[0]
+    assert len(bounded[0]) == 1
+    assert bounded[1] == unbounded[1]
+    assert len(bounded[1]) == 1999
     assert bounded[2]["candidate_pairs"] == unbounded[2]["candidate_pairs"]
 
 
@@ -454,7 +456,8 @@ def test_routing_sends_payloads_to_at_most_fan_out_partners_per_key():
     per_destination = {}
     for _, destination in requests:
         per_destination[destination] = per_destination.get(destination, 0) + 1
-    assert len(per_destination) == 10 and all(d[0] == "k0000" for d in per_destination)
+    assert len(per_destination) == 10
+    assert all(d[0] == "k0000" for d in per_destination)
     assert max(per_destination.values()) < 200  # about 100 partners (+1: the centre) each
 
 
@@ -471,10 +474,12 @@ def test_a_chain_needing_more_rounds_than_allowed_reports_unsettled_documents(tm
             else keys_in_keeper_order(40)[::2] + keys_in_keeper_order(40)[1::2])
     docs = list(zip(keys, chain))
     *_, settled = run_near_dedup(tmp_path, docs, options, with_counts=True)
-    assert settled.get(UNSETTLED, 0) == 0 and settled[ROUNDS_USED] > 1
+    assert settled.get(UNSETTLED, 0) == 0
+    assert settled[ROUNDS_USED] > 1
     kept, rejects, counters, counts = run_near_dedup(tmp_path, docs, dataclasses.replace(options, rounds=1),
                                                      with_counts=True)
-    assert counts[UNSETTLED] > 0 and counts[UNSETTLED] == counters["near_dup_unconverged"]
+    assert counts[UNSETTLED] > 0
+    assert counts[UNSETTLED] == counters["near_dup_unconverged"]
     assert counts[ROUNDS_USED] == 1
     kept_keys = {key for key, _ in kept}
     assert all(r["kept_key"] in kept_keys for r in rejects)  # never a removed keeper
