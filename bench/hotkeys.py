@@ -29,58 +29,29 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from typing import Dict, Sequence
 
-from memory import process_tree
+from memory import process_rss_bytes, run_sampling_peaks
 
-SAMPLE_INTERVAL_S = 0.05
 VOCAB = [f"w{i}" for i in range(30000)]
 
 
 def peak_rss_bytes(pid: int) -> int:
     """The process's peak resident set so far (VmHWM), 0 if it is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return process_rss_bytes(pid, "VmHWM")
 
 
 def measure(args: Sequence[str]) -> Dict[str, object]:
     """Run ``python -m glmprep run ARGS``: seconds, the largest process's peak RSS and its role."""
-    start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "glmprep", "run", *args],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peaks: Dict[int, int] = {}
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            for pid in process_tree(child.pid):
-                peaks[pid] = max(peaks.get(pid, 0), peak_rss_bytes(pid))
-            done.wait(SAMPLE_INTERVAL_S)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    stderr = child.stderr.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    done.set()
-    sampler.join()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"glmprep run failed:\n{stderr.decode()[-3000:]}")
-    peaks[child.pid] = max(peaks.get(child.pid, 0), usage.ru_maxrss * 1024)  # exact for the launcher
-    worker_peaks = [rss for pid, rss in peaks.items() if pid != child.pid]
+    seconds, peaks, launcher, launcher_maxrss = run_sampling_peaks(
+        [sys.executable, "-m", "glmprep", "run", *args], rss=peak_rss_bytes)
+    peaks[launcher] = max(peaks.get(launcher, 0), launcher_maxrss)  # exact for the launcher
+    worker_peaks = [rss for pid, rss in peaks.items() if pid != launcher]
     largest_worker = max(worker_peaks, default=0)
-    return {"seconds": time.perf_counter() - start, "launcher": peaks[child.pid], "worker": largest_worker,
-            "largest": max(peaks[child.pid], largest_worker)}
+    return {"seconds": seconds, "launcher": peaks[launcher], "worker": largest_worker,
+            "largest": max(peaks[launcher], largest_worker)}
 
 
 def words(rng: random.Random, n: int) -> str:

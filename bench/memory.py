@@ -57,12 +57,13 @@ def process_tree(root: int) -> List[int]:
     return found
 
 
-def process_rss_bytes(pid: int) -> int:
-    """VmRSS of one process (0 when it is gone)."""
+def process_rss_bytes(pid: int, field: str = "VmRSS") -> int:
+    """VmRSS of one process, or another kB field of /proc/PID/status such as VmHWM (its peak so
+    far); 0 when it is gone."""
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
@@ -72,6 +73,36 @@ def process_rss_bytes(pid: int) -> int:
 def tree_rss_bytes(root: int) -> int:
     """Summed VmRSS of ``root`` and its descendants, from /proc."""
     return sum(process_rss_bytes(pid) for pid in process_tree(root))
+
+
+def run_sampling_peaks(command: Sequence[str], env=None, rss=process_rss_bytes):
+    """Run ``command`` while sampling ``rss(pid)`` of it and its descendants every SAMPLE_INTERVAL_S.
+
+    Returns ``(seconds, {pid: largest rss seen}, the command's pid, its own ru_maxrss in bytes)``;
+    exits with the command's stderr tail when it fails.
+    """
+    start = time.perf_counter()
+    child = subprocess.Popen(list(command), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peaks: Dict[int, int] = {}
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            for pid in process_tree(child.pid):
+                peaks[pid] = max(peaks.get(pid, 0), rss(pid))
+            done.wait(SAMPLE_INTERVAL_S)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stderr = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    returncode = os.waitstatus_to_exitcode(status)
+    if returncode != 0:
+        raise SystemExit(f"glmprep run failed ({returncode}):\n{stderr.decode()[-3000:]}")
+    return seconds, peaks, child.pid, usage.ru_maxrss * 1024
 
 
 def measure(args: Sequence[str]) -> Dict[str, float]:

@@ -24,23 +24,19 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from typing import Dict, List, Sequence, Tuple
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from memory import process_rss_bytes, process_tree  # noqa: E402 (bench/memory.py)
+from memory import run_sampling_peaks  # noqa: E402 (bench/memory.py)
 
 from glmprep.core.reading.files import InputFile, split_file  # noqa: E402
 from glmprep.core.reading.options import ReadOptions  # noqa: E402
 
 MB = 1 << 20
-SAMPLE_INTERVAL_S = 0.05
 
 
 class Texts:
@@ -102,27 +98,9 @@ def run(inputs: Sequence[str], output: str, workers: int, extra: Sequence[str] =
                "--direct_running_mode=multi_processing", f"--direct_num_workers={workers}", *extra]
     for path in inputs:
         command += ["--input", path]
-    env = dict(os.environ, PYTHONPATH=REPO)
-    started = time.monotonic()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peaks: Dict[int, int] = {}
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            for pid in process_tree(child.pid):
-                peaks[pid] = max(peaks.get(pid, 0), process_rss_bytes(pid))
-            time.sleep(SAMPLE_INTERVAL_S)
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, stderr = child.communicate()
-    seconds = time.monotonic() - started
-    done.set()
-    sampler.join()
-    if child.returncode:
-        raise SystemExit(f"glmprep run failed ({child.returncode}): {stderr.decode()[-2000:]}")
-    workers_rss = [rss for pid, rss in peaks.items() if pid != child.pid]
-    return {"seconds": seconds, "launcher_mb": peaks.get(child.pid, 0) / MB,
+    seconds, peaks, launcher, _ = run_sampling_peaks(command, env=dict(os.environ, PYTHONPATH=REPO))
+    workers_rss = [rss for pid, rss in peaks.items() if pid != launcher]
+    return {"seconds": seconds, "launcher_mb": peaks.get(launcher, 0) / MB,
             "worker_mb": max(workers_rss, default=0) / MB}
 
 
