@@ -29,7 +29,7 @@ from typing import Callable, Dict, List
 
 from glmprep.core.clean import clean_text
 from glmprep.core.filters import FilterOptions, QualityFilter
-from glmprep.core.minhash import shingle_hashes
+from glmprep.core.shingles import shingle_hashes
 from glmprep.core.tokenizer import GLMTokenizer
 
 

@@ -38,7 +38,7 @@ import random
 import sys
 from typing import List
 
-from glmprep.core.minhash import words
+from glmprep.core.shingles import words
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "sample"

@@ -27,7 +27,8 @@ import time
 import numpy as np
 from datasketch import MinHash
 
-from glmprep.core.minhash import MinHashOptions, shingle_hash, shingles, signature, signatures
+from glmprep.core.minhash import MinHashOptions, signature, signatures
+from glmprep.core.shingles import shingle_hash, shingles
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_CORPORA = sorted((REPO / "data" / "sample").glob("*.jsonl.gz"))

@@ -49,7 +49,8 @@ import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from glmprep.core.minhash import KEEPER_MODES, VERIFY_MODES, MinHashOptions, jaccard, shingles
+from glmprep.core.minhash import KEEPER_MODES, VERIFY_MODES, MinHashOptions
+from glmprep.core.shingles import jaccard, shingles
 from glmprep.transforms.graph import COUNTER_NAMESPACE
 from glmprep.transforms.neardedup import NearDedup
 

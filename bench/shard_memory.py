@@ -23,6 +23,7 @@ import numpy as np
 from glmprep.core.records import pack
 from glmprep.core.samples import SampleOptions
 from glmprep.transforms import shards
+from glmprep.transforms.shard_sort import join_docs
 
 n_tokens, sort_bytes = int(float(sys.argv[1])), int(sys.argv[2])
 doc_len = 2000
@@ -32,10 +33,10 @@ for i in range(n_tokens // doc_len):
     start = (i * 7919) % (len(base) - doc_len)
     batch.append((f"doc{i:09d}", pack(base[start:start + doc_len].tobytes())))
     if len(batch) == 1000:
-        joined.append(shards.join_docs(batch))
+        joined.append(join_docs(batch))
         batch = []
 if batch:
-    joined.append(shards.join_docs(batch))
+    joined.append(join_docs(batch))
 fn = shards.WriteShardDoFn(tempfile.mkdtemp(prefix="glmprep-bench-"), SampleOptions(seq_len=2048), None, {},
                            sort_bytes=sort_bytes)
 fn.setup()
@@ -55,7 +56,7 @@ def measure(tokens: float, sort_bytes: int) -> dict:
 
 
 def main(argv) -> None:
-    from glmprep.transforms.shards import SORT_BYTES
+    from glmprep.transforms.shard_sort import SORT_BYTES
     for tokens in [float(a) for a in argv] or [5e6, 5e7]:
         streamed, whole = measure(tokens, SORT_BYTES), measure(tokens, IN_MEMORY)
         same = "identical" if streamed["sha256"] == whole["sha256"] else "DIFFERENT"

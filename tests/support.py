@@ -16,6 +16,10 @@ SAMPLE_DIR = os.path.join(REPO, "data", "sample")
 TOY_BASE_VOCAB = 1000
 TOY_SPECIALS = SpecialIds.after(TOY_BASE_VOCAB)
 
+# Characters for hypothesis texts that exercise words and shingles: Latin, CJK, kana, odd
+# white space (NBSP, ideographic space, U+001C), case folding that changes length, an astral ideograph.
+MIXED_TEXT_CHARACTERS = list("aAbZ .,\n\t\u00a0\u3000中文字。，İßカ") + ["\U00020000", "\x1c"]
+
 
 def toy_metadata(options: SampleOptions, base_vocab: int = TOY_BASE_VOCAB) -> ShardMetadata:
     specials = SpecialIds.after(base_vocab)

@@ -10,8 +10,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from glmprep.core.minhash import (KEEPER_MODES, MinHashOptions, band_keys, estimated_jaccard, jaccard, shingles,
-                             signature)
+from glmprep.core.lsh_bands import band_keys
+from glmprep.core.minhash import KEEPER_MODES, MinHashOptions, estimated_jaccard, signature
+from glmprep.core.shingles import jaccard, shingles
 from glmprep.schemas.rejects import make_reject
 from glmprep.transforms.graph import (COUNTER_NAMESPACE, ROUNDS_USED, UNSETTLED, ConnectedComponents,
                                       SelectKeepers, first_in_keeper_order, keeper_priority)

@@ -23,11 +23,12 @@ import numpy as np
 from glmprep.core.records import pack
 from glmprep.core.samples import SampleOptions
 from glmprep.transforms import shards
+from glmprep.transforms.shard_sort import join_docs
 
 def element():
     rng = np.random.default_rng(7)
     docs = [(f"doc{i:04d}", pack(rng.integers(0, 50000, 400, dtype=np.uint32).tobytes())) for i in range(400)]
-    return 0, [shards.join_docs(docs)]
+    return 0, [join_docs(docs)]
 
 if sys.argv[2] == "pause":
     write = shards._HashingSink.write

@@ -1,4 +1,4 @@
-"""Tokenize and shard transforms, and the batch builder they use."""
+"""The shard transforms (assignment, gathering, writing), and the batch builder they use."""
 from __future__ import annotations
 
 import glob
@@ -6,43 +6,19 @@ import os
 
 import apache_beam as beam
 import numpy as np
-import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
-from hypothesis import example, given, settings, strategies as st
 
 from glmprep.core.samples import builder as samples_lib
 from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
 from glmprep.schemas.reader import ShardReader
-from glmprep.transforms.shards import (TokenizeDocuments, WriteShards, join_docs, num_shards_for, shard_of,
-                                       sorted_docs, split_docs)
+from glmprep.transforms.shard_sort import join_docs
+from glmprep.transforms.shards import WriteShards, num_shards_for, shard_of
+from glmprep.transforms.tokenize import TokenizeDocuments
 from glmprep.core.validate import validate_paths
 
 DOCS = [(f"d{i:03d}", f"Document {i} talks about rivers. It has {i % 7} sentences! 中文句子{i}。")
         for i in range(60)] + [("empty-ish", "")]
-
-
-def test_tokenize_rejects_texts_without_tokens():
-    with TestPipeline() as p:
-        tokens, rejects = p | beam.Create(DOCS) | TokenizeDocuments()
-        assert_that(tokens | beam.Map(lambda kv: kv[0]), equal_to([k for k, t in DOCS if t]), label="kept")
-        assert_that(rejects | beam.Map(lambda r: (r["key"], r["stage"], r["reason"])),
-                    equal_to([("empty-ish", "tokenize", "no_tokens")]), label="rejected")
-
-
-# tiktoken's regex overflows its stack on a million spaces between two words (issue 14).
-HOSTILE_DOC = ("spaces", "a" + " " * 1_000_000 + "a")
-
-
-@pytest.mark.parametrize("num_threads", [1, 2])  # 2: the threaded batch encoder fails as a whole
-def test_tokenize_rejects_only_the_text_tiktoken_fails_on(num_threads):
-    docs = DOCS[:20] + [HOSTILE_DOC] + DOCS[20:]
-    with TestPipeline() as p:
-        tokens, rejects = p | beam.Create(docs) | TokenizeDocuments(num_threads=num_threads)
-        assert_that(tokens | beam.Map(lambda kv: kv[0]), equal_to([k for k, t in DOCS if t]), label="kept")
-        assert_that(rejects | beam.Map(lambda r: (r["key"], r["stage"], r["reason"], "panicked" in r["detail"])),
-                    equal_to([("empty-ish", "tokenize", "no_tokens", False),
-                              ("spaces", "tokenize", "tokenizer_error", True)]), label="rejected")
 
 
 def test_write_shards_in_parallel_and_valid(tmp_path):
@@ -83,13 +59,6 @@ def test_shard_bytes_do_not_depend_on_how_a_bundle_gathers_documents(tmp_path, m
     assert whole == one_by_one
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.text(st.characters(exclude_categories=())), st.binary())))
-@example([("bad-path-\udcff:1", b"\x00ids"), ("", b"")])  # keys may hold lone surrogates
-def test_joined_documents_split_back_as_they_were(docs):
-    assert list(split_docs(join_docs(docs))) == docs
-
-
 def test_shard_count_from_tokens():
     assert num_shards_for(0, 100) == 1
     assert num_shards_for(1001, 100) == 11
@@ -111,13 +80,6 @@ def test_batches_do_not_depend_on_chunking(tokenizer, monkeypatch):
     for a, b in zip(whole, chunked):
         for name in a:
             assert np.array_equal(np.asarray(a[name]), np.asarray(b[name])), name
-
-
-@settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.text(max_size=6), st.binary(max_size=12)), max_size=40), st.integers(1, 64))
-def test_sorted_docs_spills_and_merges_to_the_same_order(docs, max_bytes):
-    joined = [join_docs(docs[i:i + 7]) for i in range(0, len(docs), 7)]
-    assert list(sorted_docs(joined, max_bytes)) == sorted(docs)
 
 
 def test_a_shard_written_through_spilled_runs_is_byte_identical(tmp_path):

@@ -32,7 +32,8 @@ from glmprep.transforms.mixing import MixSources
 from glmprep.transforms.neardedup import NearDedup
 from glmprep.transforms.pii import RedactPii, RedactPreviewDoFn
 from glmprep.transforms.read import ReadDocuments
-from glmprep.transforms.shards import TokenizeDocuments, WriteShards
+from glmprep.transforms.shards import WriteShards
+from glmprep.transforms.tokenize import TokenizeDocuments
 from glmprep.transforms.unique_keys import UniqueKeys
 
 

@@ -21,7 +21,7 @@ from glmprep.core.mixing import MIXING_DROPPED, MixOptions, copies, copy_keys, m
 from glmprep.core.tokenizer import cached_tokenizer
 from glmprep.schemas.rejects import REJECT_PREVIEW_CHARS, make_reject
 from glmprep.transforms.combiners import sum_pairs
-from glmprep.transforms.shards import packed_token_count, unpack_tokens
+from glmprep.transforms.tokenize import packed_token_count, unpack_tokens
 
 REJECTS = "rejects"
 STAGE = "mixing"

@@ -59,8 +59,9 @@ import numpy as np
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
-from glmprep.core.minhash import (MinHashOptions, band_keys, batch_shingle_hashes, estimated_jaccard,
-                                  hash_set_jaccard, shingle_sets, signatures_of_hashes)
+from glmprep.core.lsh_bands import band_keys
+from glmprep.core.minhash import MinHashOptions, estimated_jaccard, signatures_of_hashes
+from glmprep.core.shingles import batch_shingle_hashes, hash_set_jaccard, shingle_sets
 from glmprep.core.options import add_option_arguments, build, option_values
 from glmprep.core.records import pack_text, unpack_text
 from glmprep.schemas.rejects import make_reject

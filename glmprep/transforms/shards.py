@@ -1,6 +1,6 @@
-"""Tokenize documents, assign them to shards, build GLM samples and write Arrow shards.
+"""Assign tokenized documents to shards, build GLM samples and write Arrow shards.
 
-    (key, text) --TokenizeDocuments--> (key, packed token ids)
+    (key, text) --TokenizeDocuments--> (key, packed token ids)      (tokenize.py)
                 --GatherByShard------> (shard index, joined [(key, packed token ids), ...])
                 --GroupByShard-------> shard index -> [joined documents, ...]
                 --BuildAndWrite------> one shard summary per written file
@@ -13,21 +13,18 @@ it (writing is parallel) under a name of its own attempt and renamed when comple
 (``publish.py``: retry-safe).
 
 Before the shuffle, each bundle gathers its documents by shard (``GatherByShardDoFn``)
-and joins each shard's into one byte string (``join_docs``), so a shard's group is a few
-large values rather than one element per document: a shuffle's cost goes by the element
-as well as by the byte (on the DirectRunner the runner process decodes, groups and
+and joins each shard's into one byte string (``shard_sort.join_docs``), so a shard's group
+is a few large values rather than one element per document: a shuffle's cost goes by the
+element as well as by the byte (on the DirectRunner the runner process decodes, groups and
 re-encodes every element; on Dataflow every element is a shuffle record).
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import heapq
 import math
-import struct
-import tempfile
 import time
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional
 
 import apache_beam as beam
 import numpy as np
@@ -36,17 +33,14 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from glmprep.core.langid import MAX_CHARS, LanguageIdentifier
-from glmprep.core.records import pack, packed_size, unpack
-from glmprep.schemas.rejects import make_reject
 from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
+from glmprep.core.tokenizer import cached_tokenizer
 from glmprep.schemas.shard import OBJECTIVES, UNKNOWN_LANGUAGE, ShardMetadata, write_shard_columns
 from glmprep.transforms.publish import OutputWriteError, attempt_temp, discard, publish
-from glmprep.core.tokenizer import EncodeError, cached_tokenizer
+from glmprep.transforms.shard_sort import SORT_BYTES, join_docs, sorted_docs
+from glmprep.transforms.tokenize import packed_token_count, unpack_tokens
 
-TOKEN_DTYPE = np.uint32
-TOKEN_BYTES = np.dtype(TOKEN_DTYPE).itemsize
 GATHER_BYTES = 32 << 20  # most packed tokens a bundle holds before passing them to the shuffle
-SORT_BYTES = 64 << 20    # most packed tokens a shard writer sorts in memory; beyond, sorted runs on disk
 
 
 SHARD_GLOB = "part-*-of-*.arrow"
@@ -59,16 +53,6 @@ def shard_name(index: int, num_shards: int) -> str:
 def shard_of(key: str, num_shards: int) -> int:
     digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "little") % num_shards
-
-
-def unpack_tokens(packed: bytes) -> np.ndarray:
-    """uint32 [n_tokens] from one ``TokenizeDocuments`` output value."""
-    return np.frombuffer(unpack(packed), dtype=TOKEN_DTYPE)
-
-
-def packed_token_count(packed: bytes) -> int:
-    """Number of token ids in one ``TokenizeDocuments`` output value (none decompressed)."""
-    return packed_size(packed) // TOKEN_BYTES
 
 
 def document_head(tokenizer, tokens: np.ndarray, max_chars: int = MAX_CHARS) -> str:
@@ -87,77 +71,6 @@ def document_head(tokenizer, tokens: np.ndarray, max_chars: int = MAX_CHARS) -> 
 def num_shards_for(total_tokens: int, tokens_per_shard: int) -> int:
     """Shard count when none is fixed: enough shards of ``tokens_per_shard``."""
     return max(1, math.ceil(total_tokens / max(1, tokens_per_shard)))
-
-
-class TokenizeBatchDoFn(beam.DoFn):
-    """[(key, text), ...] -> (key, packed uint32 token ids); a text with no tokens, or one
-    tiktoken fails on, is rejected.
-
-    The tokenizer is loaded once per worker; a batch goes through tiktoken's batch
-    encoder with ``num_threads`` threads. If that fails, the batch's texts are encoded one
-    by one, so that only the failing one is rejected.
-    """
-
-    def __init__(self, ranks_path: Optional[str], num_threads: int = 1):
-        self.ranks_path = ranks_path
-        self.num_threads = num_threads
-        self.tokens = Metrics.counter("tokenize", "tokens")
-        self.msecs = Metrics.counter("tokenize", "msecs")
-        self.failed_batches = Metrics.counter("tokenize", "failed_batches")
-
-    def setup(self):
-        self.tokenizer = cached_tokenizer(self.ranks_path)
-
-    def process(self, batch):
-        start = time.perf_counter()
-        try:
-            encoded = self.tokenizer.encode_batch([text for _, text in batch], num_threads=self.num_threads)
-        except EncodeError:
-            self.failed_batches.inc()
-            encoded = [self._encode_one(text) for _, text in batch]
-        self.msecs.inc(int((time.perf_counter() - start) * 1000))
-        for (key, text), ids in zip(batch, encoded):
-            if isinstance(ids, EncodeError):
-                yield beam.pvalue.TaggedOutput(
-                    "rejects", make_reject(key, "tokenize", "tokenizer_error", str(ids)[:200], text))
-                continue
-            if not ids:
-                yield beam.pvalue.TaggedOutput(
-                    "rejects", make_reject(key, "tokenize", "no_tokens", "the text encodes to 0 tokens", text))
-                continue
-            self.tokens.inc(len(ids))
-            yield key, pack(np.asarray(ids, dtype=TOKEN_DTYPE).tobytes())
-
-    def _encode_one(self, text: str):
-        """The ids of ``text``, or the EncodeError tiktoken raised on it."""
-        try:
-            return self.tokenizer.encode(text)
-        except EncodeError as exc:
-            return exc
-
-
-class TokenizeDocuments(beam.PTransform):
-    """PCollection[(key, text)] -> (PCollection[(key, packed token ids)], rejects).
-
-    The ids are uint32 bytes packed with ``records.pack`` (a third of the size on the way
-    to the shard writers); ``unpack_tokens`` turns one back into an array.
-
-    ``num_threads``: tiktoken threads per batch. More than one only pays where nothing
-    else runs in parallel: two workers with two threads each tokenized 20 MB no faster
-    than with one (tiktoken's threads scale poorly on shared cores)."""
-
-    def __init__(self, ranks_path: Optional[str] = None, num_threads: int = 1):
-        super().__init__()
-        self.ranks_path = ranks_path
-        self.num_threads = num_threads
-
-    def expand(self, docs):
-        result = (
-            docs
-            | "Batch" >> beam.BatchElements(min_batch_size=16, max_batch_size=256)
-            | "Encode" >> beam.ParDo(TokenizeBatchDoFn(self.ranks_path, self.num_threads)).with_outputs("rejects", main="tokens")
-        )
-        return result.tokens, result.rejects
 
 
 class _HashingSink:
@@ -234,35 +147,6 @@ class ShardStats:
         }
 
 
-_DOC_HEADER = struct.Struct("<II")  # UTF-8 bytes of the key, bytes of the packed token ids
-
-
-def join_docs(docs: Sequence[Tuple[str, bytes]]) -> bytes:
-    """[(key, packed token ids), ...] as one byte string: per document, the two lengths,
-    then the key in UTF-8, then the packed ids.
-
-    >>> list(split_docs(join_docs([("a", b"xyz"), ("κ", b"")])))
-    [('a', b'xyz'), ('κ', b'')]
-    """
-    parts: List[bytes] = []
-    for key, packed in docs:
-        key_bytes = key.encode("utf-8", "surrogatepass")
-        parts += (_DOC_HEADER.pack(len(key_bytes), len(packed)), key_bytes, packed)
-    return b"".join(parts)
-
-
-def split_docs(joined: bytes) -> Iterator[Tuple[str, bytes]]:
-    """The documents ``join_docs`` joined, in order."""
-    view, at = memoryview(joined), 0
-    while at < len(joined):
-        key_len, packed_len = _DOC_HEADER.unpack_from(view, at)
-        at += _DOC_HEADER.size
-        key = str(view[at:at + key_len], "utf-8", "surrogatepass")
-        at += key_len
-        yield key, bytes(view[at:at + packed_len])
-        at += packed_len
-
-
 class GatherByShardDoFn(beam.DoFn):
     """(key, packed token ids) -> (shard index, joined documents): one bundle's documents,
     gathered by shard and joined (``join_docs``). Everything gathered is emitted once it
@@ -290,56 +174,6 @@ class GatherByShardDoFn(beam.DoFn):
     def _flush(self):
         gathered, self.gathered, self.size = self.gathered, {}, 0
         return [(shard, join_docs(docs)) for shard, docs in sorted(gathered.items())]
-
-
-def sorted_docs(gathered: Iterable[bytes], max_bytes: int = SORT_BYTES) -> Iterator[Tuple[str, bytes]]:
-    """The documents of a shard's joined values (``join_docs``), sorted as ``sorted`` would
-    sort the (key, packed token ids) pairs, holding at most about ``max_bytes`` of them:
-    beyond that, sorted runs go to temporary files on local disk and are merged."""
-    runs: List = []
-    buffer: List[Tuple[str, bytes]] = []
-    size = 0
-    try:
-        for joined in gathered:
-            for doc in split_docs(joined):
-                buffer.append(doc)
-                size += len(doc[0]) + len(doc[1])
-                if size >= max_bytes:
-                    buffer.sort()
-                    runs.append(_spill(buffer))
-                    buffer, size = [], 0
-        buffer.sort()
-        if not runs:
-            yield from buffer
-            return
-        if buffer:
-            runs.append(_spill(buffer))
-            buffer = []
-        yield from heapq.merge(*(_read_run(run) for run in runs))
-    finally:
-        for run in runs:
-            run.close()
-
-
-def _spill(docs: Sequence[Tuple[str, bytes]]):
-    """A temporary file holding ``docs`` in ``join_docs`` layout, rewound for reading."""
-    run = tempfile.TemporaryFile(prefix="glmprep-shard-run-")
-    for key, packed in docs:
-        key_bytes = key.encode("utf-8", "surrogatepass")
-        run.write(_DOC_HEADER.pack(len(key_bytes), len(packed)))
-        run.write(key_bytes)
-        run.write(packed)
-    run.seek(0)
-    return run
-
-
-def _read_run(run) -> Iterator[Tuple[str, bytes]]:
-    while True:
-        header = run.read(_DOC_HEADER.size)
-        if not header:
-            return
-        key_len, packed_len = _DOC_HEADER.unpack(header)
-        yield run.read(key_len).decode("utf-8", "surrogatepass"), run.read(packed_len)
 
 
 class WriteShardDoFn(beam.DoFn):

@@ -1,0 +1,94 @@
+"""A shard's documents on their way to its writer, as byte strings, and back in key order.
+
+Before the shuffle, documents are joined into one byte string per shard and bundle
+(``join_docs``), so a shard's group is a few large values rather than one element per
+document. The writer reads them back sorted by key (``sorted_docs``), holding at most
+``SORT_BYTES`` of them in memory: beyond that, sorted runs go to local disk and are merged.
+Pure Python: no Beam here.
+"""
+from __future__ import annotations
+
+import heapq
+import struct
+import tempfile
+from typing import Iterable, Iterator, List, Sequence, Tuple
+
+SORT_BYTES = 64 << 20    # most packed tokens a shard writer sorts in memory; beyond, sorted runs on disk
+
+_DOC_HEADER = struct.Struct("<II")  # UTF-8 bytes of the key, bytes of the packed token ids
+
+
+def join_docs(docs: Sequence[Tuple[str, bytes]]) -> bytes:
+    """[(key, packed token ids), ...] as one byte string: per document, the two lengths,
+    then the key in UTF-8, then the packed ids.
+
+    >>> list(split_docs(join_docs([("a", b"xyz"), ("κ", b"")])))
+    [('a', b'xyz'), ('κ', b'')]
+    """
+    parts: List[bytes] = []
+    for key, packed in docs:
+        key_bytes = key.encode("utf-8", "surrogatepass")
+        parts += (_DOC_HEADER.pack(len(key_bytes), len(packed)), key_bytes, packed)
+    return b"".join(parts)
+
+
+def split_docs(joined: bytes) -> Iterator[Tuple[str, bytes]]:
+    """The documents ``join_docs`` joined, in order."""
+    view, at = memoryview(joined), 0
+    while at < len(joined):
+        key_len, packed_len = _DOC_HEADER.unpack_from(view, at)
+        at += _DOC_HEADER.size
+        key = str(view[at:at + key_len], "utf-8", "surrogatepass")
+        at += key_len
+        yield key, bytes(view[at:at + packed_len])
+        at += packed_len
+
+
+def sorted_docs(gathered: Iterable[bytes], max_bytes: int = SORT_BYTES) -> Iterator[Tuple[str, bytes]]:
+    """The documents of a shard's joined values (``join_docs``), sorted as ``sorted`` would
+    sort the (key, packed token ids) pairs, holding at most about ``max_bytes`` of them:
+    beyond that, sorted runs go to temporary files on local disk and are merged."""
+    runs: List = []
+    buffer: List[Tuple[str, bytes]] = []
+    size = 0
+    try:
+        for joined in gathered:
+            for doc in split_docs(joined):
+                buffer.append(doc)
+                size += len(doc[0]) + len(doc[1])
+                if size >= max_bytes:
+                    buffer.sort()
+                    runs.append(_spill(buffer))
+                    buffer, size = [], 0
+        buffer.sort()
+        if not runs:
+            yield from buffer
+            return
+        if buffer:
+            runs.append(_spill(buffer))
+            buffer = []
+        yield from heapq.merge(*(_read_run(run) for run in runs))
+    finally:
+        for run in runs:
+            run.close()
+
+
+def _spill(docs: Sequence[Tuple[str, bytes]]):
+    """A temporary file holding ``docs`` in ``join_docs`` layout, rewound for reading."""
+    run = tempfile.TemporaryFile(prefix="glmprep-shard-run-")
+    for key, packed in docs:
+        key_bytes = key.encode("utf-8", "surrogatepass")
+        run.write(_DOC_HEADER.pack(len(key_bytes), len(packed)))
+        run.write(key_bytes)
+        run.write(packed)
+    run.seek(0)
+    return run
+
+
+def _read_run(run) -> Iterator[Tuple[str, bytes]]:
+    while True:
+        header = run.read(_DOC_HEADER.size)
+        if not header:
+            return
+        key_len, packed_len = _DOC_HEADER.unpack(header)
+        yield run.read(key_len).decode("utf-8", "surrogatepass"), run.read(packed_len)

@@ -1,0 +1,53 @@
+"""Words and shingles of EN and ZH text, their fixed 32-bit hashes (vectorised = reference), and
+exact Jaccard of shingle-hash sets."""
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from glmprep.core.shingles import (batch_shingle_hashes, hash_set_jaccard, is_cjk_text, jaccard, shingle_hash,
+                                   shingle_hashes, shingle_sets, shingles, words)
+
+from support import MIXED_TEXT_CHARACTERS
+
+
+ALPHABET = st.sampled_from(MIXED_TEXT_CHARACTERS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=ALPHABET, max_size=60), st.integers(1, 6))
+def test_vectorised_shingle_hashes_equal_reference(text, ngram):
+    assert shingle_hashes(text, ngram).tolist() == [shingle_hash(s) for s in shingles(text, ngram)]
+
+
+def test_words_cjk_characters_are_words_other_runs_split_on_space():
+    assert words("Hello, World! Some English words 中 ok") == [
+        "hello,", "world!", "some", "english", "words", "中", "ok"]
+
+
+def test_in_a_cjk_text_every_non_space_character_is_a_word():
+    assert words("Debian 迷宫。x") == list("debian迷宫。x")
+    text = "使用 apt-get install -y 命令安装软件包，然后运行 dpkg -l 查看"
+    chars = "".join(text.lower().split())
+    assert shingles(text, 5) == [tuple(chars[i:i + 5]) for i in range(len(chars) - 4)]
+    assert not is_cjk_text("a long english sentence with one 字 in it")
+
+
+def test_short_text_has_one_shingle_and_blank_text_none():
+    assert shingles("a b", 5) == [("a", "b")]
+    assert shingles(" \n ", 5) == []
+
+
+def test_shingle_hash_is_fixed_across_processes_and_versions():
+    # Changing these values silently changes every signature ever computed.
+    assert shingle_hash(("hello", "world")) == 2686400022
+    assert shingle_hash(("中", "文")) == 4069143330
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.text(alphabet=ALPHABET, max_size=40), min_size=2, max_size=6), st.integers(1, 3))
+def test_shingle_set_jaccard_equals_jaccard_of_shingles(texts, ngram):
+    sets = shingle_sets(*batch_shingle_hashes(texts, ngram))
+    for (text_a, set_a), (text_b, set_b) in zip(zip(texts, sets), zip(texts[1:], sets[1:])):
+        assert set_a.tolist() == sorted({shingle_hash(s) for s in shingles(text_a, ngram)})
+        expected = jaccard(set(shingles(text_a, ngram)), set(shingles(text_b, ngram)))
+        assert hash_set_jaccard(set_a, set_b) == pytest.approx(expected)
