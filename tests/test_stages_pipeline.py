@@ -163,17 +163,31 @@ def test_usage_errors(corpus, capsys):
     assert "--languages" in err and "source name" in err and "matches no file" in err and "KIND=TEXT" in err
 
 
-@pytest.mark.parametrize("runner", [
-    ["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
-    ["--direct_running_mode=multi_processing", "--direct_num_workers=2", "--no-fork-workers"],
+def reject_lines(out):
+    """Every reject as the JSON line on disk, sorted (the rejects files' order is the runner's)."""
+    return sorted(line for path in glob.glob(os.path.join(out, "rejects", "*.jsonl"))
+                  for line in open(path, encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name, runner", [
+    ("multi_processing", ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]),
+    ("no_fork", ["--direct_running_mode=multi_processing", "--direct_num_workers=2", "--no-fork-workers"]),
+    # Beam's portable Job API with its in-process job service (as tests/test_pipeline.py)
+    ("portable", ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK"]),
 ])
-def test_all_four_stages_give_identical_shards_on_every_runner(all_on, corpus, runner):
-    out = corpus["root"] / ("mp" + str(len(runner)))
+def test_all_four_stages_give_identical_output_on_every_runner(all_on, corpus, name, runner):
+    """Language ID, PII, decontamination and mixing all on: the same shards, rejects and
+    manifest (but its ``run`` section) as the DirectRunner's."""
+    out = corpus["root"] / name
     assert main(stage_args(corpus, out, *runner)) == 0
     assert shard_hashes(out) == shard_hashes(all_on)
+    assert reject_lines(out) == reject_lines(all_on)
     first, second = manifest_of(all_on), manifest_of(out)
+    assert (second["run"]["runner"] == "PortableRunner") == (name == "portable")
+    assert {r["stage"] for r in map(json.loads, reject_lines(out))} >= {"language", "decontaminate"}
     for manifest in (first, second):
         manifest.pop("run", None)
+    assert second["pii"] and second["mixing"] and second["decontamination"] and second["languages"]
     assert first == second
 
 
