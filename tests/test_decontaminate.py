@@ -79,3 +79,74 @@ def test_decontaminate_transform(tmp_path):
         assert_that(rejects | beam.Map(lambda r: (r["key"], r["stage"], r["reason"], r["detail"])),
                     equal_to([("dirty", "decontaminate", "contaminated", f"{bench_file}: id bio-1"),
                               ("zh", "decontaminate", "contaminated", f"{text_file}: line 2")]), label="Rejects")
+
+
+def test_bloom_filter_never_misses_and_zero_bits_say_maybe():
+    from glmprep.core.decontaminate import BloomFilter, candidate_ngrams, item_ngrams
+
+    _, grams = item_ngrams(QUESTION)
+    bloom = BloomFilter(1 << 16)
+    bloom.add(grams)
+    assert bloom.might_contain(grams).all()
+    others = np.arange(1, 10_001, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    assert bloom.might_contain(others).mean() < 0.01   # 65,536 bits for a dozen n-grams
+    assert BloomFilter(0).might_contain(others).all()
+    half = BloomFilter(1 << 16).merge(bloom)
+    assert half.might_contain(grams).all()
+    hashes, ranks = candidate_ngrams("Quiz: " + QUESTION, (13,), bloom)
+    assert len(hashes) == len(grams) and ranks.tolist() == [13 * 0 + 0 + r for r in range(1, len(grams) + 1)]
+
+
+SHORT_ITEM = "What is the capital city of France today?"
+
+
+def check_decontaminate(tmp_path, docs, kept_keys, rejected, index, **kwargs):
+    """Runs ``Decontaminate`` on ``docs`` and asserts the kept keys, the ``(key, detail)``
+    of the rejects and the summary (with ``index`` as the way taken)."""
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from glmprep.transforms.decontaminate import Decontaminate
+
+    first = tmp_path / "mmlu.jsonl"
+    first.write_text(json.dumps({"id": "bio-1", "question": QUESTION, "choices": ["a", "b"]}) + "\n"
+                     + json.dumps({"id": "geo-1", "question": SHORT_ITEM}) + "\n")
+    second = tmp_path / "ceval.txt"
+    second.write_text(ZH_QUESTION + "\n" + QUESTION + "\n", encoding="utf-8")  # QUESTION again: mmlu owns it
+    texts = dict(docs)
+    with TestPipeline() as p:
+        kept, rejects, summary = p | beam.Create(docs) | Decontaminate([str(first), str(second)], **kwargs)
+        assert_that(kept, equal_to([(k, texts[k]) for k in kept_keys]), label="Kept")
+        assert_that(rejects | beam.Map(lambda r: (r["key"], r["detail"], r["preview"] == texts[r["key"]][:200])),
+                    equal_to([(k, d, True) for k, d in rejected.items()]), label="Rejects")
+        assert_that(summary | beam.Map(lambda s: (s["index"], s["items"], s["ngram_words"], s["files"])),
+                    equal_to([(index, 4, 13, [str(first), str(second)])]), label="Summary")
+
+
+def stage_docs():
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi".split()
+    docs = [(f"clean-{i}", " ".join(words[i:] + words[:i]) + " the end of a clean text.") for i in range(12)]
+    docs += [("long", "Practice: " + QUESTION + " Answer: A"),
+             ("short-first", "Trivia: " + SHORT_ITEM + " Also: " + QUESTION),
+             ("long-first", QUESTION + " and then " + SHORT_ITEM),
+             ("zh", "题目：" + ZH_QUESTION + "？"),
+             ("near-miss", "Which of the following best describes the role of the mitochondria in a cell?")]
+    # a hash many documents share (hot with max_group=2)
+    docs += [(f"copy-{i}", f"Copy {i}: {QUESTION}") for i in range(6)]
+    return docs
+
+
+def test_side_input_and_keyed_join_reject_the_same_documents(tmp_path):
+    """The exact index, Bloom filters that flag most n-grams or a few, and none at all
+    (the join alone; with max_group=2 the shared hash goes through the side input of hot
+    hashes) reject the same documents for the same items."""
+    docs = stage_docs()
+    mmlu, ceval = tmp_path / "mmlu.jsonl", tmp_path / "ceval.txt"
+    rejected = {"long": f"{mmlu}: id bio-1", "short-first": f"{mmlu}: id geo-1", "long-first": f"{mmlu}: id bio-1",
+                "zh": f"{ceval}: line 1", **{f"copy-{i}": f"{mmlu}: id bio-1" for i in range(6)}}
+    kept = [k for k, _ in docs if k not in rejected]
+    assert "near-miss" in kept
+    check_decontaminate(tmp_path, docs, kept, rejected, "side input")
+    for kwargs in ({"memory_mb": 0}, {"memory_mb": 0, "max_group": 2}, {"memory_mb": 1e-4}):
+        check_decontaminate(tmp_path, docs, kept, rejected, "join", **kwargs)

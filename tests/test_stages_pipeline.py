@@ -221,3 +221,14 @@ def test_validate_checks_the_accounting_with_repeats(all_on, corpus, capsys):
         json.dump(manifest, fh)
     assert main(["validate", str(broken)]) == 1
     assert "documents_added" in capsys.readouterr().out
+
+
+def test_decontamination_by_keyed_join_gives_the_same_run(all_on, corpus):
+    """--decontaminate-memory-mb 0: the benchmark goes through the keyed join instead of
+    the side input; the shards and rejects are the same, and the manifest says which way."""
+    out = corpus["root"] / "join"
+    assert main(stage_args(corpus, out, "--decontaminate-memory-mb", "0")) == 0
+    assert shard_hashes(out) == shard_hashes(all_on)
+    assert reject_lines(out) == reject_lines(all_on)
+    assert manifest_of(all_on)["decontamination"]["index"] == "side input"
+    assert manifest_of(out)["decontamination"]["index"] == "join"

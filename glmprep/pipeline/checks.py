@@ -33,7 +33,8 @@ def config_from(opts) -> RunConfig:
             num_shards=job.num_shards, tokens_per_shard=job.tokens_per_shard,
             tokenizer_threads=tokenizer_threads_for(opts), language=stages.language, pii=stages.pii,
             decontaminate=tuple(stages.decontaminate.benchmark_files),
-            decontaminate_ngram=stages.decontaminate.benchmark_ngram, mixing=stages.mixing,
+            decontaminate_ngram=stages.decontaminate.benchmark_ngram,
+            decontaminate_memory_mb=stages.decontaminate.memory_mb, mixing=stages.mixing,
             compression=job.compression)
     except ValueError as exc:  # contradictory or out-of-range options
         raise UsageError(str(exc)) from None

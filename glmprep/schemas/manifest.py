@@ -73,7 +73,8 @@ _SHAPE = {
                 "blank_span_lengths": ("list", _COUNT), "fill_histogram": ("list", _COUNT)},
     "languages": ("map", {k: _COUNT for k in ("identified", "rejected", "kept", "kept_tokens")}),
     "pii": ("map", {"documents": _COUNT, "replacements": _COUNT}),
-    "decontamination": {"files": ("list", _TEXT), "items": _COUNT, "ngrams": _COUNT, "ngram_words": _COUNT},
+    "decontamination": {"files": ("list", _TEXT), "items": _COUNT, "ngrams": _COUNT, "ngram_words": _COUNT,
+                        "index": _TEXT},
     "mixing": ("map", {**{k: _COUNT for k in ("documents_before", "tokens_before", "target_tokens",
                                               "documents_after", "tokens_after")}, "rate": _NUMBER}),
     "options": {"sample": {"seq_len": _COUNT, "max_span": _COUNT, "poisson_lambda": _NUMBER,
@@ -87,7 +88,7 @@ _SHAPE = {
 # everything of options/run.
 OPTIONAL_KEYS = {"", "options", "options.sample", RUN_KEY}
 _OPTIONAL_IN = {"shards[]": set(SHARD_ENTRY_KEYS) - {"file"}, "samples.objectives.*": {FILL_KEY},
-                "decontamination": {"files", "items", "ngrams", "ngram_words"}}  # {} without --decontaminate
+                "decontamination": {"files", "items", "ngrams", "ngram_words", "index"}}  # {} without --decontaminate
 
 _KIND_TEST = {
     _COUNT: lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
