@@ -67,7 +67,43 @@ def test_identify_language_transform():
             ("fr", "Le chat est assis sur le tapis et regarde les oiseaux dans le jardin.")]
     with TestPipeline() as p:
         kept, rejects, identified = p | beam.Create(docs) | IdentifyLanguage(LanguageOptions(("en", "zh")))
-        assert_that(kept, equal_to(docs[:2]), label="Kept")
+        assert_that(kept, equal_to([(key, text, key) for key, text in docs[:2]]), label="Kept")
         assert_that(rejects | beam.Map(lambda r: (r["key"], r["stage"], r["reason"], r["detail"].split()[0])),
                     equal_to([("fr", "language", "language", "fr")]), label="Rejects")
         assert_that(identified, equal_to([("en", (1, 0)), ("zh", (1, 0)), ("fr", (1, 1))]), label="Identified")
+
+
+# A Chinese how-to with more Latin words than Chinese characters: the share guess takes it
+# for English text and applies the mean word length of its commands.
+ZH_COMMANDS = ("先用 sudo apt-get install build-essential libssl-dev zlib1g-dev 安装依赖，"
+               "再运行 ./configure --prefix=/usr/local --enable-shared --with-openssl 然后 make install")
+
+
+def test_filters_take_the_language_for_cjk_rules():
+    from glmprep.core.filters import FilterOptions, QualityFilter
+
+    strict = QualityFilter(FilterOptions(max_mean_word_length=8.0, ratio_rules_min_words=None))
+    assert LanguageIdentifier().identify(ZH_COMMANDS)[0] == "zh"
+    assert strict.check(ZH_COMMANDS)[0] == "mean_word_length"       # not identified: by script share
+    assert strict.check(ZH_COMMANDS, "und")[0] == "mean_word_length"
+    assert strict.check(ZH_COMMANDS, "zh") is None                 # Chinese: its Latin words do not count
+    english = "Install the dependencies with the package manager, then configure and build the sources."
+    assert strict.check(english, "en") == strict.check(english)     # the decision agrees: the same verdict
+    assert strict.check("扩展 " + " ".join(["microservices"] * 3), "en")[0] == "mean_word_length"
+
+
+def test_filter_transform_reads_the_language_of_each_document():
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from glmprep.core.filters import FilterOptions
+    from glmprep.transforms.clean import FilterDocuments
+
+    options = FilterOptions(max_mean_word_length=8.0, ratio_rules_min_words=None)
+    with TestPipeline() as p:
+        with_language, _ = p | "Identified" >> beam.Create([("a", ZH_COMMANDS, "zh")]) | "F1" >> FilterDocuments(options)
+        without, rejects = p | "Plain" >> beam.Create([("a", ZH_COMMANDS)]) | "F2" >> FilterDocuments(options)
+        assert_that(with_language, equal_to([("a", ZH_COMMANDS, "zh")]), label="Kept")
+        assert_that(without, equal_to([]), label="NotKept")
+        assert_that(rejects | beam.Map(lambda r: r["reason"]), equal_to(["mean_word_length"]), label="Rejected")

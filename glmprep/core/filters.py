@@ -49,6 +49,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 from glmprep.core.options import Switch, add_option_arguments, build, number_or_none, option
 from glmprep.core.text_views import TextView, text_view
 from glmprep.core.words import is_cjk_word
+from glmprep.schemas.cjk import CJK_LANGUAGES
+from glmprep.schemas.shard import UNKNOWN_LANGUAGE
 
 # A one-line quote ("Simplicity is prerequisite for reliability.") is a real, useful
 # document of 5-30 words; below 5 words a text is a title, a label or a fragment with
@@ -122,11 +124,26 @@ def alpha_ratio(view: TextView, min_alpha_ratio: Optional[float] = MIN_ALPHA_RAT
 
 def mean_word_length(view: TextView,
                      min_mean_word_length: Optional[float] = MIN_MEAN_WORD_LENGTH,
-                     max_mean_word_length: Optional[float] = MAX_MEAN_WORD_LENGTH) -> Optional[str]:
-    """Mean length of the non-CJK words; skipped when they are under half of the words
-    (mostly Chinese text: its few Latin words say nothing about its quality)."""
+                     max_mean_word_length: Optional[float] = MAX_MEAN_WORD_LENGTH,
+                     language: Optional[str] = None) -> Optional[str]:
+    """Mean length of the non-CJK words; skipped for Chinese or Japanese text, whose Latin
+    words (commands, identifiers, names) say nothing about its quality. Which text that is:
+    its ``language`` when known (``CJK_LANGUAGES``; a Chinese how-to full of shell commands
+    has more Latin words than characters), else a guess by script: the non-CJK words are
+    under half of the words.
+
+    >>> guide = "先用 sudo apt-get install build-essential libssl-dev zlib1g-dev 安装"
+    >>> mean_word_length(TextView(guide), max_mean_word_length=5.0) is None
+    False
+    >>> mean_word_length(TextView(guide), max_mean_word_length=5.0, language="zh") is None
+    True
+    """
     n_latin_words = view.n_words - view.cjk_word_count
-    if not n_latin_words or 2 * n_latin_words < view.n_words:
+    if not n_latin_words:
+        return None
+    is_cjk_text = language in CJK_LANGUAGES if language not in (None, UNKNOWN_LANGUAGE) \
+        else 2 * n_latin_words < view.n_words
+    if is_cjk_text:
         return None
     latin_chars = view.word_chars - view.cjk_word_count
     mean = latin_chars / n_latin_words
@@ -221,13 +238,15 @@ class Rule:
     check: Callable[..., Optional[str]]
     option_fields: Tuple[str, ...]
     is_ratio: bool  # only applied to texts of at least ratio_rules_min_words words
+    uses_language: bool = False  # takes the document's language (None: not identified)
 
 
 RULES: Tuple[Rule, ...] = (
     Rule("too_short", too_short, ("min_words",), False),
     Rule("too_long", too_long, ("max_words",), False),
     Rule("alpha_ratio", alpha_ratio, ("min_alpha_ratio",), True),
-    Rule("mean_word_length", mean_word_length, ("min_mean_word_length", "max_mean_word_length"), True),
+    Rule("mean_word_length", mean_word_length, ("min_mean_word_length", "max_mean_word_length"), True,
+         uses_language=True),
     Rule("symbol_ratio", symbol_ratio, ("max_symbol_ratio",), True),
     Rule("bullet_lines", bullet_lines, ("max_bullet_lines",), True),
     Rule("ellipsis_lines", ellipsis_lines, ("max_ellipsis_lines",), True),
@@ -323,22 +342,24 @@ class QualityFilter:
         """Reasons of the enabled rules, in checking order."""
         return tuple(rule.reason for rule, _ in self._rules)
 
-    def check(self, text: str) -> Optional[Tuple[str, str]]:
-        """None when ``text`` passes every enabled rule, else ``(reason, detail)``."""
+    def check(self, text: str, language: Optional[str] = None) -> Optional[Tuple[str, str]]:
+        """None when ``text`` passes every enabled rule, else ``(reason, detail)``.
+        ``language``: the document's, from language identification (None: not identified;
+        the rules that depend on script then guess it from the characters)."""
         view = text_view(text)
-        verdict = _first_rejection(view, self._length_rules)
+        verdict = _first_rejection(view, self._length_rules, language)
         if verdict is not None or not self._ratio_rules:
             return verdict
         min_words = self.options.ratio_rules_min_words
         if min_words is not None and view.n_words < min_words:
             return None
-        return _first_rejection(view, self._ratio_rules)
+        return _first_rejection(view, self._ratio_rules, language)
 
 
-def _first_rejection(view: TextView, rules: List[Tuple[Rule, Dict[str, Any]]]
-                     ) -> Optional[Tuple[str, str]]:
+def _first_rejection(view: TextView, rules: List[Tuple[Rule, Dict[str, Any]]],
+                     language: Optional[str]) -> Optional[Tuple[str, str]]:
     for rule, kwargs in rules:
-        detail = rule.check(view, **kwargs)
+        detail = rule.check(view, **kwargs, language=language) if rule.uses_language else rule.check(view, **kwargs)
         if detail is not None:
             return rule.reason, detail
     return None

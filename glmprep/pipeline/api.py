@@ -138,6 +138,10 @@ class GLMPrep(beam.PTransform):
                                 | "NameLanguages" >> beam.Map(lambda d: ("languages", d)))
         docs, bad = docs | "Filter" >> FilterDocuments(cfg.filters or FilterOptions())
         rejects.append(bad)
+        languages = None  # key -> language, for the shards' source_languages
+        if cfg.language is not None:  # (key, text, language) -> (key, text) and (key, language)
+            languages = docs | "KeyLanguage" >> beam.Map(lambda doc: (doc[0], doc[2]))
+            docs = docs | "DropLanguage" >> beam.Map(lambda doc: (doc[0], doc[1]))
         if cfg.decontaminate:
             docs, bad, index_summary = docs | "Decontaminate" >> Decontaminate(
                 cfg.decontaminate, cfg.decontaminate_ngram, cfg.decontaminate_memory_mb)

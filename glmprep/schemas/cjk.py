@@ -51,6 +51,13 @@ CJK_SCRIPT_RANGES: Ranges = (
 )
 
 
+# Languages (ISO 639 codes as glmprep.core.langid gives them) written in CJK characters
+# without spaces between words: Chinese (Mandarin, Wu, Cantonese) and Japanese. Where a
+# document's language is known, the quality rules treat it as CJK text by this list
+# rather than by its share of CJK characters (glmprep.core.filters.mean_word_length).
+CJK_LANGUAGES = frozenset({"ja", "wuu", "yue", "zh"})
+
+
 def char_class(ranges: Ranges) -> str:
     """The characters of ``ranges`` as the inside of a regex ``[...]`` (literal characters).
 

@@ -54,8 +54,8 @@ def _encodable(text: str) -> str:
 
 
 class CheckQualityDoFn(beam.DoFn):
-    """``(key, text)`` -> itself when it passes the quality filter, else a reject dict
-    on ``rejects``."""
+    """``(key, text)`` or ``(key, text, language)`` (after language identification) ->
+    itself when it passes the quality filter, else a reject dict on ``rejects``."""
 
     def __init__(self, options: FilterOptions):
         self._quality_filter = QualityFilter(options)
@@ -63,8 +63,8 @@ class CheckQualityDoFn(beam.DoFn):
                           for name in FILTER_REASONS + (DOCS_KEPT,)}
 
     def process(self, doc):
-        key, text = doc
-        verdict = self._quality_filter.check(text)
+        key, text = doc[0], doc[1]
+        verdict = self._quality_filter.check(text, doc[2] if len(doc) > 2 else None)
         if verdict is None:
             self._counters[DOCS_KEPT].inc()
             yield doc
@@ -83,7 +83,8 @@ class CleanDocuments(beam.PTransform):
 
 
 class FilterDocuments(beam.PTransform):
-    """``(key, text)`` -> ``(docs, rejects)``; see ``glmprep.core.filters.QualityFilter``."""
+    """``(key, text)`` or ``(key, text, language)`` -> ``(docs, rejects)``, the kept ones
+    as they came; see ``glmprep.core.filters.QualityFilter``."""
 
     def __init__(self, options: Optional[FilterOptions] = None):
         super().__init__()

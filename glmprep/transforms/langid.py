@@ -1,6 +1,6 @@
 """Beam wrapper of ``glmprep.core.langid``: every document's language, and the language filter.
 
-    (key, text) --IdentifyLanguage--> (key, text)        kept (language in --languages, score ok)
+    (key, text) --IdentifyLanguage--> (key, text, language)   kept (language in --languages, score ok)
                                   \\-> reject dicts       stage "language", reason "language"
                                   \\-> language -> (documents, rejected), for the manifest
 
@@ -22,7 +22,8 @@ STAGE = "language"
 
 
 class IdentifyLanguageDoFn(beam.DoFn):
-    """``(key, text)`` -> itself when its language is kept, else a reject on ``rejects``;
+    """``(key, text)`` -> ``(key, text, language)`` when its language is kept (the
+    filters read it, then the shard writer: identified once), else a reject on ``rejects``;
     ``(language, (1, 0 or 1))`` of every document on ``languages``."""
 
     def __init__(self, options: LanguageOptions):
@@ -42,14 +43,15 @@ class IdentifyLanguageDoFn(beam.DoFn):
         detail = self.options.check(language, score)
         yield beam.pvalue.TaggedOutput(LANGUAGES, (language, (1, 0 if detail is None else 1)))
         if detail is None:
-            yield doc
+            yield key, text, language
         else:
             self._rejected.inc()
             yield beam.pvalue.TaggedOutput(REJECTS, make_reject(key, STAGE, LANGUAGE, detail, text))
 
 
 class IdentifyLanguage(beam.PTransform):
-    """``(key, text)`` -> ``(docs, rejects, language -> (documents identified, rejected))``."""
+    """``(key, text)`` -> ``(docs, rejects, language -> (documents identified, rejected))``;
+    ``docs`` are ``(key, text, language)``."""
 
     def __init__(self, options: LanguageOptions):
         super().__init__()
