@@ -107,3 +107,35 @@ def test_filter_transform_reads_the_language_of_each_document():
         assert_that(with_language, equal_to([("a", ZH_COMMANDS, "zh")]), label="Kept")
         assert_that(without, equal_to([]), label="NotKept")
         assert_that(rejects | beam.Map(lambda r: r["reason"]), equal_to(["mean_word_length"]), label="Rejected")
+
+
+def test_the_shard_writer_takes_each_documents_language_from_its_record(tmp_path):
+    """Languages come with the documents (never identified again: a record's code is
+    written as it is), "und" for a document without one; every document leaves the
+    in-flight map with its last piece."""
+    import numpy as np
+    import pyarrow as pa
+
+    from glmprep.core.records import pack
+    from glmprep.core.samples import SampleOptions
+    from glmprep.core.tokenizer import cached_tokenizer
+    from glmprep.transforms.shard_sort import join_docs
+    from glmprep.transforms.shards import WriteShardDoFn, piece_languages
+
+    tokenizer = cached_tokenizer(None)
+    texts = {"a": "The river rose after three days of rain. " * 40, "b": "昨天下午，城市图书馆举办了讲座。" * 5,
+             "c": "No record for this one."}
+    docs = [(k, pack(np.asarray(tokenizer.encode(t), dtype=np.uint32).tobytes())) for k, t in texts.items()]
+    codes = [("a", b"de"), ("b", b"zh"), ("zz", b"en")]   # "de": as recorded, not as the text reads
+    fn = WriteShardDoFn(str(tmp_path), SampleOptions(seq_len=128), None, {})
+    fn.setup()
+    [summary] = fn.process((0, [join_docs(docs[:2]), ("languages", join_docs(codes)), join_docs(docs[2:])]),
+                           num_shards=1)
+    table = pa.ipc.open_file(pa.memory_map(str(tmp_path / "part-00000-of-00001.arrow"))).read_all()
+    pairs = {(k, lang) for ks, ls in zip(table.column("source_ids").to_pylist(),
+                                         table.column("source_languages").to_pylist()) for k, lang in zip(ks, ls)}
+    assert pairs == {("a", "de"), ("b", "zh"), ("c", "und")}
+    assert set(summary["languages"]) == {"de", "zh", "und"}
+    in_flight = {"x": ["en", 0], "y": ["zh", 0]}
+    assert piece_languages(["x", "y", "x"], np.array([2, 1, 2]), in_flight) == ["en", "zh", "en"]
+    assert in_flight == {}

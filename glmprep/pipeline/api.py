@@ -156,15 +156,19 @@ class GLMPrep(beam.PTransform):
         tokens, bad = docs | "Tokenize" >> TokenizeDocuments(cfg.tokenizer, cfg.tokenizer_threads)
         rejects.append(bad)
         if cfg.mixing is not None:
-            tokens, bad, mixing_summary = tokens | "Mixing" >> MixSources(cfg.mixing, cfg.tokenizer)
+            if languages is None:
+                tokens, bad, mixing_summary = tokens | "Mixing" >> MixSources(cfg.mixing, cfg.tokenizer)
+            else:
+                tokens, bad, mixing_summary, languages = (tokens, languages) | "Mixing" >> MixSources(
+                    cfg.mixing, cfg.tokenizer)
             rejects.append(bad)
             stage_counts.append(mixing_summary | "NameMixing" >> beam.Map(lambda d: ("mixing", d)))
         _ = tokens | "ProgressKept" >> progress.CountProgress(progress.KEPT)
 
-        summaries = tokens | "WriteShards" >> WriteShards(
+        summaries = (tokens if languages is None else (tokens, languages)) | "WriteShards" >> WriteShards(
             cfg.output, cfg.sample, cfg.tokenizer, cfg.num_shards, cfg.tokens_per_shard,
             extra_metadata={"glmprep_version": manifest_lib.glmprep_version()},
-            identify_language=cfg.language is not None, compression=cfg.compression)
+            compression=cfg.compression)
         all_rejects = (rejects | "FlattenRejects" >> beam.Flatten()
                        | "ProgressRejected" >> progress.CountProgress(progress.REJECTED))
         if cfg.pii is not None:  # read and clean rejects hold the text as it came in

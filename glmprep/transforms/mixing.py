@@ -5,6 +5,8 @@
                             --Mix--------> (key, packed token ids), a copy per take
                                        \\-> reject dicts       stage "mixing", reason "mixing_dropped"
     before and after mixing: source -> (documents, tokens), for the manifest
+    (key, language) --MixLanguages[rates]--> (key, language), a copy per take: the language
+                                             of each copy, for the shard writer
 
 Keys are ``SOURCE/KEY`` (``glmprep.core.mixing.source_key``), so the source of a document
 is known from its key wherever it goes. Counters: namespace ``mixing``, ``mixing_dropped``
@@ -60,16 +62,27 @@ class MixDoFn(beam.DoFn):
             yield copy_key, packed
 
 
+def mix_language(record: Tuple[str, str], rates: Dict[str, float], seed: int):
+    """``(key, language)`` -> ``(copy key, language)`` for each copy ``MixDoFn`` makes of
+    the document (the same ``copies`` of the same key and rate)."""
+    key, language = record
+    for copy_key in copy_keys(key, copies(key, rates.get(source_of(key), 1.0), seed)):
+        yield copy_key, language
+
+
 class MixSources(beam.PTransform):
     """``(key, packed token ids)`` -> ``(mixed, rejects, summary)``; ``summary`` is one
-    dict: source -> documents and tokens before and after, target tokens and rate."""
+    dict: source -> documents and tokens before and after, target tokens and rate. Given
+    ``(tokens, languages)`` (``(key, language)`` records), ``(mixed, rejects, summary,
+    mixed languages)``: each copy's language under its copy key."""
 
     def __init__(self, options: MixOptions, ranks_path: Optional[str] = None):
         super().__init__()
         self.options = options
         self.ranks_path = ranks_path
 
-    def expand(self, tokens):
+    def expand(self, inputs):
+        tokens, languages = inputs if isinstance(inputs, tuple) else (inputs, None)
         before = (tokens
                   | "CountBefore" >> beam.Map(_documents_and_tokens)
                   | "SumBefore" >> beam.CombinePerKey(sum_pairs))
@@ -86,7 +99,11 @@ class MixSources(beam.PTransform):
                       | "AfterDict" >> beam.combiners.ToDict())
         summary = before_dict | "Summary" >> beam.Map(
             mixing_summary, beam.pvalue.AsSingleton(after_dict), self.options)
-        return results.tokens, results[REJECTS], summary
+        if languages is None:
+            return results.tokens, results[REJECTS], summary
+        mixed_languages = languages | "MixLanguages" >> beam.FlatMap(
+            mix_language, beam.pvalue.AsSingleton(rates), self.options.seed)
+        return results.tokens, results[REJECTS], summary, mixed_languages
 
 
 def mixing_summary(before: Dict[str, Tuple[int, int]], after: Dict[str, Tuple[int, int]],

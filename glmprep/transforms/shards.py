@@ -2,7 +2,8 @@
 
     (key, text) --TokenizeDocuments--> (key, packed token ids)      (tokenize.py)
                 --GatherByShard------> (shard index, joined [(key, packed token ids), ...])
-                --GroupByShard-------> shard index -> [joined documents, ...]
+    (key, language) --GatherLanguagesByShard--> (shard index, ("languages", joined [(key, code), ...]))
+                --GroupByShard-------> shard index -> [joined documents | ("languages", joined codes), ...]
                 --BuildAndWrite------> one shard summary per written file
 
 A document goes to shard ``blake2b(key) mod num_shards``, so the assignment depends
@@ -17,6 +18,11 @@ and joins each shard's into one byte string (``shard_sort.join_docs``), so a sha
 is a few large values rather than one element per document: a shuffle's cost goes by the
 element as well as by the byte (on the DirectRunner the runner process decodes, groups and
 re-encodes every element; on Dataflow every element is a shuffle record).
+
+The language of each document (``source_languages``) is the one the language stage
+identified: its ``(key, language)`` records go to the document's shard the same way (a
+few bytes per document) and meet the documents in key order in the writer (a merge of two
+sorted streams, ``with_languages``); without language ID every piece says "und".
 """
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ import dataclasses
 import hashlib
 import math
 import time
-from typing import Dict, List, Optional
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -32,7 +38,6 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from glmprep.core.langid import MAX_CHARS, LanguageIdentifier
 from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
 from glmprep.core.tokenizer import cached_tokenizer
 from glmprep.schemas.shard import OBJECTIVES, UNKNOWN_LANGUAGE, ShardMetadata, write_shard_columns
@@ -55,17 +60,36 @@ def shard_of(key: str, num_shards: int) -> int:
     return int.from_bytes(digest, "little") % num_shards
 
 
-def document_head(tokenizer, tokens: np.ndarray, max_chars: int = MAX_CHARS) -> str:
-    """The first ``max_chars`` characters of the text ``tokens`` encode (all of it when
-    shorter): what ``LanguageIdentifier`` reads, decoded from as few tokens as it takes.
-    A character split by the cut decodes as U+FFFD, so a few more than ``max_chars`` are
-    decoded before cutting."""
-    take = max_chars
-    while True:
-        text = tokenizer.decode(tokens[:take].tolist())
-        if take >= len(tokens) or len(text) >= max_chars + 4:
-            return text[:max_chars]
-        take *= 2
+def with_languages(docs: Iterable[Tuple[str, bytes]], languages: Iterable[Tuple[str, bytes]]
+                   ) -> Iterator[Tuple[str, bytes, str]]:
+    """``(key, packed, language)`` of ``docs`` with the language of the same key in
+    ``languages`` (ASCII codes), "und" for a key without one; both sorted by key (a
+    merge join: nothing held but the next record of each).
+
+    >>> list(with_languages([("a", b"1"), ("c", b"2")], [("a", b"en"), ("b", b"zh")]))
+    [('a', b'1', 'en'), ('c', b'2', 'und')]
+    """
+    languages = iter(languages)
+    pending = next(languages, None)
+    for key, packed in docs:
+        while pending is not None and pending[0] < key:
+            pending = next(languages, None)
+        yield key, packed, pending[1].decode("ascii") if pending is not None and pending[0] == key \
+            else UNKNOWN_LANGUAGE
+
+
+def piece_languages(source_ids: List[str], num_pieces: np.ndarray, in_flight: Dict[str, List]) -> List[str]:
+    """The language of each piece, from ``in_flight``: key -> [language, pieces seen] of
+    the documents inside the sample builder. A document leaves it with its last piece, so
+    it holds only the documents whose pieces are still to come."""
+    out = []
+    for key, pieces in zip(source_ids, num_pieces.tolist()):
+        entry = in_flight[key]
+        out.append(entry[0])
+        entry[1] += 1
+        if entry[1] == pieces:
+            del in_flight[key]
+    return out
 
 
 def num_shards_for(total_tokens: int, tokens_per_shard: int) -> int:
@@ -151,10 +175,11 @@ class GatherByShardDoFn(beam.DoFn):
     """(key, packed token ids) -> (shard index, joined documents): one bundle's documents,
     gathered by shard and joined (``join_docs``). Everything gathered is emitted once it
     holds ``max_bytes`` (so a bundle holds at most that much, whatever the number of
-    shards) and at the end of the bundle."""
+    shards) and at the end of the bundle. With a ``tag``, (shard index, (tag, joined))."""
 
-    def __init__(self, max_bytes: int = GATHER_BYTES):
+    def __init__(self, max_bytes: int = GATHER_BYTES, tag: Optional[str] = None):
         self.max_bytes = max_bytes
+        self.tag = tag
 
     def start_bundle(self):
         self.gathered: Dict[int, list] = {}
@@ -173,11 +198,14 @@ class GatherByShardDoFn(beam.DoFn):
 
     def _flush(self):
         gathered, self.gathered, self.size = self.gathered, {}, 0
+        if self.tag is not None:
+            return [(shard, (self.tag, join_docs(docs))) for shard, docs in sorted(gathered.items())]
         return [(shard, join_docs(docs)) for shard, docs in sorted(gathered.items())]
 
 
 class WriteShardDoFn(beam.DoFn):
-    """(shard index, [joined documents, ...]) -> shard summary, after writing the shard.
+    """(shard index, [joined documents | ("languages", joined (key, code)), ...]) -> shard
+    summary, after writing the shard.
 
     The shard is streamed: its documents come sorted from ``sorted_docs`` (at most
     ``sort_bytes`` of them in memory), the builder makes samples a chunk at a time, and
@@ -185,13 +213,12 @@ class WriteShardDoFn(beam.DoFn):
 
     def __init__(self, output_dir: str, sample_options: SampleOptions, ranks_path: Optional[str],
                  extra_metadata: Dict[str, object], sort_bytes: int = SORT_BYTES,
-                 identify_language: bool = True, compression: str = "none"):
+                 compression: str = "none"):
         self.sort_bytes = sort_bytes
         self.output_dir = output_dir
         self.sample_options = sample_options
         self.ranks_path = ranks_path
         self.extra_metadata = extra_metadata
-        self.identify_language = identify_language
         self.compression = compression  # Arrow IPC buffer compression (schemas.shard.COMPRESSIONS)
         self.rows = Metrics.counter("shards", "samples")
         self.msecs = Metrics.counter("shards", "msecs")
@@ -200,9 +227,6 @@ class WriteShardDoFn(beam.DoFn):
         given = self.sample_options.special_tokens
         tokenizer = cached_tokenizer(self.ranks_path, tuple(sorted(given.items())) if given else None)
         self.tokenizer = tokenizer
-        # The language is identified again from the tokens (the text does not travel this
-        # far): the same head of the same text as the language stage read, so the same answer.
-        self.identifier = LanguageIdentifier() if self.identify_language else None
         self.builder = SampleBuilder(self.sample_options, tokenizer.specials, sentence_table(tokenizer))
         self.metadata = ShardMetadata(
             **tokenizer.metadata(), seq_len=self.sample_options.seq_len,
@@ -216,19 +240,20 @@ class WriteShardDoFn(beam.DoFn):
         name = shard_name(index, num_shards)
         stats = ShardStats(self.sample_options.max_span, self.sample_options.seq_len)
         seen = {"documents": 0, "document_tokens": 0}
-        # key -> language of the shard's documents (keys and codes only, for the pieces'
-        # source_languages; a piece can come out a few batches after its document went in)
-        language_of: Dict[str, str] = {}
+        # key -> [language, pieces out] of the documents in the builder (a piece can come
+        # out a few batches after its document went in; see piece_languages)
+        in_flight: Dict[str, List] = {}
         languages: Dict[str, List[int]] = {}  # language -> [documents, document tokens]
 
         def documents():
-            for key, packed in sorted_docs(gathered, self.sort_bytes):
+            # the values are read twice (Beam allows it): documents, then languages
+            docs = sorted_docs((v for v in gathered if isinstance(v, bytes)), self.sort_bytes)
+            codes = sorted_docs((v[1] for v in gathered if not isinstance(v, bytes)), self.sort_bytes)
+            for key, packed, language in with_languages(docs, codes):
                 tokens = unpack_tokens(packed)
                 seen["documents"] += 1
                 seen["document_tokens"] += len(tokens)
-                language = (self.identifier.identify(document_head(self.tokenizer, tokens))[0]
-                            if self.identifier is not None else UNKNOWN_LANGUAGE)
-                language_of[key] = language
+                in_flight[key] = [language, 0]
                 counts = languages.setdefault(language, [0, 0])
                 counts[0] += 1
                 counts[1] += len(tokens)
@@ -237,7 +262,8 @@ class WriteShardDoFn(beam.DoFn):
         def batches():
             for columns in self.builder.build_documents(documents()):
                 stats.add(columns)
-                yield dataclasses.replace(columns, source_languages=[language_of[k] for k in columns.source_ids])
+                yield dataclasses.replace(columns, source_languages=piece_languages(
+                    columns.source_ids, columns.source_num_pieces, in_flight))
 
         final = FileSystems.join(self.output_dir, name)
         temp = attempt_temp(final)  # this attempt's own file (publish.py)
@@ -262,12 +288,13 @@ class WriteShardDoFn(beam.DoFn):
 
 
 class WriteShards(beam.PTransform):
-    """PCollection[(key, packed token ids)] -> PCollection[shard summary]; shards written in parallel."""
+    """PCollection[(key, packed token ids)], or a pair of it and PCollection[(key, language)],
+    -> PCollection[shard summary]; shards written in parallel. Without languages every
+    piece's language is "und"."""
 
     def __init__(self, output_dir: str, sample_options: SampleOptions, ranks_path: Optional[str] = None,
                  num_shards: int = 0, tokens_per_shard: int = 50_000_000,
-                 extra_metadata: Optional[Dict[str, object]] = None, identify_language: bool = True,
-                 compression: str = "none"):
+                 extra_metadata: Optional[Dict[str, object]] = None, compression: str = "none"):
         super().__init__()
         self.compression = compression
         self.output_dir = output_dir
@@ -276,9 +303,9 @@ class WriteShards(beam.PTransform):
         self.num_shards = num_shards
         self.tokens_per_shard = tokens_per_shard
         self.extra_metadata = extra_metadata or {}
-        self.identify_language = identify_language  # False: every piece's language is "und"
 
-    def expand(self, tokens):
+    def expand(self, inputs):
+        tokens, languages = inputs if isinstance(inputs, tuple) else (inputs, None)
         if self.num_shards > 0:
             # A fixed count: documents go to their shard as they are tokenized.
             num_shards = self.num_shards
@@ -290,13 +317,20 @@ class WriteShards(beam.PTransform):
                 | "CountTokens" >> beam.Map(lambda kv: packed_token_count(kv[1]))
                 | "SumTokens" >> beam.CombineGlobally(sum)
                 | "ShardCount" >> beam.Map(num_shards_for, self.tokens_per_shard))
+        gathered = [tokens | "GatherByShard" >> beam.ParDo(GatherByShardDoFn(GATHER_BYTES), num_shards=num_shards)]
+        if languages is not None:
+            gathered.append(
+                languages
+                | "EncodeLanguages" >> beam.Map(lambda kv: (kv[0], kv[1].encode("ascii")))
+                | "GatherLanguagesByShard" >> beam.ParDo(GatherByShardDoFn(GATHER_BYTES, tag="languages"),
+                                                         num_shards=num_shards))
         return (
-            tokens
-            | "GatherByShard" >> beam.ParDo(GatherByShardDoFn(GATHER_BYTES), num_shards=num_shards)
-            # shard index -> [joined documents, ...]
+            gathered
+            | "FlattenGathered" >> beam.Flatten()
+            # shard index -> [joined documents | ("languages", joined codes), ...]
             | "GroupByShard" >> beam.GroupByKey()
             | "BuildAndWrite" >> beam.ParDo(
                 WriteShardDoFn(self.output_dir, self.sample_options, self.ranks_path, self.extra_metadata,
-                               identify_language=self.identify_language, compression=self.compression),
+                               compression=self.compression),
                 num_shards=num_shards)
         )
