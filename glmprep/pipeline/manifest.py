@@ -258,7 +258,8 @@ def stage_lines(manifest: Dict[str, object]) -> List[str]:
     if manifest.get("decontamination"):
         d = manifest["decontamination"]
         lines += ["", f"decontamination: {d['items']:,} items, {d['ngrams']:,} distinct {d['ngram_words']}-grams "
-                      f"from {len(d['files'])} file(s); contaminated documents rejected: "
+                      f"from {len(d['files'])} file(s)"
+                      + (f", checked by {d['index']}" if d.get("index") else "") + "; contaminated documents rejected: "
                       f"{manifest['totals']['rejected_by_reason'].get('decontaminate/contaminated', 0):,}"]
     if manifest.get("mixing"):
         lines += ["", "source        docs before  tokens before   target tokens     rate   docs after   tokens after"]
