@@ -9,7 +9,8 @@
    the unigram on the blank objective;
 4. ``glmprep infill`` fills a blank in a sentence from the held-out documents' style;
 5. forward+backward time per step of the NumPy model, and of the same model in PyTorch
-   on CPU when torch is installed (for comparison only; the trainer never imports it).
+   on CPU when torch is installed (for comparison only; the trainer never imports it;
+   ``bench/train_step.py`` is the careful comparison: interleaved rounds, pinned threads).
 
 Every command runs as a subprocess, exactly as a user would type it. Exit code 0 when
 the blank target holds.
@@ -25,6 +26,8 @@ import tempfile
 import time
 
 import numpy as np
+
+from train_step import TorchGLM, mean_step_seconds
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(REPO, "data", "sample")
@@ -42,7 +45,7 @@ def run(args, **kw) -> str:
 
 
 def step_times(ckpt: str, data: str, batch_size: int, repeats: int = 5):
-    """(seconds per forward+backward, tokens per batch) of the NumPy model on training batches."""
+    """(seconds per forward+backward, tokens per batch, checkpoint, batches) of the NumPy model."""
     from glmprep.trainer import checkpoint
     from glmprep.trainer import model as M
     from glmprep.trainer.data import BatchStream, open_shards, split_rows
@@ -54,56 +57,22 @@ def step_times(ckpt: str, data: str, batch_size: int, repeats: int = 5):
     rows, _ = split_rows(shards, tc.eval_fraction, tc.split, tc.split_seed)
     stream = BatchStream(shards, rows, batch_size, seed=123)
     batches = [compact_batch(next(stream), ck.state.vocab) for _ in range(repeats)]
-    M.loss_and_grads(ck.state.params, ck.state.model_cfg, batches[0])  # warm up
-    start = time.perf_counter()
-    for b in batches:
-        M.loss_and_grads(ck.state.params, ck.state.model_cfg, b)
-    seconds = (time.perf_counter() - start) / repeats
+    step = lambda b: M.loss_and_grads(ck.state.params, ck.state.model_cfg, b)
+    step(batches[0])  # warm up
+    seconds = mean_step_seconds(step, batches)[0]
     return seconds, float(np.mean([b["lengths"].sum() for b in batches])), ck, batches
 
 
 def torch_step_time(ck, batches):
-    """The same model, batches and loss in PyTorch on CPU; None without torch."""
+    """The same model, batches and loss in PyTorch on CPU (train_step.TorchGLM); None without torch."""
     try:
         import torch
     except ImportError:
         return None
     torch.set_num_threads(os.cpu_count() or 1)
-    cfg = ck.state.model_cfg
-    P = {k: torch.tensor(v, requires_grad=True) for k, v in ck.state.params.items()}
-    D, H = cfg.d_model, cfg.n_heads
-
-    def ln(x, pre):
-        return torch.nn.functional.layer_norm(x, (D,), P[pre + ".g"], P[pre + ".b"], cfg.ln_eps)
-
-    def loss_of(b):
-        ids, positions = torch.from_numpy(b["input_ids"]), torch.from_numpy(b["position_ids"])
-        pos, bpos = positions[:, 0], positions[:, 1]
-        B, T = ids.shape
-        x = P["wte"][ids] + P["wpe"][pos] + P["wbpe"][bpos]
-        q_i, k_i = torch.arange(T)[None, :, None], torch.arange(T)[None, None, :]
-        sep, length = torch.from_numpy(b["sep"])[:, None, None], torch.from_numpy(b["lengths"])[:, None, None]
-        mask = (((k_i < sep) | (k_i <= q_i)) & (k_i < length))[:, None]
-        for i in range(cfg.n_layers):
-            h = ln(x, f"h{i}.ln_1") @ P[f"h{i}.attn.w_qkv"] + P[f"h{i}.attn.b_qkv"]
-            q, k, v = h.view(B, T, 3, H, D // H).permute(2, 0, 3, 1, 4)
-            a = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-            x = x + a.transpose(1, 2).reshape(B, T, D) @ P[f"h{i}.attn.w_o"] + P[f"h{i}.attn.b_o"]
-            h = torch.nn.functional.gelu(ln(x, f"h{i}.ln_2") @ P[f"h{i}.mlp.w_fc"] + P[f"h{i}.mlp.b_fc"],
-                                         approximate="tanh")
-            x = x + h @ P[f"h{i}.mlp.w_proj"] + P[f"h{i}.mlp.b_proj"]
-        h = ln(x, "ln_f")
-        sel = torch.from_numpy(b["loss_mask"]).bool()
-        logits = h[sel] @ P["wte"].T
-        return torch.nn.functional.cross_entropy(logits, torch.from_numpy(b["target_ids"])[sel])
-
-    loss_of(batches[0]).backward()
-    start = time.perf_counter()
-    for b in batches:
-        for p in P.values():
-            p.grad = None
-        loss_of(b).backward()
-    return (time.perf_counter() - start) / len(batches)
+    model = TorchGLM(ck.state.model_cfg, ck.state.params)
+    model.loss_and_grads(batches[0])  # warm up
+    return mean_step_seconds(model.loss_and_grads, batches)[0]
 
 
 def main(argv=None) -> int:

@@ -133,6 +133,26 @@ def test_attention_gradients_with_sep_mask_and_padding(rng):
     assert np.all(np.isfinite(dx))
 
 
+def test_attention_in_row_chunks_equals_one_chunk(rng, monkeypatch):
+    """Scores worked on a few batch rows at a time (uneven last chunk) give the same outputs and gradients."""
+    sep, lengths = np.array([5, 3, 9]), np.array([10, 5, 14])
+    bias = M.mask_bias(attention_mask(sep, lengths, 14), np.float64)
+    D, H = 8, 2
+    p = {"w_qkv": rng.normal(0, 0.5, (D, 3 * D)), "b_qkv": rng.normal(0, 0.1, 3 * D),
+         "w_o": rng.normal(0, 0.5, (D, D)), "b_o": rng.normal(0, 0.1, D)}
+    x, r = rng.normal(size=(3, 14, D)), rng.normal(size=(3, 14, D))
+    whole_out, cache = M.attention(p, x, bias, H)
+    whole_dx, whole_g = M.attention_backward(r, cache)
+    monkeypatch.setattr(M, "ATTENTION_CHUNK_BYTES", 2 * H * 14 * 14 * 8)  # two rows per chunk
+    assert len(M.row_chunks((3, H, 14, 14), 8)) == 2
+    out, cache = M.attention(p, x, bias, H)
+    dx, g = M.attention_backward(r, cache)
+    np.testing.assert_allclose(out, whole_out, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx, whole_dx, rtol=1e-12, atol=1e-12)
+    for k in g:
+        np.testing.assert_allclose(g[k], whole_g[k], rtol=1e-12, atol=1e-12)
+
+
 def test_block_gradients(rng):
     cfg = tiny_config(n_layers=1)
     p = M.sub(randomised(M.init_params(cfg, seed=3), rng), "h0")

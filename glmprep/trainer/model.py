@@ -97,13 +97,20 @@ def prefixed(grads: Params, prefix: str) -> Params:
 # --------------------------------------------------------------------------- mask
 def mask_bias(mask: np.ndarray, dtype) -> np.ndarray:
     """[B, T, T] bool -> [B, 1, T, T] additive bias: 0 where visible, -inf where not."""
-    return np.where(mask, 0.0, -np.inf).astype(dtype)[:, None]
+    bias = np.zeros(mask.shape, dtype=dtype)
+    bias[~mask] = -np.inf
+    return bias[:, None]
 
 
 # --------------------------------------------------------------------------- layers
+# The hot path works in place where it can: the [B, H, T, T] attention arrays are the largest a
+# step touches, and every fresh one costs an allocation's page faults as well as a pass over it.
+# Matrices are multiplied as 2-D [B·T, in] @ [in, out], one BLAS call each.
 def embed(p: Params, ids, pos, bpos):
     """Token + position + block-position embeddings: [B, T] ids -> [B, T, D]."""
-    x = p["wte"][ids] + p["wpe"][pos] + p["wbpe"][bpos]  # [B, T, D]
+    x = p["wte"][ids]                                   # [B, T, D]
+    x += p["wpe"][pos]
+    x += p["wbpe"][bpos]
     return x, (ids, pos, bpos, p["wte"].shape[0], p["wpe"].shape[0], p["wbpe"].shape[0])
 
 
@@ -127,33 +134,47 @@ def embed_backward(dx, cache) -> Params:
 
 def layer_norm(p: Params, x, eps: float):
     """[..., D] -> [..., D], normalised over D then scaled by g and shifted by b."""
-    mu = x.mean(-1, keepdims=True)                      # [..., 1]
-    xc = x - mu                                          # [..., D]
-    rstd = 1.0 / np.sqrt((xc * xc).mean(-1, keepdims=True) + eps)  # [..., 1]
-    xhat = xc * rstd                                     # [..., D]
-    return xhat * p["g"] + p["b"], (xhat, rstd, p["g"])
+    xhat = x - x.mean(-1, keepdims=True)                 # [..., D], centred
+    var = np.einsum("...d,...d->...", xhat, xhat)[..., None]  # [..., 1], sum of squares
+    var /= x.shape[-1]
+    var += eps
+    rstd = np.sqrt(var, out=var)
+    np.reciprocal(rstd, out=rstd)                        # [..., 1]
+    xhat *= rstd                                         # [..., D]
+    y = xhat * p["g"]
+    y += p["b"]
+    return y, (xhat, rstd, p["g"])
 
 
 def layer_norm_backward(dy, cache):
     xhat, rstd, g = cache
     D = xhat.shape[-1]
-    grads = {"g": (dy * xhat).reshape(-1, D).sum(0), "b": dy.reshape(-1, D).sum(0)}
+    dy2, xhat2 = dy.reshape(-1, D), xhat.reshape(-1, D)
+    grads = {"g": np.einsum("nd,nd->d", dy2, xhat2), "b": dy2.sum(0)}
     dxhat = dy * g                                       # [..., D]
-    dx = rstd * (dxhat - dxhat.mean(-1, keepdims=True)
-                 - xhat * (dxhat * xhat).mean(-1, keepdims=True))
-    return dx, grads
+    # dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), in place on dxhat
+    proj = np.einsum("...d,...d->...", dxhat, xhat)[..., None]  # [..., 1]
+    proj /= D
+    mean = dxhat.mean(-1, keepdims=True)                 # [..., 1]
+    dxhat -= mean
+    dxhat -= xhat * proj
+    dxhat *= rstd
+    return dxhat, grads
 
 
 def linear(w, b, x):
     """[..., in] @ [in, out] + [out] -> [..., out]."""
-    return x @ w + b, (x, w)
+    y = x.reshape(-1, w.shape[0]) @ w                   # [N, out], one BLAS call
+    y += b
+    return y.reshape(*x.shape[:-1], w.shape[1]), (x, w)
 
 
 def linear_backward(dy, cache):
     x, w = cache
     n_in, n_out = w.shape
-    dw = x.reshape(-1, n_in).T @ dy.reshape(-1, n_out)  # [in, out]
-    return dy @ w.T, dw, dy.reshape(-1, n_out).sum(0)
+    x2, dy2 = x.reshape(-1, n_in), dy.reshape(-1, n_out)
+    dw = x2.T @ dy2                                      # [in, out]
+    return (dy2 @ w.T).reshape(x.shape), dw, dy2.sum(0)
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)
@@ -161,8 +182,16 @@ _GELU_C = math.sqrt(2.0 / math.pi)
 
 def gelu(x):
     """GPT-2's tanh approximation of GeLU, elementwise."""
-    t = np.tanh(_GELU_C * (x + 0.044715 * (x * x * x)))  # x*x*x: float32 ** is ~100x slower
-    return 0.5 * x * (1.0 + t), (x, t)
+    t = x * x                                            # x*x*x: float32 ** is ~100x slower
+    t *= x
+    t *= 0.044715
+    t += x
+    t *= _GELU_C
+    np.tanh(t, out=t)                                    # t = tanh(c (x + 0.044715 x³))
+    y = t + 1.0
+    y *= x
+    y *= 0.5
+    return y, (x, t)
 
 
 def gelu_backward(dy, cache):
@@ -182,36 +211,72 @@ def gelu_backward(dy, cache):
     return d
 
 
-def softmax(x):
-    e = np.exp(x - x.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
+def softmax_(s):
+    """Softmax over the last axis, in place on ``s`` (which it returns)."""
+    s -= s.max(-1, keepdims=True)
+    np.exp(s, out=s)
+    s *= np.reciprocal(s.sum(-1, keepdims=True))
+    return s
+
+
+# Batch rows whose [H, T, T] attention scores are worked on at once: about 1 MB (one row of
+# 4 heads at T = 256 in float32), so a chunk stays in a core's L2 cache from its q·k product
+# through the mask, the softmax and the product with v, instead of each step streaming the
+# whole batch's scores through memory.
+ATTENTION_CHUNK_BYTES = 1 << 20
+
+
+def row_chunks(shape, itemsize: int):
+    """Slices of the batch axis of [B, H, T, T] scores, about ATTENTION_CHUNK_BYTES each."""
+    B, H, T, _ = shape
+    n = max(1, ATTENTION_CHUNK_BYTES // (H * T * T * itemsize))
+    return [slice(i, min(i + n, B)) for i in range(0, B, n)]
 
 
 def attention(p: Params, x, bias, n_heads: int):
-    """Multi-head self-attention; [B, T, D], bias [B, 1, T, T] -> [B, T, D]."""
+    """Multi-head self-attention; [B, T, D], bias [B, 1, T, T] -> [B, T, D].
+
+    The 1/sqrt(Dh) scale is applied to q ([B, H, T, Dh]) rather than to the scores; the
+    scores get the mask added and their softmax in place, a chunk of rows at a time.
+    """
     B, T, D = x.shape
     Dh = D // n_heads
     qkv, c_qkv = linear(p["w_qkv"], p["b_qkv"], x)                       # [B, T, 3D]
-    q, k, v = qkv.reshape(B, T, 3, n_heads, Dh).transpose(2, 0, 3, 1, 4)  # 3 x [B, H, T, Dh]
+    q, k, v = qkv.reshape(B, T, 3, n_heads, Dh).transpose(2, 0, 3, 1, 4)  # 3 x [B, H, T, Dh] views
     scale = 1.0 / math.sqrt(Dh)
-    att = softmax((q @ k.swapaxes(-1, -2)) * scale + bias)               # [B, H, T, T]
-    a = (att @ v).transpose(0, 2, 1, 3).reshape(B, T, D)                # [B, T, D]
+    q = q * scale                                                         # [B, H, T, Dh]
+    att = np.empty((B, n_heads, T, T), dtype=x.dtype)                     # [B, H, T, T]
+    a = np.empty((B, T, n_heads, Dh), dtype=x.dtype)                      # [B, T, H, Dh]
+    a_heads = a.transpose(0, 2, 1, 3)                                     # [B, H, T, Dh] view
+    for r in row_chunks(att.shape, att.itemsize):
+        s = np.matmul(q[r], k[r].swapaxes(-1, -2), out=att[r])           # [b, H, T, T]
+        s += bias[r]
+        softmax_(s)
+        np.matmul(s, v[r], out=a_heads[r])                               # straight into [B, T, D] order
+    a = a.reshape(B, T, D)
     out, c_o = linear(p["w_o"], p["b_o"], a)                              # [B, T, D]
     return out, (c_qkv, q, k, v, att, c_o, n_heads, scale)
 
 
 def attention_backward(dout, cache):
-    c_qkv, q, k, v, att, c_o, n_heads, scale = cache
+    c_qkv, q, k, v, att, c_o, n_heads, scale = cache                    # q is scaled
     B, H, T, Dh = q.shape
     da, dw_o, db_o = linear_backward(dout, c_o)                         # [B, T, D]
     da = da.reshape(B, T, H, Dh).transpose(0, 2, 1, 3)                  # [B, H, T, Dh]
-    datt = da @ v.swapaxes(-1, -2)                                      # [B, H, T, T]
-    dv = att.swapaxes(-1, -2) @ da                                      # [B, H, T, Dh]
-    ds = att * (datt - (datt * att).sum(-1, keepdims=True)) * scale     # [B, H, T, T]; 0 where masked
-    dq = ds @ k                                                          # [B, H, T, Dh]
-    dk = ds.swapaxes(-1, -2) @ q                                         # [B, H, T, Dh]
-    dqkv = np.stack([dq, dk, dv]).transpose(1, 3, 0, 2, 4).reshape(B, T, 3 * H * Dh)  # [B, T, 3D]
-    dx, dw_qkv, db_qkv = linear_backward(dqkv, c_qkv)
+    dqkv = np.empty((B, T, 3, H, Dh), dtype=q.dtype)                    # [B, T, 3D] as q, k, v heads
+    dq, dk, dv = dqkv.transpose(2, 0, 3, 1, 4)                          # 3 x [B, H, T, Dh] views
+    chunks = row_chunks(att.shape, att.itemsize)
+    buffer = np.empty((chunks[0].stop,) + att.shape[1:], dtype=att.dtype)
+    for r in chunks:
+        ds = np.matmul(da[r], v[r].swapaxes(-1, -2), out=buffer[:r.stop - r.start])  # d att [b, H, T, T]
+        np.matmul(att[r].swapaxes(-1, -2), da[r], out=dv[r])
+        # softmax backward in place: ds = att (d att - sum(d att · att)); 0 where masked
+        ds -= np.einsum("...ij,...ij->...i", ds, att[r])[..., None]
+        ds *= att[r]
+        np.matmul(ds, k[r], out=dq[r])
+        np.matmul(ds.swapaxes(-1, -2), q[r], out=dk[r])
+    dq *= scale
+    dx, dw_qkv, db_qkv = linear_backward(dqkv.reshape(B, T, 3 * H * Dh), c_qkv)
     return dx, {"w_qkv": dw_qkv, "b_qkv": db_qkv, "w_o": dw_o, "b_o": db_o}
 
 
@@ -234,38 +299,42 @@ def block(p: Params, x, bias, cfg: GLMConfig):
     """Pre-LN transformer block: x + attn(ln_1(x)), then + mlp(ln_2(.)); [B, T, D] -> [B, T, D]."""
     h1, c_ln1 = layer_norm(sub(p, "ln_1"), x, cfg.ln_eps)
     a, c_attn = attention(sub(p, "attn"), h1, bias, cfg.n_heads)
-    x = x + a
-    h2, c_ln2 = layer_norm(sub(p, "ln_2"), x, cfg.ln_eps)
+    a += x                                           # x + attn(.): a is no layer's cache
+    h2, c_ln2 = layer_norm(sub(p, "ln_2"), a, cfg.ln_eps)
     m, c_mlp = mlp(sub(p, "mlp"), h2)
-    return x + m, (c_ln1, c_attn, c_ln2, c_mlp)
+    m += a
+    return m, (c_ln1, c_attn, c_ln2, c_mlp)
 
 
 def block_backward(dout, cache):
     c_ln1, c_attn, c_ln2, c_mlp = cache
     dh2, g_mlp = mlp_backward(dout, c_mlp)
     dx2, g_ln2 = layer_norm_backward(dh2, c_ln2)
-    dx = dout + dx2                                  # residual: both paths reach x
-    dh1, g_attn = attention_backward(dx, c_attn)
+    dx2 += dout                                      # residual: both paths reach x
+    dh1, g_attn = attention_backward(dx2, c_attn)
     dx1, g_ln1 = layer_norm_backward(dh1, c_ln1)
+    dx1 += dx2
     grads = {**prefixed(g_ln1, "ln_1"), **prefixed(g_attn, "attn"),
              **prefixed(g_ln2, "ln_2"), **prefixed(g_mlp, "mlp")}
-    return dx + dx1, grads
+    return dx1, grads
 
 
 def cross_entropy(h_sel, wte, targets, denom: float):
     """Tied output + CE at the loss positions: [N, D], [V, D], [N] -> (sum of losses / denom, per-token)."""
     logits = h_sel @ wte.T                                   # [N, V]
-    logits = logits - logits.max(-1, keepdims=True)
-    logz = np.log(np.exp(logits).sum(-1))                     # [N]
-    losses = logz - logits[np.arange(len(targets)), targets]  # [N]
-    return losses.sum() / denom, (h_sel, wte, targets, logits, logz, denom), losses
+    logits -= logits.max(-1, keepdims=True)
+    e = np.exp(logits)                                       # [N, V], unnormalised softmax
+    z = e.sum(-1)                                            # [N]
+    losses = np.log(z) - logits[np.arange(len(targets)), targets]  # [N]
+    return losses.sum() / denom, (h_sel, wte, targets, e, z, denom), losses
 
 
 def cross_entropy_backward(cache):
-    h_sel, wte, targets, logits, logz, denom = cache
-    dlogits = np.exp(logits - logz[:, None])                 # [N, V] softmax
-    dlogits[np.arange(len(targets)), targets] -= 1.0
-    dlogits /= denom
+    """Gradients w.r.t. h_sel and wte; works in place on the cache's [N, V] array (use a cache once)."""
+    h_sel, wte, targets, e, z, denom = cache
+    dlogits = e                                              # [N, V]
+    dlogits *= (1.0 / (z * denom))[:, None]                  # softmax / denom
+    dlogits[np.arange(len(targets)), targets] -= 1.0 / denom
     return dlogits @ wte, dlogits.T @ h_sel                  # [N, D], [V, D]
 
 
