@@ -1,10 +1,11 @@
 """LSH bands: the (bands, rows) choice equals datasketch.MinHashLSH's; a band's key changes only
 with its own rows."""
+import numpy as np
 import pytest
 from datasketch import MinHashLSH
 
-from glmprep.core.lsh_bands import band_keys, optimal_bands
-from glmprep.core.minhash import MinHashOptions, signature
+from glmprep.core.lsh_bands import band_hashes, optimal_bands
+from glmprep.core.minhash import MinHashOptions, signatures
 
 EN = ("The quick brown fox jumps over the lazy dog. It was the best of times, it was the worst "
       "of times; it was the age of wisdom, it was the age of foolishness.\n\nA second paragraph.")
@@ -31,12 +32,16 @@ def test_default_bands_equal_datasketch_with_the_default_weights():
     assert options.bands == (lsh.b, lsh.r) == (14, 9)
 
 
-def test_band_keys_change_only_where_the_signature_changes():
-    sig = signature(EN)
-    other = sig.copy()
-    other[14] ^= 1  # row 1 of band 1 when rows == 13
-    keys, other_keys = band_keys(sig, 9, 13), band_keys(other, 9, 13)
-    assert len(keys) == 9
-    assert all(len(k) == 10 for k in keys)
-    assert [a == b for a, b in zip(keys, other_keys)] == [True, False] + [True] * 7
-    assert len(set(keys)) == 9  # the band index is part of the key
+def test_band_hashes_agree_exactly_where_a_band_agrees():
+    text = " ".join(f"w{i}" for i in range(200))
+    sigs = signatures([text, text.replace("w150", "x150"), text])
+    sigs[2, 13:26] += np.uint32(1)  # the third differs from the first in band 1 only (9 bands of 13 rows)
+    hashes = band_hashes(sigs, 9, 13)
+    same_rows = (sigs[0, :117].reshape(9, 13) == sigs[1, :117].reshape(9, 13)).all(axis=1)
+    assert np.array_equal(hashes[0] == hashes[1], same_rows)
+    assert np.array_equal(hashes[0] == hashes[2], np.arange(9) != 1)
+
+
+def test_band_hashes_differ_between_bands_of_equal_rows():
+    sigs = np.zeros((1, 20), dtype=np.uint32)  # every band the same rows
+    assert len(set(band_hashes(sigs, 4, 5)[0].tolist())) == 4

@@ -15,20 +15,24 @@ graph algorithms are in :mod:`glmprep.transforms.graph`):
 
 Steps; no key's work or memory grows with a bucket, and text crosses a shuffle packed:
 
-1. signatures: ``key -> signature`` (uint32 [num_perm] as bytes), in batches of at most
-   ``SIGNATURE_BATCH_DOCS`` documents and ``SIGNATURE_BATCH_CHARS`` characters (peak
-   memory is about 35 bytes per character of the batch);
-2. band keys -> ``GroupByKey`` -> candidate pairs. A bucket of at most
+1. signatures, in batches of at most ``SIGNATURE_BATCH_DOCS`` documents and
+   ``SIGNATURE_BATCH_CHARS`` characters (peak memory is about 35 bytes per character of
+   the batch), turned into the batch's band hashes (one element per batch);
+2. a band sketch (:mod:`glmprep.core.band_sketch`, a lifted combiner of fixed size) says
+   which band keys may be shared by two documents. A document whose band keys are all
+   its own has no candidate pair: it is kept right here and crosses no further shuffle
+   (on the shared corpora 97-99 % of the documents, and of the band keys);
+3. the maybe shared band keys -> ``GroupByKey`` -> candidate pairs. A bucket of at most
    ``MAX_CLIQUE_BUCKET`` documents yields every pair; a bigger one (boilerplate shared
    by thousands of pages) a star from the member the keeper rule picks first (so a
    bucket of copies settles in one round) to every other member: linear, not quadratic.
    A star's partners are spread over ``ceil(partners / options.fan_out)`` sub-keys of
-   its centre, by a hash of the partner's key;
-3. routing: each document with at least one candidate pair learns, in one grouping
+   its centre, by a hash of the partner's key; a bucket of one (a key the sketch let
+   through) yields nothing;
+   routing: each document with a maybe shared band key learns, in one grouping
    with its packed text, the verification keys ``(left key, sub-key)`` it belongs to,
    computes its payload (shingle-hash set, or signature for ``"estimate"``) and sends
-   it only there. A document without a candidate is kept right here: it crosses no
-   further shuffle;
+   it only there; one without a request is kept there;
 4. verification: at each ``(left, sub-key)``, the left payload against at most
    about ``fan_out`` right payloads (more only from small buckets: at most
    bands x ``MAX_CLIQUE_BUCKET``); pairs below the threshold go;
@@ -44,7 +48,8 @@ drop a partner that matches the centre.
 
 Counters (namespace ``near_dedup``): ``near_dup_keepers``, ``near_dup_removed``,
 ``candidate_pairs``, ``pairs_below_threshold``, ``giant_buckets``, ``no_shingles``
-(documents without a word: never near-duplicates), ``near_dup_unconverged``. The
+(documents without a word: never near-duplicates), ``documents_without_shared_band``
+(kept at step 2), ``near_dup_unconverged``. The
 manifest gets the rounds used and the documents left unsettled (``counts``).
 """
 from __future__ import annotations
@@ -59,7 +64,8 @@ import numpy as np
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
-from glmprep.core.lsh_bands import band_keys
+from glmprep.core import band_sketch
+from glmprep.core.lsh_bands import band_hashes, band_key
 from glmprep.core.minhash import MinHashOptions, estimated_jaccard, signatures_of_hashes
 from glmprep.core.shingles import batch_shingle_hashes, hash_set_jaccard, shingle_sets
 from glmprep.core.options import add_option_arguments, build, option_values
@@ -70,8 +76,12 @@ from glmprep.transforms.graph import (COUNTER_NAMESPACE, ConnectedComponents, Se
 
 MAX_CLIQUE_BUCKET = 20           # a bucket up to this size emits all its pairs (at most 190)
 SIGNATURE_BATCH_DOCS = 256       # documents per vectorised signature call
-SIGNATURE_BATCH_CHARS = 4 << 20  # characters per call: about 140 MB at peak
+# Characters per call, about 35 MB at peak: with the separators a batch stays within the
+# shingle hash's cached power tables (minhash._POWER_CACHE_LIMIT), which a longer batch
+# recomputes (a quarter of the signature time at 4 M characters).
+SIGNATURE_BATCH_CHARS = (1 << 20) - SIGNATURE_BATCH_DOCS
 CANDIDATE = "candidate"          # tag: the packed texts of documents with a candidate pair
+CANDIDATE_DOC = "candidate_doc"  # tag: the packed texts of documents with a maybe shared band key
 KEPT = "kept"                    # tag: documents without one, kept
 
 
@@ -99,28 +109,69 @@ class BatchDocsDoFn(beam.DoFn):
         self._batch, self._chars = [], 0
 
 
-class ComputeSignaturesDoFn(beam.DoFn):
-    """[(key, text), ...] batch -> (key, signature bytes) for every document with a shingle."""
+class BandBatchDoFn(beam.DoFn):
+    """[(key, text), ...] batch -> (keys, packed texts, band hashes uint64 [n, bands]) of
+    the documents with a shingle; a document without one is kept here (``KEPT``)."""
 
-    def __init__(self, options: MinHashOptions):
+    def __init__(self, options: MinHashOptions, bands: Tuple[int, int]):
         self._options = options
+        self._bands = bands  # (bands, rows): options.bands, computed once at construction
         self.no_shingles = Metrics.counter(COUNTER_NAMESPACE, "no_shingles")
 
     def process(self, batch):
         hashes, counts = batch_shingle_hashes([text for _, text in batch], self._options.ngram)
         sigs = signatures_of_hashes(hashes, counts, self._options.num_perm, self._options.seed)
-        for (key, _), count, sig in zip(batch, counts, sigs):
-            if count == 0:
-                self.no_shingles.inc()
+        with_shingles = np.flatnonzero(counts)
+        for i in np.flatnonzero(counts == 0):
+            self.no_shingles.inc()
+            yield beam.pvalue.TaggedOutput(KEPT, batch[i])
+        if len(with_shingles):
+            yield (tuple(batch[i][0] for i in with_shingles), tuple(pack_text(batch[i][1]) for i in with_shingles),
+                   band_hashes(sigs[with_shingles], *self._bands))
+
+
+class BandSketchFn(beam.CombineFn):
+    """Band hashes of batches -> the :mod:`~glmprep.core.band_sketch` of all their band keys: which
+    may be shared by two documents. O(1) state (4 MiB), lifted before the shuffle."""
+
+    def create_accumulator(self):
+        return None  # allocated on the first batch: a bundle without one sends nothing big
+
+    def add_input(self, accumulator, hashes):
+        return band_sketch.add(band_sketch.empty() if accumulator is None else accumulator, hashes)
+
+    def merge_accumulators(self, accumulators):
+        merged = None
+        for accumulator in accumulators:
+            if accumulator is not None:
+                merged = accumulator if merged is None else band_sketch.merge(merged, accumulator)
+        return merged
+
+    def extract_output(self, accumulator):
+        return band_sketch.empty() if accumulator is None else accumulator
+
+
+class EmitBandKeysDoFn(beam.DoFn):
+    """(keys, packed texts, band hashes) batch, the band sketch -> (band key, key) for
+    every band key the sketch says may be shared, and the packed text of each document
+    with one (``CANDIDATE_DOC``); a document whose band keys are all its own is kept
+    here (``KEPT``): it has no candidate pair, so it crosses no further shuffle."""
+
+    def __init__(self):
+        self.single = Metrics.counter(COUNTER_NAMESPACE, "documents_without_shared_band")
+
+    def process(self, batch, sketch):
+        keys, packed, hashes = batch
+        shared = band_sketch.maybe_shared(sketch, hashes)                      # [n, bands]
+        for i, key in enumerate(keys):
+            bands = np.flatnonzero(shared[i])
+            if not len(bands):
+                self.single.inc()
+                yield beam.pvalue.TaggedOutput(KEPT, (key, unpack_text(packed[i])))
                 continue
-            yield key, sig.tobytes()
-
-
-def emit_band_keys(element: Tuple[str, bytes], bands: int, rows: int):
-    """(key, signature bytes) -> (band key, key) per band."""
-    key, sig = element
-    for band_key in band_keys(np.frombuffer(sig, dtype=np.uint32), bands, rows):
-        yield band_key, key
+            yield beam.pvalue.TaggedOutput(CANDIDATE_DOC, (key, ("doc", packed[i])))
+            for band in bands:
+                yield band_key(int(band), int(hashes[i, band])), key
 
 
 def sub_key(key: str, subs: int) -> int:
@@ -284,23 +335,27 @@ class NearDedup(beam.PTransform):
 
     def expand(self, docs):
         options = self._options
-        bands, rows = options.bands
         by_components = options.keepers == "components"
-        key_to_signature = (
+        batches = (
             docs
             | "BatchDocs" >> beam.ParDo(BatchDocsDoFn())
-            | "ComputeSignatures" >> beam.ParDo(ComputeSignaturesDoFn(options)))
+            | "BandBatches" >> beam.ParDo(BandBatchDoFn(options, options.bands)).with_outputs(KEPT, main="batches"))
+        sketch = (batches.batches
+                  | "BandHashes" >> beam.Map(lambda batch: batch[2])
+                  | "SketchBands" >> beam.CombineGlobally(BandSketchFn()))
+        shared = batches.batches | "EmitBandKeys" >> beam.ParDo(
+            EmitBandKeysDoFn(), sketch=beam.pvalue.AsSingleton(sketch)).with_output_types(
+            Tuple[Any, Any]).with_outputs(
+            CANDIDATE_DOC, KEPT, main="band_keys")
         requests = (
-            key_to_signature
-            | "EmitBandKeys" >> beam.FlatMap(emit_band_keys, bands=bands, rows=rows)
+            shared.band_keys
             # band key -> [key, ...]
             | "GroupByBand" >> beam.GroupByKey()
             | "EmitVerifyRequests" >> beam.ParDo(EmitVerifyRequestsDoFn(
                 self._max_clique, options.fan_out, min if by_components else first_in_keeper_order)))
         payload = {"exact": shingle_set_payload, "estimate": signature_payload, "none": no_payload}[options.verify]
         routed = (
-            (docs | "PackDocs" >> beam.Map(lambda doc: (doc[0], ("doc", pack_text(doc[1])))),
-             requests | "TagRequests" >> beam.Map(tag("to")))
+            (shared[CANDIDATE_DOC], requests | "TagRequests" >> beam.Map(tag("to")))
             | "FlattenDocsAndRequests" >> beam.Flatten()
             # key -> [('doc', packed text) | ('to', (left, sub)), ...]
             | "GroupByDoc" >> beam.GroupByKey()
@@ -327,7 +382,7 @@ class NearDedup(beam.PTransform):
             | "JoinDecisions" >> beam.GroupByKey()
             | "ApplyDecision" >> beam.ParDo(ApplyDecisionDoFn()).with_output_types(
                 Tuple[str, str]).with_outputs("rejects", main="docs"))
-        kept = (routed[KEPT], result.docs) | "FlattenKept" >> beam.Flatten()
+        kept = (batches[KEPT], shared[KEPT], routed[KEPT], result.docs) | "FlattenKept" >> beam.Flatten()
         return kept, result.rejects, counts
 
 
