@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from datasketch import MinHashLSH
 
-from glmprep.core.lsh_bands import band_hashes, optimal_bands
+from glmprep.core.lsh_bands import PRECOMPUTED_BANDS, band_hashes, optimal_bands, search_bands
 from glmprep.core.minhash import MinHashOptions, signatures
 
 EN = ("The quick brown fox jumps over the lazy dog. It was the best of times, it was the worst "
@@ -45,3 +45,13 @@ def test_band_hashes_agree_exactly_where_a_band_agrees():
 def test_band_hashes_differ_between_bands_of_equal_rows():
     sigs = np.zeros((1, 20), dtype=np.uint32)  # every band the same rows
     assert len(set(band_hashes(sigs, 4, 5)[0].tolist())) == 4
+
+
+@pytest.mark.parametrize("arguments", sorted(PRECOMPUTED_BANDS))
+def test_precomputed_bands_equal_the_search(arguments):
+    assert PRECOMPUTED_BANDS[arguments] == search_bands(*arguments)
+
+
+def test_the_default_options_read_the_precomputed_bands():
+    options = MinHashOptions()
+    assert (0.8, 128, options.false_positive_weight, options.false_negative_weight) in PRECOMPUTED_BANDS

@@ -4,6 +4,7 @@ import json
 import random
 
 import apache_beam as beam
+import numpy as np
 import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions

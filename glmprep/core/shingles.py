@@ -188,7 +188,8 @@ def _word_spans(code_points: np.ndarray, text_starts: np.ndarray) -> Tuple[np.nd
     """uint32 [n_chars] code points of texts joined by a space, the texts' first offsets
     int64 [n_texts] -> (starts, ends), int64 [n_words] each, ends exclusive."""
     cls = _char_classes()[code_points]                                   # [n_chars] uint8
-    char_text = np.searchsorted(text_starts, np.arange(len(cls)), side="right") - 1   # [n_chars]
+    lengths = np.diff(np.append(text_starts, len(cls)))                  # [n_texts], separator included
+    char_text = np.repeat(np.arange(len(text_starts)), lengths)          # [n_chars]: which text
     cjk_chars = np.bincount(char_text, weights=cls == _CJK, minlength=len(text_starts))        # [n_texts]
     non_space = np.bincount(char_text, weights=cls != _SPACE, minlength=len(text_starts))     # [n_texts]
     cjk_text = (cjk_chars > 0) & (cjk_chars >= CJK_TEXT_SHARE * non_space)                     # [n_texts]
