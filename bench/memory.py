@@ -70,9 +70,9 @@ def process_rss_bytes(pid: int, field: str = "VmRSS") -> int:
     return 0
 
 
-def tree_rss_bytes(root: int) -> int:
-    """Summed VmRSS of ``root`` and its descendants, from /proc."""
-    return sum(process_rss_bytes(pid) for pid in process_tree(root))
+def tree_rss_bytes(root: int, rss=process_rss_bytes) -> int:
+    """Summed VmRSS (or another ``rss(pid)``) of ``root`` and its descendants, from /proc."""
+    return sum(rss(pid) for pid in process_tree(root))
 
 
 def run_sampling_peaks(command: Sequence[str], env=None, rss=process_rss_bytes):
@@ -105,8 +105,9 @@ def run_sampling_peaks(command: Sequence[str], env=None, rss=process_rss_bytes):
     return seconds, peaks, child.pid, usage.ru_maxrss * 1024
 
 
-def measure(args: Sequence[str]) -> Dict[str, float]:
-    """Run ``python -m glmprep run ARGS``; returns seconds, max_rss and tree_rss (bytes)."""
+def measure(args: Sequence[str], rss=process_rss_bytes) -> Dict[str, float]:
+    """Run ``python -m glmprep run ARGS``; returns seconds, max_rss and tree_rss (bytes; the peak
+    of the summed ``rss(pid)`` over the process tree, VmRSS unless told)."""
     start = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-m", "glmprep", "run", *args],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -115,7 +116,7 @@ def measure(args: Sequence[str]) -> Dict[str, float]:
 
     def sample():
         while not done.is_set():
-            peak[0] = max(peak[0], tree_rss_bytes(child.pid))
+            peak[0] = max(peak[0], tree_rss_bytes(child.pid, rss))
             done.wait(SAMPLE_INTERVAL_S)
 
     sampler = threading.Thread(target=sample, daemon=True)

@@ -29,21 +29,18 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from typing import Dict, List, Sequence, Tuple
 
 import corpus
-from memory import process_tree
+from memory import measure
 from glmprep.core.tokenizer import GLMTokenizer
 
 OVERHEAD_TARGET = 0.20
 TIKTOKEN_TARGET = 0.8
 PSS_TARGET = 1.2
-SAMPLE_INTERVAL_S = 0.05
 LONG = ("en_pydocs", "en_perldoc", "zh_debref")
 FORTUNES = ("en_fortunes", "zh_fortunes")
 
@@ -58,31 +55,6 @@ def pss_bytes(pid: int) -> int:
     except OSError:
         pass
     return 0
-
-
-def run_command(argv: Sequence[str]) -> Tuple[float, int]:
-    """(wall seconds, peak summed PSS in bytes) of ``python -m glmprep run ARGV``."""
-    start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "glmprep", "run", *argv],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = [0]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], sum(pss_bytes(pid) for pid in process_tree(child.pid)))
-            done.wait(SAMPLE_INTERVAL_S)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    stderr = child.stderr.read()
-    returncode = child.wait()
-    seconds = time.perf_counter() - start
-    done.set()
-    sampler.join()
-    if returncode:
-        raise SystemExit(f"glmprep run failed ({returncode}):\n{stderr.decode()[-3000:]}")
-    return seconds, peak[0]
 
 
 def run_argv(inputs: Sequence[str], output: str, workers: int, near_dedup: bool) -> List[str]:
@@ -132,7 +104,8 @@ def main(argv=None) -> int:
             for name, paths in inputs.items():
                 raw[name].append(tiktoken_mbps(tokenizer, texts[name], text_mb[name]))
                 for on in ((False, True) if round_ % 2 == 0 else (True, False)):
-                    seconds, pss = run_command(run_argv(paths, os.path.join(work, "out"), args.workers, on))
+                    figures = measure(run_argv(paths, os.path.join(work, "out"), args.workers, on), rss=pss_bytes)
+                    seconds, pss = figures["seconds"], figures["tree_rss"]
                     runs[(name, on)].append((seconds, pss))
                     print(f"  {name:>14} near dedup {'on ' if on else 'off'}: {seconds:6.1f} s  "
                           f"{text_mb[name] / seconds:5.2f} MB/s  summed PSS {pss / 2**20:6.0f} MiB  "

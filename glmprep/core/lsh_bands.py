@@ -10,6 +10,8 @@ from typing import Tuple
 
 import numpy as np
 
+from glmprep.core.shingles import _fmix64  # the MurmurHash3 64-bit finaliser
+
 
 def _false_positive_area(threshold: float, bands: int, rows: int) -> float:
     """Integral over s in [0, threshold] of P(candidate | Jaccard s)."""
@@ -68,14 +70,6 @@ def search_bands(threshold: float, num_perm: int, false_positive_weight: float,
 
 _ROW_BASE = np.uint64(0x9E3779B97F4A7C15)
 _BAND_SALT = np.uint64(0xD6E8FEB86659FD93)
-
-
-def _fmix64(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> np.uint64(33))
-    h *= np.uint64(0xFF51AFD7ED558CCD)
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xC4CEB9FE1A85EC53)
-    return h ^ (h >> np.uint64(33))
 
 
 def band_hashes(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
