@@ -90,6 +90,9 @@ def test_filters_take_the_language_for_cjk_rules():
     english = "Install the dependencies with the package manager, then configure and build the sources."
     assert strict.check(english, "en") == strict.check(english)     # the decision agrees: the same verdict
     assert strict.check("扩展 " + " ".join(["microservices"] * 3), "en")[0] == "mean_word_length"
+    poem = "槛菊愁烟兰泣露。罗幕轻寒，燕子双飞去。明月不谙离别苦，斜光到晓穿朱户。\n      -- 晏殊《蝶恋花》"
+    loose = QualityFilter(FilterOptions(ratio_rules_min_words=None))
+    assert loose.check(poem, "ko") is None and loose.check(poem) is None  # mostly CJK: a wrong label changes nothing
 
 
 def test_filter_transform_reads_the_language_of_each_document():

@@ -50,7 +50,6 @@ from glmprep.core.options import Switch, add_option_arguments, build, number_or_
 from glmprep.core.text_views import TextView, text_view
 from glmprep.core.words import is_cjk_word
 from glmprep.schemas.cjk import CJK_LANGUAGES
-from glmprep.schemas.shard import UNKNOWN_LANGUAGE
 
 # A one-line quote ("Simplicity is prerequisite for reliability.") is a real, useful
 # document of 5-30 words; below 5 words a text is a title, a label or a fragment with
@@ -127,10 +126,12 @@ def mean_word_length(view: TextView,
                      max_mean_word_length: Optional[float] = MAX_MEAN_WORD_LENGTH,
                      language: Optional[str] = None) -> Optional[str]:
     """Mean length of the non-CJK words; skipped for Chinese or Japanese text, whose Latin
-    words (commands, identifiers, names) say nothing about its quality. Which text that is:
-    its ``language`` when known (``CJK_LANGUAGES``; a Chinese how-to full of shell commands
-    has more Latin words than characters), else a guess by script: the non-CJK words are
-    under half of the words.
+    words (commands, identifiers, names) say nothing about its quality. That is text whose
+    non-CJK words are under half of the words, and text whose ``language`` (when
+    identified) is one of ``CJK_LANGUAGES``: a Chinese how-to full of shell commands has
+    more Latin words than characters. The language only adds text to skip: a text that is
+    mostly CJK characters is CJK text whatever its label (lid.176 calls some classical
+    Chinese poems Korean).
 
     >>> guide = "先用 sudo apt-get install build-essential libssl-dev zlib1g-dev 安装"
     >>> mean_word_length(TextView(guide), max_mean_word_length=5.0) is None
@@ -141,9 +142,7 @@ def mean_word_length(view: TextView,
     n_latin_words = view.n_words - view.cjk_word_count
     if not n_latin_words:
         return None
-    is_cjk_text = language in CJK_LANGUAGES if language not in (None, UNKNOWN_LANGUAGE) \
-        else 2 * n_latin_words < view.n_words
-    if is_cjk_text:
+    if 2 * n_latin_words < view.n_words or language in CJK_LANGUAGES:
         return None
     latin_chars = view.word_chars - view.cjk_word_count
     mean = latin_chars / n_latin_words
