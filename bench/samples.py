@@ -9,8 +9,10 @@ Default corpus: the bundled sample (data/sample/*.jsonl.gz). Prints
     token arrays to finished samples; document tokens per second),
   - the ratio of each to the baseline. Target: blank ≥ 3× tiktoken.
   - with ``--fill``, instead: how full rows are (tokens / (rows · seq_len)) per corpus and
-    objective at ``--seq-len``, each corpus's documents packed in key order as one shard,
-    against the baseline of pieces cut for every objective's worst case (``split_document``).
+    objective at ``--seq-len``, each corpus's documents packed in key order as one shard, in
+    three layouts: pieces cut for every objective's worst case (``split_document``) and packed
+    first-fit over 8 open rows (the first baseline); pieces cut at their exact cost, packed
+    the same way (the second); exact cuts packed best-fit over ``PACK_WINDOW`` rows (glmprep's).
 Each figure is the best of ``--repeat`` timings of CPU time (``time.process_time``):
 both sides run on one thread, and CPU time is what one core spends, which other
 processes on a shared machine disturb far less than wall time.
@@ -18,6 +20,7 @@ processes on a shared machine disturb far less than wall time.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -26,6 +29,7 @@ import numpy as np
 
 import corpus
 
+from glmprep.core.samples.packing import PACK_WINDOW, Packer
 from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table, split_document
 from glmprep.schemas.shard import OBJECTIVES
 from glmprep.core.tokenizer import GLMTokenizer
@@ -46,7 +50,7 @@ def build_all(builder, docs):
 
 def fill(builder, docs, worst_case=False):
     """Share of seq_len the rows fill on average: tokens / (rows · seq_len). ``worst_case``:
-    the baseline, pieces cut for the worst case of every objective (``split_document``)."""
+    pieces cut for the worst case of every objective (``split_document``)."""
     if worst_case:
         pieces = [p for key, tokens, ends in docs for p in split_document(key, tokens, ends, builder.max_piece_len)]
         lengths = [len(row["input_ids"]) for row in builder.pack_pieces(pieces)]
@@ -62,9 +66,9 @@ def print_fill(paths, seq_len, tok):
     """Fill per corpus and objective (and the default mix): worst-case cuts, then exact cuts."""
     table = sentence_table(tok)
     mixes = [(o, {o: 1.0}) for o in OBJECTIVES] + [("mix", None)]
-    print(f"fill at seq_len {seq_len}: tokens / (rows · seq_len); each cell: pieces cut for the worst "
-          "case -> at their exact cost (ratio)")
-    print(f"{'corpus':>22s} " + " ".join(f"{name:>22s}" for name, _ in mixes))
+    print(f"fill at seq_len {seq_len}: tokens / (rows · seq_len); each cell: worst-case cuts, first-fit "
+          f"over 8 rows / exact cuts, first-fit over 8 / exact cuts, best-fit over {PACK_WINDOW} (ratio to the first)")
+    print(f"{'corpus':>22s} " + " ".join(f"{name:>30s}" for name, _ in mixes))
     for path in paths:
         texts = corpus.texts([path])
         docs = sorted((f"doc{i:07d}", np.asarray(e, dtype=np.uint32))
@@ -75,9 +79,11 @@ def print_fill(paths, seq_len, tok):
             options = SampleOptions(seq_len=seq_len) if weights is None else SampleOptions(
                 seq_len=seq_len, objective_weights=weights)
             builder = SampleBuilder(options, tok.specials, table)
-            before, after = fill(builder, docs, worst_case=True), fill(builder, docs)
-            cells.append(f"{before:.1%} -> {after:.1%} ({after / before:.2f}×)")
-        print(f"{os.path.basename(path):>22s} " + " ".join(f"{c:>22s}" for c in cells))
+            after = fill(builder, docs)
+            builder.new_packer = functools.partial(Packer, seq_len, 8, first_fit=True)
+            first, exact = fill(builder, docs, worst_case=True), fill(builder, docs)
+            cells.append(f"{first:.1%} / {exact:.1%} / {after:.1%} ({after / first:.2f}×)")
+        print(f"{os.path.basename(path):>22s} " + " ".join(f"{c:>30s}" for c in cells))
 
 
 def main(argv=None):

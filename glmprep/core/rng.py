@@ -25,6 +25,23 @@ def stream_base(seed: int, key: str) -> int:
     return int.from_bytes(digest.digest(), "little")
 
 
+def epoch_suffix(epoch: int) -> str:
+    """What a piece's stream key carries for its epoch: nothing in epoch 0 (so one epoch
+    draws what glmprep drew before epochs), ``@<epoch>`` after."""
+    return f"@{epoch}" if epoch else ""
+
+
+def piece_key(key: str, piece: int, epoch: int = 0) -> str:
+    """The stream key of piece ``piece`` of document ``key`` in ``epoch``: ``key#piece`` or
+    ``key#piece@epoch``. Distinct triples give distinct strings (read from the right, the
+    last ``#`` or ``@`` ends the document key).
+
+    >>> piece_key("doc", 2), piece_key("doc", 2, 1)
+    ('doc#2', 'doc#2@1')
+    """
+    return f"{key}#{piece}{epoch_suffix(epoch)}"
+
+
 def splitmix64(x: np.ndarray) -> np.ndarray:
     """SplitMix64 finaliser over a uint64 array (wrapping arithmetic)."""
     x = x.copy()

@@ -9,12 +9,13 @@ The flow for one shard's documents, in a fixed order:
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from glmprep.core.rng import draw
+from glmprep.core.rng import draw, epoch_suffix
 from glmprep.core.samples.arrays import exclusive_cumsum, within
 from glmprep.core.samples.boundaries import align_spans
 from glmprep.core.samples.cuts import PieceCutter
@@ -49,16 +50,21 @@ class SampleBuilder:
     sample is packed to its exact length after Part B.
     """
 
-    def __init__(self, options: SampleOptions, specials: SpecialIds, table: Optional[SentenceTable] = None):
+    def __init__(self, options: SampleOptions, specials: SpecialIds, table: Optional[SentenceTable] = None,
+                 epoch: int = 0):
         self.options = options
         self.specials = specials
         self.table = table
+        self.epoch = epoch
         self.mask_ids = np.array([specials.mask, specials.smask, specials.gmask], dtype=np.uint32)
         self._active = [options.objective_weights.get(o, 0.0) > 0 for o in OBJECTIVES]
-        self.spans = SpanPlanner(options)
-        self.cutter = PieceCutter(options, self.spans, table.char_start if table is not None else None)
+        self.spans = SpanPlanner(options, epoch)
+        self.cutter = PieceCutter(options, self.spans, table.char_start if table is not None else None, epoch)
         self.max_piece_len = options.max_piece_len()
         self._seed_prefix = f"{options.seed}\x00".encode()
+        self._epoch_suffix = epoch_suffix(epoch).encode()
+        # the packer of each build (a benchmark may swap in another policy)
+        self.new_packer = functools.partial(Packer, options.seq_len)
 
     # -- public entry points -------------------------------------------------------
     def build_documents(self, docs: Iterable[Tuple]) -> Iterator[SampleColumns]:
@@ -67,7 +73,7 @@ class SampleBuilder:
         Documents are gathered into chunks; the packer's open samples carry over from one
         chunk to the next, so the samples do not depend on the chunking.
         """
-        packer = Packer(self.options.seq_len)
+        packer = self.new_packer()
         carry: Optional[PieceTable] = None
         keys, tokens, ends = [], [], []
         size = 0
@@ -96,7 +102,7 @@ class SampleBuilder:
         """Pieces in order -> samples as dicts (the simple, row-at-a-time interface)."""
         pieces = list(pieces)
         if pieces:
-            for batch in self._build_table(PieceTable.from_pieces(pieces), Packer(self.options.seq_len),
+            for batch in self._build_table(PieceTable.from_pieces(pieces), self.new_packer(),
                                            start=0, final=True):
                 yield from batch.rows()
 
@@ -115,10 +121,11 @@ class SampleBuilder:
 
     # -- streams and plans ---------------------------------------------------------
     def _bases(self, table: PieceTable) -> np.ndarray:
-        """Stream start of every piece: blake2b of ``seed \\0 key#piece`` (as glmprep.core.rng.stream_base)."""
-        prefix = self._seed_prefix
-        return np.array([int.from_bytes(hashlib.blake2b(prefix + key.encode("utf-8", "surrogatepass") + b"#%d" % piece,
-                                                        digest_size=8).digest(), "little")
+        """Stream start of every piece: blake2b of ``seed \\0 key#piece[@epoch]`` (as
+        ``glmprep.core.rng.stream_base`` of ``piece_key``)."""
+        prefix, suffix = self._seed_prefix, self._epoch_suffix
+        return np.array([int.from_bytes(hashlib.blake2b(prefix + key.encode("utf-8", "surrogatepass")
+                                                        + b"#%d" % piece + suffix, digest_size=8).digest(), "little")
                          for key, piece in zip(table.keys, table.piece.tolist())], dtype=np.uint64)
 
     def _plans(self, table: PieceTable, bases: np.ndarray, force: Optional[int] = None) -> List[Optional[SpanPlan]]:

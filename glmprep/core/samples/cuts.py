@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from glmprep.core.rng import draw, stream_base
+from glmprep.core.rng import draw, piece_key, stream_base
 from glmprep.core.samples.options import SampleOptions
 from glmprep.core.samples.spans import SpanPlanner
 from glmprep.schemas.shard import OBJECTIVES
@@ -28,8 +28,10 @@ _BLANK, _SENTENCE, _DOCUMENT = range(3)
 class PieceCutter:
     """Cut offsets of long documents, piece by piece, from the pieces' own streams."""
 
-    def __init__(self, options: SampleOptions, planner: SpanPlanner, char_start: Optional[np.ndarray] = None):
+    def __init__(self, options: SampleOptions, planner: SpanPlanner, char_start: Optional[np.ndarray] = None,
+                 epoch: int = 0):
         self.options = options
+        self.epoch = epoch
         # bool [vocab]: cuts only before a token that starts a character (span_boundaries character)
         self.char_start = char_start if options.span_boundaries == "character" else None
         self.planner = planner
@@ -48,7 +50,7 @@ class PieceCutter:
         while True:
             a, i = cuts[-1], len(cuts) - 1
             has_enc = int(i == 0 or self.enc_every_piece)
-            base = np.array([stream_base(self.options.seed, f"{key}#{i}")], dtype=np.uint64)
+            base = np.array([stream_base(self.options.seed, piece_key(key, i, self.epoch))], dtype=np.uint64)
             objective = int(self.planner.objectives(base)[0])
             rest = t - a
             if rest + has_enc + 3 <= seq_len and self._costs(objective, base, ends[a:], np.array([rest]),

@@ -28,6 +28,8 @@ DEFAULT_ENC = "row"
 # README: why character is the default (Chinese spans that decode on their own).
 DEFAULT_SPAN_BOUNDARIES = "character"
 DEFAULT_OBJECTIVE_WEIGHTS = {"blank": 0.5, "sentence": 0.25, "document": 0.25}
+# --epochs: each epoch is one more shard set written (and a pass over each shard's documents).
+MAX_EPOCHS = 1000
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,10 @@ class SampleOptions:
               "(added_tokens_decoder, eos_token, pad_token); names it leaves out get ids after the "
               "highest (default: after the base vocabulary, in that order)", parse=parse_special_tokens,
         metavar="FILE", show_default=False)
+    epochs: int = option(
+        1, "write this many independently masked versions of the corpus, one shard set per epoch "
+           "(objectives, cuts, spans and Part B order drawn afresh; tokens the same); 1 writes one "
+           "set, named as always")
     recipe: Optional[str] = option(
         None, "one of GLM's published pre-training setups (README: recipes): sets the objective "
               "weights, λ, mask ratio, max span, document ratio and seq_len its source fixes; flags "
@@ -89,6 +95,8 @@ class SampleOptions:
             problems.append(f"document_ratio must satisfy 0 < low ≤ high ≤ 1, got {self.document_ratio}")
         if self.recipe is not None and self.recipe not in RECIPES:
             problems.append(f"unknown recipe {self.recipe!r}; expected one of {', '.join(RECIPES)}")
+        if not 1 <= self.epochs <= MAX_EPOCHS:
+            problems.append(f"epochs must be in 1..{MAX_EPOCHS}, got {self.epochs}")
         if self.enc not in ENC_PLACES:
             problems.append(f"enc must be one of {ENC_PLACES}, got {self.enc!r}")
         if problems:
@@ -117,8 +125,10 @@ class SampleOptions:
             length -= 1
         return length
 
-    def to_metadata(self) -> Dict[str, object]:
-        return {
+    def to_metadata(self, epoch: int = 0) -> Dict[str, object]:
+        """The options a shard records; with ``epochs`` > 1 also the shard's ``epoch`` (absent
+        with one epoch, so those shards are byte for byte what they were before epochs)."""
+        meta = {
             "poisson_lambda": self.poisson_lambda,
             "mask_ratio": self.mask_ratio,
             "max_span": self.max_span,
@@ -129,6 +139,10 @@ class SampleOptions:
             "sample_key": "<first document key>#<piece>",
             "blank_span_lengths": "Poisson(lambda) truncated to 1..max_span, renormalised",
         }
+        if self.epochs > 1:
+            meta.update(epochs=self.epochs, epoch=epoch, sample_key="<first document key>#<piece>@<epoch>"
+                        if epoch else meta["sample_key"])
+        return meta
 
 
 def masking_capacity(text_lens: np.ndarray, objective: str, max_span: int) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-from glmprep.core.rng import KeyedRandom, draw, unit
+from glmprep.core.rng import KeyedRandom, draw, piece_key, unit
 from glmprep.core.samples.arrays import exclusive_cumsum, within
 from glmprep.core.samples.options import SampleOptions, masking_capacity
 from glmprep.core.samples.pieces import PieceTable
@@ -62,8 +62,9 @@ class SpanPlanner:
     """Draws the spans of pieces under one set of options; every draw comes from the
     stream of the piece (``bases``: one stream start per piece of the table)."""
 
-    def __init__(self, options: SampleOptions):
+    def __init__(self, options: SampleOptions, epoch: int = 0):
         self.options = options
+        self.epoch = epoch
         self._span_cdf = truncated_poisson_cdf(float(options.poisson_lambda), int(options.max_span))
         weights = np.array([options.objective_weights.get(o, 0.0) for o in OBJECTIVES], dtype=np.float64)
         self._objective_cdf = np.cumsum(weights / weights.sum())
@@ -109,7 +110,8 @@ class SpanPlanner:
         redrawn_piece, redrawn = [], []
         for p in bad.tolist():
             target, room = int(targets[p]), int(table.lengths[p])
-            rng = KeyedRandom(self.options.seed, f"{table.keys[p]}#{int(table.piece[p])}/redraw")
+            rng = KeyedRandom(self.options.seed,
+                              piece_key(table.keys[p], int(table.piece[p]), self.epoch) + "/redraw")
             for _ in range(_BLANK_REDRAWS):
                 drawn = np.searchsorted(self._span_cdf, rng.uniform(target), side="right") + 1
                 drawn = drawn[:int(np.searchsorted(np.cumsum(drawn), target)) + 1]
