@@ -46,11 +46,13 @@ BUCKET_BATCHES = 32
 Batch = Dict[str, np.ndarray]
 
 
-def shard_paths(data: str) -> List[str]:
+def shard_paths(data: str, epoch: int = 0) -> List[str]:
     """Shard files of ``data``: a directory (its manifest's order, else part-*.arrow), a file or a glob.
-    A manifest naming a file outside its directory (``..``, an absolute path) is refused."""
+    A manifest naming a file outside its directory (``..``, an absolute path) is refused. Of a run
+    written with ``--epochs K``, a directory gives the shard set of ``epoch`` (each document once,
+    masked as in that epoch); a trainer's epoch e would read epoch ``e mod K``."""
     if os.path.isdir(data) and os.path.exists(os.path.join(data, MANIFEST_NAME)):
-        paths = manifest_shard_paths(data)  # ManifestError for a malformed one or a path leaving data
+        paths = manifest_shard_paths(data, epoch)  # ManifestError for a malformed one or a path leaving data
         if paths:
             return paths
     paths = [p for p in expand_paths([data]) if os.path.isfile(p)]
@@ -117,12 +119,13 @@ class ShardSet:
         return values[offsets[i]:offsets[i + 1]]
 
 
-def open_shards(data: Union[str, Sequence[str]]) -> ShardSet:
+def open_shards(data: Union[str, Sequence[str]], epoch: int = 0) -> ShardSet:
     """``ShardSet`` of the shards at ``data`` (a run directory, file or glob, or a list of
     shard files); ShardFormatError if a file is not a readable shard or breaks a rule every
     reader relies on (``glmprep.schemas.reader.check_shard``: ids within the vocabulary,
-    ``sep`` inside the row, ...), ManifestError for a manifest naming files elsewhere."""
-    return ShardSet(shard_paths(data) if isinstance(data, str) else list(data))
+    ``sep`` inside the row, ...), ManifestError for a manifest naming files elsewhere.
+    ``epoch``: which shard set of a run directory written with ``--epochs`` (see ``shard_paths``)."""
+    return ShardSet(shard_paths(data, epoch) if isinstance(data, str) else list(data))
 
 
 # --- batches ------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ A finished run's manifest promises three things, each checked here:
     documents_in + documents_added = documents_kept + documents_rejected   (and Σ rejected_by_reason;
         documents_added: the mixing stage's repeats, 0 without --source)
     rejects/rejects-*.jsonl hold exactly rejected_by_reason, reason by reason
-    documents_kept = the number of distinct source_ids in the shards
+    documents_kept = the number of distinct source_ids in the shards (and in each epoch's, --epochs)
 
 Rejects are read one line at a time and source ids are kept as 16-byte digests, so
 memory goes with the number of kept documents, not with the size of the shards.
@@ -87,4 +87,25 @@ def check_accounting(manifest: Mapping[str, object], directory: str, shard_paths
     distinct = distinct_source_ids(shard_paths)
     if distinct != kept:
         problems.append(f"the shards hold {distinct} distinct source_ids, documents_kept is {kept}")
+    return problems + check_epochs(manifest, shard_paths, kept)
+
+
+def check_epochs(manifest: Mapping[str, object], shard_paths: Sequence[str], kept: int) -> List[str]:
+    """With --epochs K > 1: the manifest's shards form epochs 0..K-1 of as many files each, and
+    every epoch's shards hold every kept document (its own distinct source_ids = kept)."""
+    epoch_of = {s["file"]: s.get("epoch", 0) for s in manifest.get("shards", [])}
+    epochs = sorted(set(epoch_of.values()))
+    declared = manifest.get("totals", {}).get("epochs") or 1   # absent (older runs): one
+    problems = []
+    if len(epochs) > 1 or declared != 1:
+        if epochs != list(range(declared)):
+            problems.append(f"the manifest's shards belong to epochs {epochs}, totals.epochs is {declared}")
+        files = [sum(1 for e in epoch_of.values() if e == epoch) for epoch in epochs]
+        if len(set(files)) > 1:
+            problems.append(f"the epochs have different numbers of shards: {files}")
+        for epoch in epochs:
+            paths = [p for p in shard_paths if epoch_of.get(os.path.basename(p)) == epoch]
+            distinct = distinct_source_ids(paths)
+            if distinct != kept:
+                problems.append(f"epoch {epoch}'s shards hold {distinct} distinct source_ids, documents_kept is {kept}")
     return problems

@@ -7,7 +7,7 @@ seen. Rule names (what a failure is reported as):
 
     schema               shard opens, schema and metadata are glmprep's (format version, types,
                          Arrow buffers and offsets consistent, no nulls)
-    metadata             metadata agrees across shards and with the manifest
+    metadata             metadata agrees across shards (but for each shard's epoch) and with the manifest
     row_lengths          all token columns of a row have the same length
     seq_len              1 ≤ len(input_ids) ≤ seq_len
     sep                  0 < sep < len(input_ids)
@@ -35,13 +35,15 @@ seen. Rule names (what a failure is reported as):
     manifest             the manifest is JSON of glmprep's shape, names only files inside its
                          directory, and its shards' sha256 are the files' (when one is present)
     accounting           documents_in = kept + rejected; rejects/ holds the manifest's counts per
-                         reason; kept = distinct source_ids in the shards (core/accounting.py)
+                         reason; kept = distinct source_ids in the shards, and in each epoch's
+                         shards with --epochs (core/accounting.py)
 
 The first rules up to ``sources`` are ``glmprep.schemas.reader.shard_problems``, which every
 reader of a shard applies when it opens one.
 """
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import sys
@@ -334,6 +336,14 @@ def _check_manifest(directory: str, shard_paths: List[str], report: Report) -> N
                                                f"sha256 {digest[:12]}… ≠ manifest {str(entry.get('sha256'))[:12]}…"))
 
 
+def same_run_metadata(a, b) -> bool:
+    """Metadata of two shards of one run: equal but for the epoch of each (``--epochs``)."""
+    def without_epoch(meta):
+        return dataclasses.replace(meta, sample_options={k: v for k, v in meta.sample_options.items()
+                                                         if k != "epoch"})
+    return a == b or without_epoch(a) == without_epoch(b)
+
+
 def validate_reader(reader: ShardReader, report: Optional[Report] = None) -> Report:
     """Check one shard (file-backed or in memory)."""
     report = report or Report()
@@ -353,7 +363,7 @@ def validate_paths(paths: Sequence[str]) -> Report:
             continue
         if first_meta is None:
             first_meta = reader.metadata
-        elif reader.metadata != first_meta:
+        elif not same_run_metadata(reader.metadata, first_meta):
             report.violations.append(Violation(os.path.basename(path), "metadata", [], 0,
                                                "metadata differs from the first shard's"))
         _ShardCheck(reader, report).run()

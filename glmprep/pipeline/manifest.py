@@ -39,6 +39,13 @@ def library_versions() -> Dict[str, str]:
     return versions
 
 
+def sample_stats(shards: List[dict], seq_len: Optional[int]) -> Dict[str, object]:
+    """The sample statistics of all ``shards`` together, and the same per epoch (``epochs``)."""
+    epochs = sorted({s.get("epoch", 0) for s in shards}) or [0]
+    return {**_sum_stats(shards, seq_len),
+            "epochs": [_sum_stats([s for s in shards if s.get("epoch", 0) == e], seq_len) for e in epochs]}
+
+
 def _sum_stats(shards: List[dict], seq_len: Optional[int]) -> Dict[str, object]:
     objectives = {o: {k: sum(s["objectives"][o][k] for s in shards)
                       for k in OBJECTIVE_STAT_KEYS} for o in OBJECTIVES}
@@ -112,7 +119,9 @@ def languages_from(shards: List[dict], identified: Dict[str, object]) -> Dict[st
 def build_manifest(options: Dict[str, object], shards: List[dict], counts: Dict[str, int],
                    reasons: Dict[str, int], unreadable_files: Sequence[str] = ()) -> Dict[str, object]:
     read_rejects = sum(n for r, n in reasons.items() if r.startswith("read/"))
-    kept = sum(s["documents"] for s in shards)
+    # every epoch holds every kept document: documents are counted in epoch 0's shards
+    first = [s for s in shards if s.get("epoch", 0) == 0]
+    kept = sum(s["documents"] for s in first)
     added = documents_added(counts, reasons)
     funnel = funnel_from(kept, reasons, stages_run(options), {"mixing": added})
     docs_in = counts.get("read", 0) + read_rejects     # counted from the data, not derived
@@ -136,16 +145,17 @@ def build_manifest(options: Dict[str, object], shards: List[dict], counts: Dict[
         "shards": len(shards),
         "rows": sum(s["rows"] for s in shards),
         "tokens": sum(s["tokens"] for s in shards),
-        "document_tokens": sum(s["document_tokens"] for s in shards),
+        "document_tokens": sum(s["document_tokens"] for s in first),
+        "epochs": len({s.get("epoch", 0) for s in shards}) or 1,
     }
     return {
         "manifest_version": MANIFEST_VERSION,
-        "shards": [{k: s[k] for k in SHARD_ENTRY_KEYS} for s in shards],
+        "shards": [{k: s.get(k, 0) if k == "epoch" else s[k] for k in SHARD_ENTRY_KEYS} for s in shards],
         "totals": totals,
         "unreadable_files": sorted(unreadable_files),
         "funnel": funnel,
-        "samples": _sum_stats(shards, options.get("sample", {}).get("seq_len")),
-        "languages": languages_from(shards, counts.get("languages") or {}),
+        "samples": sample_stats(shards, options.get("sample", {}).get("seq_len")),
+        "languages": languages_from(first, counts.get("languages") or {}),
         "pii": {kind: {"documents": d, "replacements": r}
                 for kind, (d, r) in sorted((counts.get("pii") or {}).items())},
         "decontamination": counts.get("decontamination") or {},   # {}: the stage did not run
@@ -163,7 +173,8 @@ def write_json_atomically(path: str, data: Dict[str, object]) -> None:
 
 
 def write_manifest(_, output: str, options, shards, counts, reasons, unreadable_files=()) -> Dict[str, object]:
-    shards = sorted(shards, key=lambda s: s["file"])  # one small summary per shard
+    # one small summary per shard file, epoch by epoch
+    shards = sorted(shards, key=lambda s: (s.get("epoch", 0), s["file"]))
     manifest = build_manifest(options, shards, dict(counts), dict(reasons), list(unreadable_files))
     write_json_atomically(FileSystems.join(output, MANIFEST_NAME), manifest)
     return manifest
@@ -237,10 +248,29 @@ def stats_table(manifest: Dict[str, object]) -> str:
         lines.append(f"  {o:12s}{s['rows']:>10,}{s['tokens']:>14,}{share:>10.1f}{s['spans']:>8,}{fill:>9.1f}")
     lines.append(f"  {'total':12s}{totals['rows']:>10,}{totals['tokens']:>14,}")
     lines.append(f"shards: {totals['shards']}   document tokens: {totals['document_tokens']:,}")
+    lines += epoch_lines(manifest)
     lines += stage_lines(manifest)
     if "seconds" in manifest.get("run", {}):
         lines.append(f"time: {manifest['run']['seconds']:.1f} s")
     return "\n".join(lines)
+
+
+def epoch_lines(manifest: Dict[str, object]) -> List[str]:
+    """With --epochs K > 1: each epoch's rows, masked share, spans, mean blank span and fill."""
+    epochs = manifest["samples"].get("epochs") or []
+    if len(epochs) < 2:
+        return []
+    lines = ["", f"epochs: {len(epochs)} shard sets (the same documents, masked afresh in each)",
+             "epoch objective    samples   masked %   spans  mean blank span   fill %"]
+    for e, stats in enumerate(epochs):
+        spans = np.asarray(stats["blank_span_lengths"], dtype=np.float64)
+        mean_span = float((spans * np.arange(len(spans))).sum() / spans.sum()) if spans.sum() else 0.0
+        for o, c in stats["objectives"].items():
+            share = 100.0 * c["masked_tokens"] / c["x_tokens"] if c["x_tokens"] else 0.0
+            blank = f"{mean_span:>17.2f}" if o == "blank" else " " * 17
+            lines.append(f"  {e:<4d}{o:10s}{c['rows']:>10,}{share:>11.1f}{c['spans']:>8,}{blank}"
+                         f"{100.0 * c.get('fill', 0.0):>9.1f}")
+    return lines
 
 
 def stage_lines(manifest: Dict[str, object]) -> List[str]:

@@ -44,12 +44,15 @@ MANIFEST_KEYS = ("manifest_version", "shards", "totals", "unreadable_files", "fu
                  "pii", "decontamination", "mixing", "options",
                  "versions")  # unreadable_files: sorted paths of the files rejected as unreadable_file
 RUN_KEY = "run"                    # timings and runner label: the one field that differs between runs
-SHARD_ENTRY_KEYS = ("file", "rows", "tokens", "sha256", "documents", "document_tokens")
+# epoch: which of the run's --epochs shard sets the file belongs to (0 with one epoch)
+SHARD_ENTRY_KEYS = ("file", "rows", "tokens", "sha256", "documents", "document_tokens", "epoch")
 TOTALS_KEYS = ("documents_in", "documents_added", "documents_kept", "documents_rejected", "accounting_balanced",
                "rejected_by_reason", "exact_duplicates_removed", "near_duplicates_removed",
                "near_duplicate_clusters", "warnings", "near_dedup_rounds_used", "near_dedup_unsettled",
-               "shards", "rows", "tokens", "document_tokens")
-SAMPLES_KEYS = ("objectives", "blank_span_lengths", "fill_histogram")
+               "shards", "rows", "tokens", "document_tokens", "epochs")
+# samples: the sums over every epoch's shards, and "epochs": the same statistics per epoch
+EPOCH_STAT_KEYS = ("objectives", "blank_span_lengths", "fill_histogram")
+SAMPLES_KEYS = EPOCH_STAT_KEYS + ("epochs",)
 OBJECTIVE_STAT_KEYS = ("rows", "tokens", "masked_tokens", "x_tokens", "spans")
 FILL_KEY = "fill"                  # per objective, beside the sums: tokens / (rows · seq_len)
 
@@ -62,6 +65,8 @@ class ManifestError(ValueError):
 # an object with any string keys) or a dict of keys (every key required unless listed in
 # OPTIONAL_KEYS). Only the keys readers use are described; others pass unchecked.
 _COUNT, _NUMBER, _BOOL, _TEXT, _OBJECT, _FILE = "count", "number", "bool", "text", "object", "file"
+_EPOCH_STATS = {"objectives": ("map", {**{k: _COUNT for k in OBJECTIVE_STAT_KEYS}, FILL_KEY: _NUMBER}),
+                "blank_span_lengths": ("list", _COUNT), "fill_histogram": ("list", _COUNT)}
 _SHAPE = {
     "manifest_version": _COUNT,
     "shards": ("list", {**{k: _COUNT for k in SHARD_ENTRY_KEYS}, "file": _FILE, "sha256": _TEXT}),
@@ -69,8 +74,7 @@ _SHAPE = {
                "rejected_by_reason": ("map", _COUNT), "warnings": ("map", _COUNT)},
     "unreadable_files": ("list", _TEXT),
     "funnel": ("map", _COUNT),
-    "samples": {"objectives": ("map", {**{k: _COUNT for k in OBJECTIVE_STAT_KEYS}, FILL_KEY: _NUMBER}),
-                "blank_span_lengths": ("list", _COUNT), "fill_histogram": ("list", _COUNT)},
+    "samples": {**_EPOCH_STATS, "epochs": ("list", _EPOCH_STATS)},
     "languages": ("map", {k: _COUNT for k in ("identified", "rejected", "kept", "kept_tokens")}),
     "pii": ("map", {"documents": _COUNT, "replacements": _COUNT}),
     "decontamination": {"files": ("list", _TEXT), "items": _COUNT, "ngrams": _COUNT, "ngram_words": _COUNT,
@@ -88,6 +92,7 @@ _SHAPE = {
 # everything of options/run.
 OPTIONAL_KEYS = {"", "options", "options.sample", RUN_KEY}
 _OPTIONAL_IN = {"shards[]": set(SHARD_ENTRY_KEYS) - {"file"}, "samples.objectives.*": {FILL_KEY},
+                "samples.epochs[].objectives.*": {FILL_KEY}, "samples": {"epochs"}, "totals": {"epochs"},
                 "decontamination": {"files", "items", "ngrams", "ngram_words", "index"}}  # {} without --decontaminate
 
 _KIND_TEST = {
@@ -193,6 +198,8 @@ def read_manifest_file(run_dir: str, require: Sequence[str] = ()) -> Dict[str, o
         return parse_manifest(fh.read(), path, require)
 
 
-def manifest_shard_paths(run_dir: str) -> "list[str]":
-    """The shard files a local run directory's manifest lists, in its order, all inside ``run_dir``."""
-    return [shard_path(run_dir, s) for s in read_manifest_file(run_dir, require=("shards",))["shards"]]
+def manifest_shard_paths(run_dir: str, epoch: "int | None" = None) -> "list[str]":
+    """The shard files a local run directory's manifest lists, in its order, all inside ``run_dir``;
+    with ``epoch``, only that epoch's (``--epochs``: one shard set per epoch)."""
+    return [shard_path(run_dir, s) for s in read_manifest_file(run_dir, require=("shards",))["shards"]
+            if epoch is None or s.get("epoch", 0) == epoch]

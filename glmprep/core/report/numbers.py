@@ -85,6 +85,22 @@ def sample_options(manifest: Dict[str, object], reader_meta) -> Dict[str, object
     return options
 
 
+def epoch_numbers(manifest: Dict[str, object], options: Dict[str, object]) -> List[Dict[str, object]]:
+    """Per epoch of ``--epochs`` (one entry with one epoch): rows, masked share, spans and fill per
+    objective, and the blank span lengths against the truncated Poisson."""
+    seq_len = int(options["seq_len"])
+    out = []
+    for e, stats in enumerate(manifest["samples"].get("epochs") or [manifest["samples"]]):
+        spans = span_numbers({"samples": stats}, options)
+        out.append({"epoch": e, "blank_spans": spans["total_spans"], "blank_mean": spans["observed_mean"],
+                    "blank_chi_square": spans["chi_square"],
+                    "objectives": {o: {"rows": c["rows"], "spans": c["spans"],
+                                       "masked_ratio": round(c["masked_tokens"] / c["x_tokens"], 4) if c["x_tokens"] else None,
+                                       "fill": round(c["tokens"] / (c["rows"] * seq_len), 4) if c["rows"] else 0.0}
+                                   for o, c in stats["objectives"].items()}})
+    return out
+
+
 def span_numbers(manifest: Dict[str, object], options: Dict[str, object]) -> Dict[str, object]:
     from glmprep.core.samples import truncated_poisson_pmf
     lam, max_span = float(options["poisson_lambda"]), int(options["max_span"])
@@ -189,8 +205,8 @@ def build_numbers(output_dir: str, sample_rows: int = DEFAULT_SAMPLE_ROWS, ranks
                           "is this the --output of a finished glmprep run?") from None
     except ManifestError as exc:
         raise ReportError(str(exc)) from None
-    try:
-        paths = [shard_path(output_dir, s, files.join) for s in manifest["shards"]]
+    try:   # with --epochs, epoch 0's shards: each document once (the per-epoch numbers are the manifest's)
+        paths = [shard_path(output_dir, s, files.join) for s in manifest["shards"] if s.get("epoch", 0) == 0]
     except ManifestError as exc:
         raise ReportError(str(exc)) from None
     if not paths:
@@ -227,6 +243,7 @@ def numbers_of(output_dir: str, manifest: Dict[str, object], shard_meta, sample:
         "document_lengths": length_numbers(sample, rejects),
         "duplicate_clusters": cluster_numbers(rejects, manifest),
         "span_lengths": span_numbers(manifest, options),
+        "epochs": epoch_numbers(manifest, options),
         "masked_ratio": masked_ratio_numbers(manifest, sample, options),
         "objective_mix": objective_mix_numbers(manifest, options),
         "fill": fill_numbers(manifest, options),

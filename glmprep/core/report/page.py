@@ -139,7 +139,25 @@ def _samples_sections(numbers: Dict[str, object]) -> str:
                     f"sample is padded to seq_len (a loader padding to the longest of a batch wastes less).")
     shards = _section("Tokens per shard", plot_shards(numbers), MANIFEST_BASIS)
     return (_side_by_side(span_section, cluster_section) + ratio_section
-            + _side_by_side(mix, fill) + _side_by_side(shards, ""))
+            + _side_by_side(mix, fill) + _side_by_side(shards, "") + _epochs_section(numbers))
+
+
+def _epochs_section(numbers: Dict[str, object]) -> str:
+    """With --epochs K > 1: each epoch's span statistics (the same documents, masked afresh)."""
+    epochs = numbers.get("epochs") or []
+    if len(epochs) < 2:
+        return ""
+    return _section(
+        "Span statistics per epoch", None,
+        f"{MANIFEST_BASIS} One shard set per epoch (--epochs {len(epochs)}): the same documents, with "
+        f"objectives, cuts, spans and Part B order drawn afresh. χ²: blank span lengths against the "
+        f"truncated Poisson, as above.",
+        _table(["epoch", "objective", "samples", "spans", "masked share", "fill", "blank spans",
+                "mean blank span", "blank χ² p"],
+               [(e["epoch"], o, c["rows"], c["spans"], c["masked_ratio"], c["fill"],
+                 e["blank_spans"] if o == "blank" else "", e["blank_mean"] if o == "blank" else "",
+                 (e["blank_chi_square"] or {}).get("p_value", "") if o == "blank" else "")
+                for e in epochs for o, c in e["objectives"].items()]))
 
 
 def _stage_sections(numbers: Dict[str, object]) -> str:
