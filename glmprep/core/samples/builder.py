@@ -117,7 +117,7 @@ class SampleBuilder:
     def _pieces(self, keys, tokens, ends) -> PieceTable:
         """Documents -> pieces, long ones cut at their exact cost."""
         return PieceTable.from_documents(keys, tokens, self.max_piece_len, self.table, ends or None,
-                                         cut=self.cutter.cuts)
+                                         cut=self.cutter.cuts_many)
 
     # -- streams and plans ---------------------------------------------------------
     def _bases(self, table: PieceTable) -> np.ndarray:

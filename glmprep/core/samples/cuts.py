@@ -9,7 +9,7 @@ the worst case of every objective left a fifth of every long document's rows emp
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import numpy as np
 
@@ -43,54 +43,89 @@ class PieceCutter:
     def cuts(self, key: str, ends: np.ndarray, tokens: Optional[np.ndarray] = None) -> List[int]:
         """Offsets ``[0, …, t]`` cutting a document of sentence ends ``ends`` ([t] bool) and
         ``tokens`` (needed for character boundaries)."""
-        t, seq_len = len(ends), self.options.seq_len
-        boundary = (self.char_start[tokens] if self.char_start is not None and tokens is not None
-                    else np.ones(t, dtype=bool))   # [t] a cut may go before token i
-        cuts = [0]
-        while True:
-            a, i = cuts[-1], len(cuts) - 1
-            has_enc = int(i == 0 or self.enc_every_piece)
-            base = np.array([stream_base(self.options.seed, piece_key(key, i, self.epoch))], dtype=np.uint64)
-            objective = int(self.planner.objectives(base)[0])
-            rest = t - a
-            if rest + has_enc + 3 <= seq_len and self._costs(objective, base, ends[a:], np.array([rest]),
-                                                             has_enc + 1)[0] <= seq_len:
-                cuts.append(t)                       # the rest is the last piece
-                return cuts
-            longest = min(seq_len - 2 - has_enc, rest - 1)
-            cuts.append(a + self._cut(objective, base, ends[a:a + longest], has_enc, boundary[a:a + longest + 1]))
+        return self.cuts_many([key], [ends], None if tokens is None else [tokens])[0]
 
-    def _cut(self, objective: int, base: np.ndarray, ends: np.ndarray, has_enc: int, boundary: np.ndarray) -> int:
-        """Text tokens of a piece that is not its document's last (``ends``: the most it may hold):
-        the longest that fits, or the last sentence end within the slack before it."""
-        # from the slack below the worst case (which always fits) up to the window
-        lengths = np.arange(max(min(self._safe[objective], len(ends)) - self.slack, 1), len(ends) + 1)
-        fits = self._costs(objective, base, ends, lengths, has_enc) <= self.options.seq_len
-        fits &= boundary[lengths]
-        best = int(lengths[fits][-1]) if fits.any() else int(lengths[0])
-        at_end = fits & ends[lengths - 1] & (lengths >= best - self.slack)
-        return int(lengths[at_end][-1]) if at_end.any() else best
+    def cuts_many(self, keys: Sequence[str], ends: Sequence[np.ndarray],
+                  tokens: Optional[Sequence[np.ndarray]] = None) -> List[List[int]]:
+        """``cuts`` of several documents: round i cuts piece i of every document not yet cut
+        to its end, all at once (a few array operations per round and objective; sentence
+        pieces one by one), rather than a dozen small array operations per piece."""
+        seq_len, slack = self.options.seq_len, self.slack
+        doc_len = np.array([len(e) for e in ends], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(doc_len)[:-1]]).astype(np.int64)
+        flat_ends = np.concatenate(list(ends) + [np.zeros(1, bool)]).astype(bool, copy=False)
+        if self.char_start is not None and tokens is not None:
+            boundary = self.char_start[np.concatenate(list(tokens) + [np.zeros(1, np.uint32)])]
+        else:
+            boundary = np.ones(len(flat_ends), dtype=bool)   # a cut may go before flat token p
+        cuts: List[List[int]] = [[0] for _ in keys]
+        active = np.arange(len(keys))
+        done = np.zeros(len(keys), dtype=np.int64)           # text tokens cut off so far
+        piece = 0
+        while len(active):
+            has_enc = int(piece == 0 or self.enc_every_piece)
+            bases = np.array([stream_base(self.options.seed, piece_key(keys[d], piece, self.epoch))
+                              for d in active.tolist()], dtype=np.uint64)
+            objective = self.planner.objectives(bases)
+            start, rest = offsets[active] + done[active], doc_len[active] - done[active]
+            last = rest + has_enc + 3 <= seq_len               # the rest may be the last piece
+            if last.any():
+                last[last] = self._costs_many(objective[last], bases[last], flat_ends, start[last],
+                                              rest[last, None], has_enc + 1)[:, 0] <= seq_len
+            for d in active[last].tolist():
+                cuts[d].append(int(doc_len[d]))
+            more = ~last
+            if more.any():
+                length = self._cut_many(objective[more], bases[more], flat_ends, boundary, start[more],
+                                        np.minimum(seq_len - 2 - has_enc, rest[more] - 1), has_enc)
+                for d, n in zip(active[more].tolist(), length.tolist()):
+                    done[d] += n
+                    cuts[d].append(int(done[d]))
+            active = active[more]
+            piece += 1
+        return cuts
 
-    def _costs(self, objective: int, base: np.ndarray, ends: np.ndarray, lengths: np.ndarray,
-               specials: int) -> np.ndarray:
-        """Exact ``n + 2m`` of a piece of each of ``lengths`` (ascending) text tokens, all from the
-        start of ``ends``, plus ``specials`` ENC/eos tokens."""
+    def _cut_many(self, objective, bases, flat_ends, boundary, start, longest, has_enc) -> np.ndarray:
+        """Text tokens of pieces that are not their document's last (``longest``: the most each
+        may hold): the longest that fits, or the last sentence end within the slack before it."""
+        slack, rows = self.slack, np.arange(len(start))
+        lo = np.maximum(np.minimum(np.array(self._safe)[objective], longest) - slack, 1)
+        width = int((longest - lo).max()) + 1
+        lengths = lo[:, None] + np.arange(width)[None, :]            # [D, W] candidate lengths
+        valid = lengths <= longest[:, None]
+        lengths = np.minimum(lengths, longest[:, None])
+        fits = self._costs_many(objective, bases, flat_ends, start, lengths, has_enc) <= self.options.seq_len
+        fits &= valid & boundary[start[:, None] + lengths]
+        best = np.where(fits.any(axis=1), lengths[rows, width - 1 - np.argmax(fits[:, ::-1], axis=1)], lo)
+        at_end = fits & flat_ends[start[:, None] + lengths - 1] & (lengths >= best[:, None] - slack)
+        return np.where(at_end.any(axis=1), lengths[rows, width - 1 - np.argmax(at_end[:, ::-1], axis=1)], best)
+
+    def _costs_many(self, objective, bases, flat_ends, start, lengths, specials) -> np.ndarray:
+        """[D, W] exact ``n + 2m`` of piece d at ``lengths[d]`` (ascending) text tokens from flat
+        position ``start[d]``, plus ``specials`` ENC/eos tokens."""
         x_len = lengths + specials
-        if objective == _DOCUMENT:
-            return x_len + 2
-        if objective == _BLANK:
-            return x_len + 2 * self._blank_counts(base, lengths, x_len)
-        return x_len + 2 * self._sentence_counts(base, ends, lengths, x_len)
+        costs = x_len + 2                                             # document: one span
+        blank = np.flatnonzero(objective == _BLANK)
+        if len(blank):
+            costs[blank] = x_len[blank] + 2 * self._blank_counts_many(bases[blank], lengths[blank], x_len[blank])
+        for d in np.flatnonzero(objective == _SENTENCE).tolist():
+            a = int(start[d])
+            costs[d] = x_len[d] + 2 * self._sentence_counts(bases[d:d + 1], flat_ends[a:a + int(lengths[d, -1])],
+                                                            lengths[d], x_len[d])
+        return costs
 
-    def _blank_counts(self, base: np.ndarray, text_len: np.ndarray, x_len: np.ndarray) -> np.ndarray:
-        """Blank spans of pieces of these lengths, as ``SpanPlanner.plan_blank`` draws them. When
-        a draw does not fit its text it is drawn again there, with at most one span per target
-        token, so such a length is given that worst case."""
+    def _blank_counts_many(self, bases: np.ndarray, text_len: np.ndarray, x_len: np.ndarray) -> np.ndarray:
+        """[D, W] blank spans of piece d at each of ``text_len[d]``, as ``SpanPlanner.plan_blank``
+        draws them: spans until the target is met (one searchsorted over every piece's running
+        totals, set apart by offsets). When a draw does not fit its text it is drawn again there,
+        with at most one span per target token, so such a length is given that worst case."""
         targets = self.planner.targets(text_len, x_len, "blank")
-        drawn = self.planner.blank_lengths(base, 1 + np.arange(max(int(targets.max()), 1)))
-        covered = np.cumsum(drawn)
-        counts = 1 + np.searchsorted(covered, targets, side="left")   # spans until the target is met
-        free = text_len - covered[counts - 1] - (counts - 1)
+        draws = max(int(targets.max()), 1)
+        covered = np.cumsum(self.planner.blank_lengths(bases[:, None], 1 + np.arange(draws)[None, :]), axis=1)
+        apart = (int(covered[:, -1].max()) + 1) * np.arange(len(bases))[:, None]
+        found = np.searchsorted((covered + apart).ravel(), (targets + apart).ravel(), side="left")
+        counts = 1 + found.reshape(targets.shape) - draws * np.arange(len(bases))[:, None]
+        free = text_len - np.take_along_axis(covered, counts - 1, axis=1) - (counts - 1)
         return np.where(free >= 0, counts, targets)
 
     def _sentence_counts(self, base: np.ndarray, ends: np.ndarray, lengths: np.ndarray,

@@ -101,11 +101,12 @@ class PieceTable:
     def from_documents(cls, keys: Sequence[str], tokens: Sequence[np.ndarray], max_x_len: int,
                        table: Optional[SentenceTable] = None,
                        ends: Optional[Sequence[np.ndarray]] = None,
-                       cut: Optional[Callable[[str, np.ndarray, np.ndarray], List[int]]] = None) -> "PieceTable":
+                       cut: Optional[Callable[[List[str], List[np.ndarray], List[np.ndarray]],
+                                              List[List[int]]]] = None) -> "PieceTable":
         """Documents -> pieces; only documents longer than ``max_x_len`` go through a Python loop.
 
-        ``cut(key, ends, tokens)`` gives the cut offsets ``[0, …, t]`` of such a document (default:
-        ``split_points`` for pieces of at most ``max_x_len``).
+        ``cut(keys, ends, tokens)`` gives the cut offsets ``[0, …, t]`` of each such document, all
+        at once (default: ``split_points`` for pieces of at most ``max_x_len``).
         """
         lengths = np.array([len(t) for t in tokens], dtype=np.int64)
         flat = np.concatenate(tokens).astype(np.uint32, copy=False) if len(tokens) else np.zeros(0, np.uint32)
@@ -120,17 +121,17 @@ class PieceTable:
             ones = np.ones(len(keys), dtype=np.int64)
             return cls(flat, flat_ends, list(keys), np.zeros(len(keys), np.int64), ones, lengths)
         doc_offsets = exclusive_cumsum(lengths)
+        spans = [(int(doc_offsets[d]), int(doc_offsets[d] + lengths[d])) for d in long_docs.tolist()]
+        long_ends = [flat_ends[a:b] for a, b in spans]
+        all_cuts = (cut([keys[d] for d in long_docs.tolist()], long_ends, [flat[a:b] for a, b in spans])
+                    if cut is not None else [split_points(e, max_x_len) for e in long_ends])
         piece_keys, piece_index, piece_count, piece_len = [], [], [], []
         previous = 0
-        for d in long_docs.tolist():
+        for d, cuts in zip(long_docs.tolist(), all_cuts):
             piece_keys.extend(keys[previous:d])
             piece_index.extend([0] * (d - previous))
             piece_count.extend([1] * (d - previous))
             piece_len.extend(lengths[previous:d].tolist())
-            start = int(doc_offsets[d])
-            doc_ends = flat_ends[start:start + int(lengths[d])]
-            cuts = (cut(keys[d], doc_ends, flat[start:start + int(lengths[d])]) if cut is not None
-                    else split_points(doc_ends, max_x_len))
             n = len(cuts) - 1
             piece_keys.extend([keys[d]] * n)
             piece_index.extend(range(n))
