@@ -2,7 +2,8 @@
 
 glmprep recognises its own files by name and removes nothing else:
 
-    part-NNNNN-of-NNNNN.arrow                shards (+ .<attempt>.inprogress while written)
+    part-NNNNN-of-NNNNN.arrow                shards (+ .<attempt>.inprogress while written);
+                                             with --epochs K > 1 part-NNNNN-of-NNNNN-epoch-EEE.arrow
     manifest.json                            (+ .<attempt>.inprogress while written)
     run.toml                                 the run's options (``glmprep.pipeline.config``)
     report.html, report.json                 ``--report`` / ``glmprep report``
@@ -29,7 +30,7 @@ from glmprep.transforms.publish import IN_PROGRESS_SUFFIX, is_remote
 LOCK_NAME = ".glmprep.lock"
 REPORT_NAMES = ("report.html", "report.json")  # glmprep.core.report's HTML_NAME and JSON_NAME
 _ATTEMPT = r"(?:\.[0-9a-f]{32})?" + re.escape(IN_PROGRESS_SUFFIX)
-_TOP = re.compile(r"part-\d{5,}-of-\d{5,}\.arrow(?:%s)?|%s(?:%s)?|%s" % (
+_TOP = re.compile(r"part-\d{5,}-of-\d{5,}(?:-epoch-\d{3,})?\.arrow(?:%s)?|%s(?:%s)?|%s" % (
     _ATTEMPT, re.escape(MANIFEST_NAME), _ATTEMPT, "|".join(map(re.escape, REPORT_NAMES + (RUN_CONFIG_NAME,)))))
 _REJECTS = re.compile(r"%s-\d{5,}-of-\d{5,}%s" % (re.escape(REJECTS_FILE_PREFIX), re.escape(REJECTS_FILE_SUFFIX)))
 _BEAM_TEMP = re.compile(r"beam-temp-%s-[0-9a-f]+" % re.escape(REJECTS_FILE_PREFIX))

@@ -2,8 +2,9 @@
 
 Before the shuffle, documents are joined into one byte string per shard and bundle
 (``join_docs``), so a shard's group is a few large values rather than one element per
-document. The writer reads them back sorted by key (``sorted_docs``), holding at most
-``SORT_BYTES`` of them in memory: beyond that, sorted runs go to local disk and are merged.
+document. The writer reads them back sorted by key (``sorted_docs``; ``SortedDocs`` to read
+them again, once per epoch), holding at most ``SORT_BYTES`` of them in memory: beyond that,
+sorted runs go to local disk and are merged.
 Pure Python: no Beam here.
 """
 from __future__ import annotations
@@ -48,29 +49,51 @@ def sorted_docs(gathered: Iterable[bytes], max_bytes: int = SORT_BYTES) -> Itera
     """The documents of a shard's joined values (``join_docs``), sorted as ``sorted`` would
     sort the (key, packed token ids) pairs, holding at most about ``max_bytes`` of them:
     beyond that, sorted runs go to temporary files on local disk and are merged."""
-    runs: List = []
-    buffer: List[Tuple[str, bytes]] = []
-    size = 0
+    docs = SortedDocs(gathered, max_bytes)
     try:
-        for joined in gathered:
-            for doc in split_docs(joined):
-                buffer.append(doc)
-                size += len(doc[0]) + len(doc[1])
-                if size >= max_bytes:
-                    buffer.sort()
-                    runs.append(_spill(buffer))
-                    buffer, size = [], 0
-        buffer.sort()
-        if not runs:
-            yield from buffer
-            return
-        if buffer:
-            runs.append(_spill(buffer))
-            buffer = []
-        yield from heapq.merge(*(_read_run(run) for run in runs))
+        yield from docs
     finally:
-        for run in runs:
+        docs.close()
+
+
+class SortedDocs:
+    """``sorted_docs`` that can be read again (once per epoch) without sorting again: at most
+    about ``max_bytes`` of documents stay in memory, the rest are sorted runs on local disk,
+    merged on each pass. ``close()`` removes the runs."""
+
+    def __init__(self, gathered: Iterable[bytes], max_bytes: int = SORT_BYTES):
+        self.runs: List = []
+        buffer: List[Tuple[str, bytes]] = []
+        size = 0
+        try:
+            for joined in gathered:
+                for doc in split_docs(joined):
+                    buffer.append(doc)
+                    size += len(doc[0]) + len(doc[1])
+                    if size >= max_bytes:
+                        buffer.sort()
+                        self.runs.append(_spill(buffer))
+                        buffer, size = [], 0
+            buffer.sort()
+            if self.runs and buffer:
+                self.runs.append(_spill(buffer))
+                buffer = []
+        except BaseException:
+            self.close()
+            raise
+        self.buffer = buffer
+
+    def __iter__(self) -> Iterator[Tuple[str, bytes]]:
+        if not self.runs:
+            return iter(self.buffer)
+        for run in self.runs:
+            run.seek(0)
+        return heapq.merge(*(_read_run(run) for run in self.runs))
+
+    def close(self) -> None:
+        for run in self.runs:
             run.close()
+        self.runs = []
 
 
 def _spill(docs: Sequence[Tuple[str, bytes]]):

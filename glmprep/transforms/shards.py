@@ -42,7 +42,7 @@ from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
 from glmprep.core.tokenizer import cached_tokenizer
 from glmprep.schemas.shard import OBJECTIVES, UNKNOWN_LANGUAGE, ShardMetadata, write_shard_columns
 from glmprep.transforms.publish import OutputWriteError, attempt_temp, discard, publish
-from glmprep.transforms.shard_sort import SORT_BYTES, join_docs, sorted_docs
+from glmprep.transforms.shard_sort import SORT_BYTES, SortedDocs, join_docs
 from glmprep.transforms.tokenize import packed_token_count, unpack_tokens
 
 GATHER_BYTES = 32 << 20  # most packed tokens a bundle holds before passing them to the shuffle
@@ -51,8 +51,12 @@ GATHER_BYTES = 32 << 20  # most packed tokens a bundle holds before passing them
 SHARD_GLOB = "part-*-of-*.arrow"
 
 
-def shard_name(index: int, num_shards: int) -> str:
-    return f"part-{index:05d}-of-{num_shards:05d}.arrow"
+def shard_name(index: int, num_shards: int, epoch: int = 0, epochs: int = 1) -> str:
+    """``part-00003-of-00008.arrow``; with ``--epochs`` K > 1, one set per epoch:
+    ``part-00003-of-00008-epoch-002.arrow`` (each name depends on nothing but its place)."""
+    if epochs == 1:
+        return f"part-{index:05d}-of-{num_shards:05d}.arrow"
+    return f"part-{index:05d}-of-{num_shards:05d}-epoch-{epoch:03d}.arrow"
 
 
 def shard_of(key: str, num_shards: int) -> int:
@@ -204,10 +208,11 @@ class GatherByShardDoFn(beam.DoFn):
 
 
 class WriteShardDoFn(beam.DoFn):
-    """(shard index, [joined documents | ("languages", joined (key, code)), ...]) -> shard
-    summary, after writing the shard.
+    """(shard index, [joined documents | ("languages", joined (key, code)), ...]) -> one shard
+    summary per epoch, after writing that epoch's file of the shard (``--epochs``; one file
+    with one epoch).
 
-    The shard is streamed: its documents come sorted from ``sorted_docs`` (at most
+    The shard is streamed: its documents come sorted from ``SortedDocs`` (at most
     ``sort_bytes`` of them in memory), the builder makes samples a chunk at a time, and
     each batch of samples is written to the file as it is built. No step holds the shard."""
 
@@ -227,40 +232,61 @@ class WriteShardDoFn(beam.DoFn):
         given = self.sample_options.special_tokens
         tokenizer = cached_tokenizer(self.ranks_path, tuple(sorted(given.items())) if given else None)
         self.tokenizer = tokenizer
-        self.builder = SampleBuilder(self.sample_options, tokenizer.specials, sentence_table(tokenizer))
-        self.metadata = ShardMetadata(
+        epochs = range(self.sample_options.epochs)
+        # one builder and one metadata per epoch (--epochs): only the streams' keys differ
+        self.builders = [SampleBuilder(self.sample_options, tokenizer.specials, sentence_table(tokenizer), epoch=e)
+                         for e in epochs]
+        self.metadata = [ShardMetadata(
             **tokenizer.metadata(), seq_len=self.sample_options.seq_len,
             objective_weights=dict(self.sample_options.objective_weights),
-            sample_options=self.sample_options.to_metadata(), seed=self.sample_options.seed,
-            extra=self.extra_metadata)
+            sample_options=self.sample_options.to_metadata(e), seed=self.sample_options.seed,
+            extra=self.extra_metadata) for e in epochs]
 
     def process(self, element, num_shards):
+        """One shard file per epoch, written one after the other from the same sorted
+        documents: an epoch's samples are built, written and let go before the next begins,
+        so K epochs cost K times the time, not K times the memory."""
         index, gathered = element
         start = time.perf_counter()
-        name = shard_name(index, num_shards)
+        # the values are read twice (Beam allows it): documents, then languages; each sorted once
+        docs = SortedDocs((v for v in gathered if isinstance(v, bytes)), self.sort_bytes)
+        try:
+            codes = SortedDocs((v[1] for v in gathered if not isinstance(v, bytes)), self.sort_bytes)
+            try:
+                seen = {"documents": 0, "document_tokens": 0}
+                languages: Dict[str, List[int]] = {}  # language -> [documents, document tokens]
+                for epoch, builder in enumerate(self.builders):
+                    yield self._write_epoch(index, num_shards, epoch, builder, with_languages(docs, codes),
+                                            seen, languages)
+            finally:
+                codes.close()
+        finally:
+            docs.close()
+        self.msecs.inc(int((time.perf_counter() - start) * 1000))
+
+    def _write_epoch(self, index, num_shards, epoch, builder, docs, seen, languages):
+        """Build and write epoch ``epoch``'s file of the shard from ``docs`` ((key, packed,
+        language), sorted); its summary. Epoch 0 counts the documents and their languages."""
+        name = shard_name(index, num_shards, epoch, len(self.builders))
         stats = ShardStats(self.sample_options.max_span, self.sample_options.seq_len)
-        seen = {"documents": 0, "document_tokens": 0}
         # key -> [language, pieces out] of the documents in the builder (a piece can come
         # out a few batches after its document went in; see piece_languages)
         in_flight: Dict[str, List] = {}
-        languages: Dict[str, List[int]] = {}  # language -> [documents, document tokens]
 
         def documents():
-            # the values are read twice (Beam allows it): documents, then languages
-            docs = sorted_docs((v for v in gathered if isinstance(v, bytes)), self.sort_bytes)
-            codes = sorted_docs((v[1] for v in gathered if not isinstance(v, bytes)), self.sort_bytes)
-            for key, packed, language in with_languages(docs, codes):
+            for key, packed, language in docs:
                 tokens = unpack_tokens(packed)
-                seen["documents"] += 1
-                seen["document_tokens"] += len(tokens)
                 in_flight[key] = [language, 0]
-                counts = languages.setdefault(language, [0, 0])
-                counts[0] += 1
-                counts[1] += len(tokens)
+                if epoch == 0:
+                    seen["documents"] += 1
+                    seen["document_tokens"] += len(tokens)
+                    counts = languages.setdefault(language, [0, 0])
+                    counts[0] += 1
+                    counts[1] += len(tokens)
                 yield key, tokens
 
         def batches():
-            for columns in self.builder.build_documents(documents()):
+            for columns in builder.build_documents(documents()):
                 stats.add(columns)
                 yield dataclasses.replace(columns, source_languages=piece_languages(
                     columns.source_ids, columns.source_num_pieces, in_flight))
@@ -270,7 +296,7 @@ class WriteShardDoFn(beam.DoFn):
         try:
             sink = _HashingSink(FileSystems.create(temp))
             try:
-                counts = write_shard_columns(pa.PythonFile(sink, mode="w"), batches(), self.metadata,
+                counts = write_shard_columns(pa.PythonFile(sink, mode="w"), batches(), self.metadata[epoch],
                                              self.compression)
             finally:
                 sink.close()
@@ -279,12 +305,11 @@ class WriteShardDoFn(beam.DoFn):
             raise OutputWriteError(f"cannot write shard {final}: {exc.strerror or exc}") from exc
         publish(temp, final)
         self.rows.inc(counts["rows"])
-        self.msecs.inc(int((time.perf_counter() - start) * 1000))
         summary = {"file": name, "rows": counts["rows"], "tokens": counts["tokens"],
-                   "sha256": sink.sha256.hexdigest(), **seen}
+                   "sha256": sink.sha256.hexdigest(), "epoch": epoch, **seen}
         summary.update(stats.as_dict())
         summary["languages"] = dict(sorted(languages.items()))
-        yield summary
+        return summary
 
 
 class WriteShards(beam.PTransform):

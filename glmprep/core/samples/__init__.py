@@ -6,7 +6,7 @@ One module per step, in the order a shard's documents go through them:
     sentences   SentenceTable: sentence ends in token arrays, English and Chinese
     pieces      documents -> pieces that fit a sample (cut at sentence ends); PieceTable
     spans       SpanPlanner: each piece's spans from the piece's own random stream
-    packing     Packer: pieces -> samples, first-fit at their exact length after Part B
+    packing     Packer: pieces -> samples, best-fit at their exact length after Part B
     layout      samples -> Part A / Part B columns, targets, loss mask, 2D positions
     builder     SampleBuilder: the steps above, many samples per NumPy pass
 

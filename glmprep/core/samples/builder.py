@@ -4,7 +4,7 @@ The flow for one shard's documents, in a fixed order:
 
     PieceTable.from_documents   documents -> pieces that fit a sample (cut at sentence ends)
     SpanPlanner.plan_*          each piece's blank / sentence spans, from the piece's own stream
-    Packer                      pieces -> samples, first-fit at their exact length after Part B
+    Packer                      pieces -> samples, best-fit at their exact length after Part B
     SampleBuilder._build        samples -> placed spans -> Part A / Part B columns (layout)
 """
 from __future__ import annotations

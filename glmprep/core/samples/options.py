@@ -140,8 +140,7 @@ class SampleOptions:
             "blank_span_lengths": "Poisson(lambda) truncated to 1..max_span, renormalised",
         }
         if self.epochs > 1:
-            meta.update(epochs=self.epochs, epoch=epoch, sample_key="<first document key>#<piece>@<epoch>"
-                        if epoch else meta["sample_key"])
+            meta.update(epochs=self.epochs, epoch=epoch, sample_key="<first document key>#<piece>[@<epoch>, after 0]")
         return meta
 
 
