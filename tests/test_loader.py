@@ -3,13 +3,20 @@ loader workers, resuming; and the PyTorch / Hugging Face recipes of the README (
 when those libraries are absent)."""
 from __future__ import annotations
 
+import importlib.util
+import json
+import os
+import pathlib
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from glmprep.loader import GLMLoader, attention_mask, collate, open_shards
 
+from support import REPO
 from test_trainer_data import TOY_SP, write_toy_shards
 
 
@@ -147,13 +154,37 @@ def test_pytorch_recipe(shard_dir):
         assert got[0]["position_ids"].shape[1] == 2 and got[0]["loss_mask"].dtype == torch.bool
 
 
-def test_hugging_face_recipe(shard_dir):
-    datasets = pytest.importorskip("datasets")
-    path, samples = shard_dir
-    files = sorted(str(p) for p in path.glob("part-*.arrow"))
-    data = datasets.load_dataset("arrow", data_files=files, split="train")
-    assert len(data) == len(samples)
-    assert data[0]["input_ids"] == list(samples[0]["input_ids"])
+HF_MARK = "**Hugging Face `datasets`**"
+
+
+def readme_block(after: str) -> str:
+    """The first ```python block of the README after the line holding ``after``."""
+    text = (pathlib.Path(REPO) / "README.md").read_text(encoding="utf-8")
+    start = text.index("```python\n", text.index(after)) + len("```python\n")
+    return text[start:text.index("```", start)]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("datasets") is None,
+                    reason="Hugging Face datasets is not installed (not a glmprep dependency: it brings pandas 3, "
+                           "see the README); install it to check the README's recipe")
+def test_hugging_face_recipe_as_the_readme_writes_it(tmp_path):
+    demo = tmp_path / "out" / "demo"  # the README's paths, under a temporary directory
+    [samples] = write_toy_shards(demo, n_shards=1, n_docs=90)
+    check = ("\nimport json\n"
+             "print(json.dumps([len(data), data[0]['input_ids'], len(shard), shard[0]['input_ids']]))\n"
+             "try:\n    datasets.Dataset.from_file('out/demo/part-00000-of-00001.arrow')\n"
+             "    print('from_file reads them')\n"
+             "except Exception as exc:\n    print('from_file:', exc)\n")
+    done = subprocess.run([sys.executable, "-c", readme_block(HF_MARK) + check], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, HF_HOME=str(tmp_path / "hf")))
+    assert done.returncode == 0, done.stderr
+    counts, from_file = done.stdout.splitlines()[-2:]
+    n_rows, first, n_shard, shard_first = json.loads(counts)
+    assert n_rows == len(samples)
+    assert first == list(samples[0]["input_ids"])
+    assert n_shard == len(samples)
+    assert shard_first == list(samples[0]["input_ids"])
+    assert "metadata bytes" in from_file  # as the README says; if datasets learns to read them, say so there
 
 
 @pytest.mark.parametrize("compression", ["lz4", "zstd"])
