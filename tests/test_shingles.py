@@ -51,3 +51,20 @@ def test_shingle_set_jaccard_equals_jaccard_of_shingles(texts, ngram):
         assert set_a.tolist() == sorted({shingle_hash(s) for s in shingles(text_a, ngram)})
         expected = jaccard(set(shingles(text_a, ngram)), set(shingles(text_b, ngram)))
         assert hash_set_jaccard(set_a, set_b) == pytest.approx(expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(MIXED_TEXT_CHARACTERS + ["wordy"]), max_size=40).map("".join), max_size=4),
+       st.integers(1, 6), st.integers(1, 12))
+def test_long_texts_shingled_in_pieces_give_the_same_hashes(texts, ngram, piece_chars):
+    import glmprep.core.shingles as shingles_module
+
+    whole_hashes, whole_counts = batch_shingle_hashes(texts, ngram)
+    before = shingles_module.PIECE_CHARS
+    shingles_module.PIECE_CHARS = piece_chars  # every text longer than this goes in pieces
+    try:
+        hashes, counts = batch_shingle_hashes(texts, ngram)
+    finally:
+        shingles_module.PIECE_CHARS = before
+    assert hashes.tolist() == whole_hashes.tolist()
+    assert counts.tolist() == whole_counts.tolist()

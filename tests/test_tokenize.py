@@ -34,3 +34,18 @@ def test_tokenize_rejects_only_the_text_tiktoken_fails_on(num_threads):
         assert_that(rejects | beam.Map(lambda r: (r["key"], r["stage"], r["reason"], "panicked" in r["detail"])),
                     equal_to([("empty-ish", "tokenize", "no_tokens", False),
                               ("spaces", "tokenize", "tokenizer_error", True)]), label="rejected")
+
+
+def test_a_long_text_encoded_alone_gives_the_same_ids(monkeypatch):
+    from glmprep.transforms import tokenize
+
+    def packed(long_text_chars):
+        monkeypatch.setattr(tokenize, "LONG_TEXT_CHARS", long_text_chars)
+        fn = tokenize.TokenizeBatchDoFn(None)
+        fn.setup()
+        return list(fn.process(DOCS[:20] + [HOSTILE_DOC] + DOCS[20:]))
+
+    batched, alone = packed(1 << 40), packed(50)  # 50: every document but the shortest alone
+    assert [type(out) for out in batched] == [type(out) for out in alone]
+    assert [out for out in batched if isinstance(out, tuple)] == [out for out in alone if isinstance(out, tuple)]
+    assert [out.value["reason"] for out in alone if not isinstance(out, tuple)] == ["tokenizer_error", "no_tokens"]

@@ -5,6 +5,7 @@ import base64
 import json
 import os
 
+import numpy as np
 import pytest
 import tiktoken
 
@@ -152,9 +153,18 @@ def test_a_tiktoken_panic_is_an_encode_error(tokenizer):
         tokenizer.encode(hostile)
     with pytest.raises(EncodeError, match="panicked"):
         tokenizer.encode_batch(["fine", hostile], num_threads=1)
+    with pytest.raises(EncodeError, match="tiktoken"):
+        tokenizer.encode_array(hostile)
     assert tokenizer.decode(tokenizer.encode("still works")) == "still works"
 
 
 def test_only_a_rust_panic_counts_as_one():
     assert not tokenizer_module._is_rust_panic(KeyboardInterrupt())
     assert not tokenizer_module._is_rust_panic(ValueError("x"))
+
+
+@pytest.mark.parametrize("text", ["Hello <|endoftext|> world [MASK] 中文句子。", "<|fim_prefix|>x", "", "a" * 5000])
+def test_encode_array_gives_the_ids_of_encode(tokenizer, text):
+    ids = tokenizer.encode_array(text)
+    assert ids.dtype == np.uint32
+    assert ids.tolist() == tokenizer.encode(text)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -166,6 +166,7 @@ def shingle_hash(shingle: Sequence[str]) -> int:
     return _fmix64_int((acc + len(shingle) * _LENGTH_SALT) & _U64) >> 32
 
 
+PIECE_CHARS = 1 << 20         # characters of one long text shingled at a time
 _POWER_CACHE_LIMIT = 1 << 20  # entries (8 MiB); a longer batch computes its own table
 _power_tables = {}
 
@@ -184,16 +185,21 @@ def _powers(base: int, n: int) -> np.ndarray:
     return table[:n]
 
 
-def _word_spans(code_points: np.ndarray, text_starts: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def _word_spans(code_points: np.ndarray, text_starts: np.ndarray,
+                cjk_text: Optional[bool] = None) -> Tuple[np.ndarray, np.ndarray]:
     """uint32 [n_chars] code points of texts joined by a space, the texts' first offsets
-    int64 [n_texts] -> (starts, ends), int64 [n_words] each, ends exclusive."""
+    int64 [n_texts] -> (starts, ends), int64 [n_words] each, ends exclusive. ``cjk_text``
+    given: the code points are (a piece of) one text, CJK text or not as it says."""
     cls = _char_classes()[code_points]                                   # [n_chars] uint8
-    lengths = np.diff(np.append(text_starts, len(cls)))                  # [n_texts], separator included
-    char_text = np.repeat(np.arange(len(text_starts)), lengths)          # [n_chars]: which text
-    cjk_chars = np.bincount(char_text, weights=cls == _CJK, minlength=len(text_starts))        # [n_texts]
-    non_space = np.bincount(char_text, weights=cls != _SPACE, minlength=len(text_starts))     # [n_texts]
-    cjk_text = (cjk_chars > 0) & (cjk_chars >= CJK_TEXT_SHARE * non_space)                     # [n_texts]
-    one_char_words = (cls == _CJK) | ((cls == _WORD) & cjk_text[char_text])                  # [n_chars]
+    if cjk_text is None:
+        lengths = np.diff(np.append(text_starts, len(cls)))              # [n_texts], separator included
+        char_text = np.repeat(np.arange(len(text_starts)), lengths)      # [n_chars]: which text
+        cjk_chars = np.bincount(char_text, weights=cls == _CJK, minlength=len(text_starts))        # [n_texts]
+        non_space = np.bincount(char_text, weights=cls != _SPACE, minlength=len(text_starts))     # [n_texts]
+        cjk_texts = (cjk_chars > 0) & (cjk_chars >= CJK_TEXT_SHARE * non_space)                   # [n_texts]
+        one_char_words = (cls == _CJK) | ((cls == _WORD) & cjk_texts[char_text])                 # [n_chars]
+    else:
+        one_char_words = (cls == _CJK) | ((cls == _WORD) & cjk_text)                             # [n_chars]
     is_word = np.zeros(len(cls) + 2, dtype=bool)                         # [n_chars + 2], padded
     is_word[1:-1] = (cls == _WORD) & ~one_char_words
     is_cjk = one_char_words                                              # [n_chars]
@@ -213,18 +219,53 @@ def _word_hashes(code_points: np.ndarray, starts: np.ndarray, ends: np.ndarray) 
     return _fmix64(poly)
 
 
+def _shingles_of_words(word_hash: np.ndarray, first: np.ndarray, width: np.ndarray, ngram: int) -> np.ndarray:
+    """uint32 [n_shingles]: the hash of each shingle of ``width`` words from word ``first``.
+    ``word_hash`` uint64 [n_words + ngram], padded; ``first`` int64, ``width`` uint64 [n_shingles]."""
+    acc = width * np.uint64(_LENGTH_SALT)                                # [n_shingles]
+    power = 1
+    for k in range(ngram):                                               # ngram steps, not shingles
+        term = word_hash[first + k] * np.uint64(power)
+        acc += term if k == 0 else np.where(width > k, term, np.uint64(0))
+        power = (power * _WORD_BASE) & _U64
+    return (_fmix64(acc) >> np.uint64(32)).astype(np.uint32)
+
+
 def batch_shingle_hashes(texts: Sequence[str], ngram: int) -> Tuple[np.ndarray, np.ndarray]:
     """Shingle hashes of many texts at once.
 
     Returns (hashes uint32 [n_shingles], counts int64 [n_texts]): the hashes of text i are
-    the ``counts[i]`` values after those of texts 0..i-1, in text order.
+    the ``counts[i]`` values after those of texts 0..i-1, in text order. A text of more than
+    ``PIECE_CHARS`` characters is shingled a piece at a time (the same hashes), so the
+    working arrays (about 40 bytes a character) stay within a piece.
     """
     lowered = [text.lower() for text in texts]       # per text: lower() may change lengths
+    parts: List[Tuple[np.ndarray, np.ndarray]] = []
+    short: List[str] = []
+    for text in lowered:
+        if len(text) > PIECE_CHARS:
+            if short:
+                parts.append(_short_texts_hashes(short, ngram))
+                short = []
+            hashes = _long_text_hashes(text, ngram)
+            parts.append((hashes, np.array([len(hashes)], dtype=np.int64)))
+        else:
+            short.append(text)
+    if short or not parts:
+        parts.append(_short_texts_hashes(short, ngram))
+    if len(parts) == 1:
+        return parts[0]
+    return (np.concatenate([h for h, _ in parts]).astype(np.uint32, copy=False),
+            np.concatenate([c for _, c in parts]).astype(np.int64, copy=False))
+
+
+def _short_texts_hashes(lowered: Sequence[str], ngram: int) -> Tuple[np.ndarray, np.ndarray]:
+    """``batch_shingle_hashes`` of lower-cased texts, all in one pass."""
     code_points = np.frombuffer("\n".join(lowered).encode("utf-32-le", "surrogatepass"), dtype="<u4")
     text_starts = np.cumsum([0] + [len(t) + 1 for t in lowered[:-1]])   # [n_texts] char offsets
     starts, ends = _word_spans(code_points, text_starts)                 # [n_words] x 2
     word_text = np.searchsorted(text_starts, starts, side="right") - 1    # [n_words]
-    words_per_text = np.bincount(word_text, minlength=len(texts))        # [n_texts]
+    words_per_text = np.bincount(word_text, minlength=len(lowered))      # [n_texts]
     first_word = np.cumsum(words_per_text) - words_per_text              # [n_texts]
     position = np.arange(len(starts)) - first_word[word_text]            # [n_words] index in text
     remaining = words_per_text[word_text] - position                     # [n_words] >= 1
@@ -234,14 +275,61 @@ def batch_shingle_hashes(texts: Sequence[str], ngram: int) -> Tuple[np.ndarray, 
     width = np.minimum(remaining[first], ngram).astype(np.uint64)        # [n_shingles]
     word_hash = np.concatenate((_word_hashes(code_points, starts, ends),
                                 np.zeros(ngram, dtype=np.uint64)))       # [n_words + ngram]
-    acc = width * np.uint64(_LENGTH_SALT)                                # [n_shingles]
-    power = 1
-    for k in range(ngram):                                               # ngram steps, not shingles
-        term = word_hash[first + k] * np.uint64(power)
-        acc += term if k == 0 else np.where(width > k, term, np.uint64(0))
-        power = (power * _WORD_BASE) & _U64
-    hashes = (_fmix64(acc) >> np.uint64(32)).astype(np.uint32)
-    return hashes, np.bincount(word_text[first], minlength=len(texts))
+    hashes = _shingles_of_words(word_hash, first, width, ngram)
+    return hashes, np.bincount(word_text[first], minlength=len(lowered))
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+
+
+def _long_text_hashes(lowered: str, ngram: int) -> np.ndarray:
+    """uint32 [n_shingles]: the shingle hashes of one lower-cased text, a piece of about
+    ``PIECE_CHARS`` characters at a time. Pieces end at word boundaries; the last
+    ``ngram - 1`` word hashes of a piece begin the next one's shingles."""
+    classes = _char_classes()
+    cjk = non_space = 0
+    for lo in range(0, len(lowered), PIECE_CHARS):                       # the whole text decides
+        cls = classes[_code_points(lowered[lo:lo + PIECE_CHARS])]
+        cjk += int(np.count_nonzero(cls == _CJK))
+        non_space += int(np.count_nonzero(cls != _SPACE))
+    cjk_text = cjk > 0 and cjk >= CJK_TEXT_SHARE * non_space
+    out: List[np.ndarray] = []
+    carry = np.zeros(0, dtype=np.uint64)                                 # [< ngram] last word hashes
+    lo = 0
+    while lo < len(lowered):
+        hi = _piece_end(lowered, lo, cjk_text)
+        code_points = _code_points(lowered[lo:hi])
+        starts, ends = _word_spans(code_points, np.zeros(1, dtype=np.int64), cjk_text)
+        words = np.concatenate((carry, _word_hashes(code_points, starts, ends)))   # [n_words]
+        n_full = len(words) - ngram + 1
+        if n_full > 0:
+            padded = np.concatenate((words, np.zeros(ngram, dtype=np.uint64)))
+            out.append(_shingles_of_words(padded, np.arange(n_full), np.full(n_full, ngram, np.uint64), ngram))
+        carry = words[max(0, len(words) - ngram + 1):]
+        lo = hi
+    if not out and len(carry):  # fewer than ngram words in all: one shingle of all of them
+        padded = np.concatenate((carry, np.zeros(ngram, dtype=np.uint64)))
+        out.append(_shingles_of_words(padded, np.zeros(1, np.int64), np.full(1, len(carry), np.uint64), ngram))
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.uint32)
+
+
+def _piece_end(lowered: str, lo: int, cjk_text: bool) -> int:
+    """Where the piece starting at ``lo`` ends: just after the last character within
+    ``PIECE_CHARS`` that no word continues past (a space, or a character that is a word of
+    its own); if there is none (one word longer than a piece), just after the first one."""
+    def word_ends(a: int, b: int) -> np.ndarray:                          # offsets in [a, b)
+        cls = _char_classes()[_code_points(lowered[a:b])]
+        return np.flatnonzero((cls == _SPACE) | (cls == _CJK) | ((cls == _WORD) & cjk_text)) + a
+
+    hi = lo + PIECE_CHARS
+    if hi >= len(lowered):
+        return len(lowered)
+    ends = word_ends(lo, hi)
+    while not len(ends) and hi < len(lowered):
+        ends = word_ends(hi, hi + PIECE_CHARS)[:1]
+        hi += PIECE_CHARS
+    return int(ends[-1]) + 1 if len(ends) else len(lowered)
 
 
 def shingle_hashes(text: str, ngram: int) -> np.ndarray:
