@@ -48,3 +48,22 @@ def test_char_tables_agree_with_str_and_re_for_every_code_point():
             assert chr(lowercase[code]) == char.lower(), hex(code)
     assert ascii_classes == classes[:256].tobytes()
     assert lowercase[ord("Σ")] == lowercase[ord("σ")] == lowercase[ord("ς")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["word", "GLM", "用", "训练", " ", "  ", "\n", "...", "(", "x1", "。", "中文"]),
+                max_size=40).map("".join), st.booleans(), st.integers(1, 9))
+def test_word_spans_found_in_pieces_equal_one_pass(text, has_cjk, piece_chars):
+    import numpy as np
+
+    classes = words.char_tables()[0][[ord(c) for c in text]].astype(np.uint8)
+    whole = words.find_word_spans(classes, has_cjk)
+    before = words.SPANS_PIECE_CHARS
+    words.SPANS_PIECE_CHARS = piece_chars  # every text longer than this goes in pieces
+    try:
+        pieces = words.find_word_spans(classes, has_cjk)
+    finally:
+        words.SPANS_PIECE_CHARS = before
+    assert (pieces.n_words, pieces.word_chars) == (whole.n_words, whole.word_chars)
+    assert pieces.ngram_starts.tolist() == whole.ngram_starts.tolist()
+    assert pieces.ngram_ends.tolist() == whole.ngram_ends.tolist()

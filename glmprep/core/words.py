@@ -155,6 +155,11 @@ class WordSpans:
     ngram_ends: np.ndarray  # [n_ngram_words] int64: one past its last letter or digit
 
 
+# Characters whose word spans are found in one NumPy pass: the pass holds about 25 bytes a
+# character, so a longer text goes in pieces that end at a space (no word spans a space).
+SPANS_PIECE_CHARS = 1 << 20
+
+
 def find_word_spans(classes: np.ndarray, has_cjk: bool) -> WordSpans:
     """The words of a text (as ``split_words`` finds them) from the class flags of its
     code points (uint8 [n_chars], see ``char_tables``), without a string per word. The
@@ -164,6 +169,43 @@ def find_word_spans(classes: np.ndarray, has_cjk: bool) -> WordSpans:
     >>> spans.n_words, spans.ngram_starts.tolist(), spans.ngram_ends.tolist()
     (6, [1, 6, 7, 10, 11], [4, 7, 10, 11, 12])
     """
+    if len(classes) <= SPANS_PIECE_CHARS:
+        return _piece_word_spans(classes, has_cjk)
+    n_words = word_chars = 0
+    starts: List[np.ndarray] = []
+    ends: List[np.ndarray] = []
+    lo = 0
+    while lo < len(classes):
+        hi = _piece_end(classes, lo)
+        piece = _piece_word_spans(classes[lo:hi], has_cjk)
+        n_words += piece.n_words
+        word_chars += piece.word_chars
+        starts.append(piece.ngram_starts + lo)
+        ends.append(piece.ngram_ends + lo)
+        lo = hi
+    return WordSpans(n_words=n_words, word_chars=word_chars,
+                     ngram_starts=np.concatenate(starts), ngram_ends=np.concatenate(ends))
+
+
+def _piece_end(classes: np.ndarray, lo: int) -> int:
+    """Just after the last space within ``SPANS_PIECE_CHARS`` of ``lo`` (the first space
+    after, if a word is longer than that; the end of the text if none follows)."""
+    hi = lo + SPANS_PIECE_CHARS
+    if hi >= len(classes):
+        return len(classes)
+    spaces = np.flatnonzero(classes[lo:hi] & SPACE)
+    if len(spaces):
+        return lo + int(spaces[-1]) + 1
+    while hi < len(classes):
+        spaces = np.flatnonzero(classes[hi:hi + SPANS_PIECE_CHARS] & SPACE)
+        if len(spaces):
+            return hi + int(spaces[0]) + 1
+        hi += SPANS_PIECE_CHARS
+    return len(classes)
+
+
+def _piece_word_spans(classes: np.ndarray, has_cjk: bool) -> WordSpans:
+    """``find_word_spans`` of a text, or of a piece of one that ends at a space or at its end."""
     n_chars = len(classes)
     in_word = (classes & SPACE) == 0  # [n_chars]
     # pieces: runs of non-space characters, cut around each CJK character
