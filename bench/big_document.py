@@ -21,7 +21,8 @@ import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MB = 1 << 20
-STAGES = ("copy", "read", "clean", "pii", "language", "filter", "digest", "minhash", "tokenize", "shards")
+STAGES = ("copy", "read", "clean", "pii", "language", "filter", "digest", "minhash", "shingle_set", "tokenize",
+          "shards")
 
 CHILD = r"""
 import json, os, sys, tempfile
@@ -95,11 +96,12 @@ elif stage == "digest":
     from glmprep.core.records import pack_text
     from glmprep.transforms.dedup import normalised_digest
     run = lambda doc: [(normalised_digest(doc[1]), (doc[0], pack_text(doc[1])))]
-elif stage == "minhash":
-    from glmprep.core.minhash import MinHashOptions
-    from glmprep.transforms.neardedup import ComputeSignaturesDoFn
-    fn = ComputeSignaturesDoFn(MinHashOptions())
-    run = lambda doc: list(fn.process([doc]))
+elif stage == "minhash":  # what near dedup computes of every document: its signature
+    from glmprep.core.minhash import MinHashOptions, signatures
+    run = lambda doc: list(signatures([doc[1]], MinHashOptions()))
+elif stage == "shingle_set":  # and of a document with a candidate pair: its shingle set
+    from glmprep.core.shingles import batch_shingle_hashes, shingle_sets
+    run = lambda doc: [shingle_sets(*batch_shingle_hashes([doc[1]], 5))[0].tobytes()]
 elif stage == "tokenize":
     from glmprep.transforms.tokenize import TokenizeBatchDoFn
     fn = TokenizeBatchDoFn(None)
@@ -156,7 +158,7 @@ def main(argv=None) -> int:
     parser.add_argument("--stages", default=",".join(STAGES))
     parser.add_argument("--language", choices=("en", "zh"), default="en")
     args = parser.parse_args(argv)
-    print(f"| stage | document MB | peak growth MB | x document | x one copy (baseline) |")
+    print("| stage | document MB | peak growth MB | x document | x one copy (baseline) |")
     print("|---|---|---|---|---|")
     copy = None
     for stage in ["copy"] + [s for s in args.stages.split(",") if s != "copy"]:
