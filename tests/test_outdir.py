@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -104,6 +105,24 @@ def test_disk_full_ends_with_one_line_and_no_partial_file(tmpfs, capsys):
     point = tmpfs("size=512k")  # the two shards take about 1.2 MB
     assert run(point / "out") == 1
     line = one_line(capsys.readouterr().err)
+    assert line.startswith("glmprep run: failed: cannot write shard")
+    assert "No space left on device" in line
+    left = [os.path.join(d, f) for d, dirs, files in os.walk(point) for f in files + dirs]
+    assert not [p for p in left if p.endswith(".inprogress") or "beam-temp" in p or p.endswith("manifest.json")]
+    assert not (point / "out" / outdir.LOCK_NAME).exists()
+
+
+@pytest.mark.parametrize("start", [[], ["--no-fork-workers"]], ids=["forked_workers", "fresh_workers"])
+def test_disk_full_with_worker_processes_ends_with_one_line(tmpfs, start):
+    """The same with worker processes (forked from the template, as ``glmprep run`` does
+    in a fresh process, or fresh interpreters): a worker's own traceback never reaches
+    the terminal."""
+    point = tmpfs("size=512k")
+    done = subprocess.run([sys.executable, "-m", "glmprep", "run", "--output", str(point / "out"), *ARGS,
+                           "--direct_running_mode=multi_processing", "--direct_num_workers=2", *start],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    line = one_line(done.stderr)
     assert line.startswith("glmprep run: failed: cannot write shard")
     assert "No space left on device" in line
     left = [os.path.join(d, f) for d, dirs, files in os.walk(point) for f in files + dirs]

@@ -165,3 +165,59 @@ def test_closing_does_not_hang_on_a_fork_that_holds_the_pipe():
     finally:
         os.kill(holder, 9)
         os.waitpid(holder, 0)
+
+
+def readers_of(path):
+    """Pids of the processes that have ``path`` open."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == path:
+                    pids.append(int(pid))
+                    break
+            except OSError:
+                continue
+    return pids
+
+
+@pytest.mark.parametrize("start", [[], ["--no-fork-workers"]], ids=["forked_workers", "fresh_workers"])
+def test_a_file_changed_while_a_worker_reads_it_is_a_reject_and_a_warning_on_the_terminal(tmp_path, start):
+    """Its modification time moves while a worker process reads it: the run still ends
+    with 0, the file is one ``file_changed`` reject, and the warning the worker prints
+    reaches the launcher's stderr, once."""
+    import gzip
+    import json
+
+    path = str(tmp_path / "moving.jsonl.gz")
+    with gzip.open(path, "wt", encoding="utf-8") as fh:  # one range: read by one worker, for seconds
+        for i in range(40_000):
+            fh.write(json.dumps({"id": f"d{i}", "text": f"Document number {i} says something. " * 8}) + "\n")
+    out = tmp_path / "out"
+    child = subprocess.Popen([sys.executable, "-m", "glmprep", "run", "--input", path, "--output", str(out),
+                              "--no-near-dedup", "--quiet", "--direct_running_mode=multi_processing",
+                              "--direct_num_workers=2", *start],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not readers_of(path) and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        assert child.poll() is None, "the run ended before its input could be changed"
+        assert child.pid not in readers_of(path), "the launcher reads the file itself"
+        os.utime(path, (time.time() + 60, time.time() + 60))
+        err = child.communicate(timeout=300)[1]
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("glmprep: warning:")]
+    assert len(warnings) == 1, err
+    assert f"{path}: changed while it was read" in warnings[0]
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["totals"]["rejected_by_reason"].get("read/file_changed") == 1
+    assert manifest["totals"]["accounting_balanced"]

@@ -98,12 +98,11 @@ def new_pipeline(options: PipelineOptions) -> beam.Pipeline:
         pipeline_options=JobServiceHandle.encode_pipeline_options(options.get_all_options())))
     opts = options.view_as(GLMPrepOptions)
     multi_processing = local_workers(options)[0] == "multi_processing"
-    template = (workers.shared_template(lambda: warm_worker(opts.tokenizer))
-                if multi_processing and opts.fork_workers else None)
-    if template is not None:
-        runner = _ForkedWorkersRunner(template.command(), provision_info=provision_info)
-    else:
-        runner = fn_runner.FnApiRunner(provision_info=provision_info)
+    if not multi_processing:
+        return beam.Pipeline(runner=fn_runner.FnApiRunner(provision_info=provision_info), options=options)
+    template = workers.shared_template(lambda: warm_worker(opts.tokenizer)) if opts.fork_workers else None
+    command = template.command() if template is not None else workers.cold_command()
+    runner = _WorkerCommandRunner(command, forked=template is not None, provision_info=provision_info)
     return beam.Pipeline(runner=runner, options=options)
 
 
@@ -135,13 +134,16 @@ def warm_worker(ranks_path: Optional[str]) -> None:
     sentence_table(cached_tokenizer(ranks_path))
 
 
-class _ForkedWorkersRunner(fn_runner.FnApiRunner):
+class _WorkerCommandRunner(fn_runner.FnApiRunner):
     """The FnApiRunner, starting its Python subprocess workers with ``worker_command``
-    instead of Beam's ``python -m apache_beam.runners.worker.sdk_worker_main``."""
+    instead of Beam's ``python -m apache_beam.runners.worker.sdk_worker_main``: a fork of
+    the template (``forked``), or a fresh interpreter running the same worker main
+    (``workers.cold_command``)."""
 
-    def __init__(self, worker_command: str, **kwargs):
+    def __init__(self, worker_command: str, forked: bool, **kwargs):
         super().__init__(**kwargs)
         self.worker_command = worker_command
+        self.forked = forked
         self.forked_environments = 0  # environments whose workers the template forks
 
     def run_via_runner_api(self, pipeline_proto, options):
@@ -149,5 +151,5 @@ class _ForkedWorkersRunner(fn_runner.FnApiRunner):
         for environment in pipeline_proto.components.environments.values():
             if environment.urn == python_urns.SUBPROCESS_SDK and environment.payload == beam_command:
                 environment.payload = self.worker_command.encode()
-                self.forked_environments += 1
+                self.forked_environments += self.forked
         return super().run_via_runner_api(pipeline_proto, options)

@@ -15,8 +15,10 @@ with the worker's exit code. The worker is a fork of the template, already warm,
 runs Beam's ``sdk_worker_main.main`` as the cold worker would.
 
 Linux only (``available()``), and only from a process that has no other thread yet
-(``shared_template``); otherwise, or with ``--no-fork-workers``, Beam starts its workers
-itself. Remote runners never use this.
+(``shared_template``); otherwise, or with ``--no-fork-workers``, each worker is a fresh
+interpreter (``cold_command``) running the same worker main. Either way a worker ignores
+Ctrl-C (the launcher's runner stops it) and leaves reporting a failed instruction to the
+launcher. Remote runners never use this.
 """
 from __future__ import annotations
 
@@ -104,6 +106,18 @@ class WorkerTemplate:
             pass
 
 
+_COLD = "--cold"  # this file's argument for a worker started as a fresh interpreter
+
+
+def cold_command() -> str:
+    """The shell command for a worker that is not forked: a fresh interpreter that imports
+    Beam itself, as Beam's own command does, and runs the forked worker's main. SIGINT is
+    ignored from the start (``trap``; the interpreter keeps an ignored SIGINT ignored), so
+    a Ctrl-C during its imports cannot print a traceback either."""
+    return "trap '' INT; exec " + " ".join(shlex.quote(part) for part in
+                                             (sys.executable, "-m", "glmprep.pipeline.workers", _COLD))
+
+
 _template: Optional[WorkerTemplate] = None
 
 
@@ -187,9 +201,34 @@ def _drop_message_starting(prefix: str):
     return lambda record: not str(record.msg).startswith(prefix)
 
 
+class _WithoutInstructionTracebacks:
+    """A worker's stderr without the traceback Beam's worker prints for a failed
+    instruction (``print(traceback_string, file=sys.stderr)``): the same text goes back to
+    the runner in the instruction's response, which ``glmprep run`` reports in one line.
+    Everything else a worker writes to stderr passes through."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._dropping_newline = False
+
+    def write(self, text: str) -> int:
+        if text.startswith("Traceback (most recent call last)"):
+            self._dropping_newline = True  # print() writes its end="\n" separately
+            return len(text)
+        if self._dropping_newline and text == "\n":
+            self._dropping_newline = False
+            return len(text)
+        self._dropping_newline = False
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def _beam_worker_main() -> None:
     import logging
     logging.getLogger().handlers.clear()  # as in a fresh interpreter: Beam adds its own
+    sys.stderr = _WithoutInstructionTracebacks(sys.stderr)
     for name, prefix in _KNOWN_HARMLESS.items():
         logging.getLogger(name).addFilter(_drop_message_starting(prefix))
     from apache_beam.runners.worker import sdk_worker_main
@@ -247,4 +286,7 @@ def _client(address: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_client(sys.argv[1]))
+    if sys.argv[1:] == [_COLD]:
+        _beam_worker_main()
+    else:
+        sys.exit(_client(sys.argv[1]))
