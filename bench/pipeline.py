@@ -165,17 +165,23 @@ def _spin(n: int, barrier, results) -> None:
     results.put(time.perf_counter() - start)
 
 
-def _spin_together(processes: int, n: int) -> float:
-    """Seconds until the slowest of ``processes`` spin loops of ``n`` steps finishes."""
+def run_together(target, args: tuple, processes: int) -> float:
+    """The largest figure ``processes`` fresh processes running ``target(*args, barrier,
+    results)`` put on ``results``; each waits at ``barrier`` so they start at one moment."""
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(processes), context.Queue()
-    workers = [context.Process(target=_spin, args=(n, barrier, results)) for _ in range(processes)]
+    workers = [context.Process(target=target, args=(*args, barrier, results)) for _ in range(processes)]
     for worker in workers:
         worker.start()
     seconds = max(results.get() for _ in workers)
     for worker in workers:
         worker.join()
     return seconds
+
+
+def _spin_together(processes: int, n: int) -> float:
+    """Seconds until the slowest of ``processes`` spin loops of ``n`` steps finishes."""
+    return run_together(_spin, (n,), processes)
 
 
 def machine_scaling(n: int = 5_000_000, repeats: int = 3) -> float:

@@ -152,7 +152,7 @@ def test_killed_as_the_manifest_appears_the_rejects_are_complete(corpus, tmp_pat
 MULTI_PROCESSING = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
 
 
-@pytest.mark.parametrize("beam_flags", [[], MULTI_PROCESSING, MULTI_PROCESSING + ["--no-fork-workers"]],
+@pytest.mark.parametrize("beam_flags", [["--workers", "1"], MULTI_PROCESSING, MULTI_PROCESSING + ["--no-fork-workers"]],
                          ids=["in_memory", "forked_workers", "beam_started_workers"])
 @pytest.mark.parametrize("moment", ["starting", "mid_beam"])
 def test_ctrl_c_exits_130_with_one_line(corpus, tmp_path, beam_flags, moment):

@@ -221,3 +221,74 @@ def test_a_file_changed_while_a_worker_reads_it_is_a_reject_and_a_warning_on_the
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["totals"]["rejected_by_reason"].get("read/file_changed") == 1
     assert manifest["totals"]["accounting_balanced"]
+
+
+# --- --workers auto|N (issue 21, item 3) ---
+
+def sample_run(out, *extra):
+    from glmprep.pipeline.cli import main
+    from support import SAMPLE_DIR
+    return main(["run", "--input", os.path.join(SAMPLE_DIR, "*.jsonl.gz"), "--output", str(out),
+                 "--seq-len", "256", "--num-shards", "2", "--no-near-dedup", "--quiet", *extra])
+
+
+def shard_digests(out):
+    import hashlib
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.glob("part-*.arrow"))}
+
+
+def run_section(out):
+    import json
+    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))["run"]
+
+
+def test_workers_auto_keeps_a_small_input_in_one_process(tmp_path):
+    assert sample_run(tmp_path / "auto") == 0
+    run = run_section(tmp_path / "auto")
+    assert run["runner"] == "DirectRunner in_memory"
+    assert run["workers"]["requested"] == "auto"
+    assert run["workers"]["processes"] == 1
+    assert run["workers"]["decided_by"] == "input size"
+    assert 0 < run["workers"]["input_bytes"] < run["workers"]["auto_min_bytes"]
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="auto picks one process on one core")
+def test_workers_auto_gives_a_large_input_a_worker_per_core_and_the_same_shards(tmp_path, monkeypatch):
+    from glmprep.pipeline import local
+
+    assert sample_run(tmp_path / "one", "--workers", "1") == 0
+    monkeypatch.setattr(local, "AUTO_WORKERS_MIN_BYTES", 1)  # every input is large now
+    assert sample_run(tmp_path / "auto") == 0
+    run = run_section(tmp_path / "auto")
+    cores = len(os.sched_getaffinity(0))
+    assert run["workers"]["processes"] == cores
+    assert run["runner"].startswith(f"DirectRunner multi_processing, {cores} worker processes")
+    assert run["workers"]["auto_min_bytes"] == 1
+    assert shard_digests(tmp_path / "auto") == shard_digests(tmp_path / "one")
+    assert run_section(tmp_path / "one")["workers"] == {"requested": "1", "processes": 1, "decided_by": "--workers"}
+
+
+def test_workers_n_runs_n_worker_processes(tmp_path):
+    assert sample_run(tmp_path / "three", "--workers", "3") == 0
+    run = run_section(tmp_path / "three")
+    assert run["runner"].startswith("DirectRunner multi_processing, 3 worker processes")
+    assert run["workers"]["decided_by"] == "--workers"
+
+
+def test_beams_running_mode_decides_over_auto(tmp_path):
+    assert sample_run(tmp_path / "beam", "--direct_running_mode=multi_processing", "--direct_num_workers=2") == 0
+    run = run_section(tmp_path / "beam")
+    assert run["workers"] == {"requested": "auto", "processes": 2, "decided_by": "--direct_running_mode"}
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--workers", "0"], "--workers must be auto or a whole number ≥ 1, got '0'"),
+    (["--workers", "many"], "--workers must be auto or a whole number ≥ 1, got 'many'"),
+    (["--workers", "2", "--direct_running_mode=in_memory"], "give one of them"),
+])
+def test_bad_workers_is_one_line(tmp_path, capsys, extra, message):
+    assert sample_run(tmp_path / "bad", *extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert message in err
+    assert not (tmp_path / "bad").exists()

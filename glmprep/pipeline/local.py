@@ -8,15 +8,17 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from dataclasses import dataclass
 from typing import Dict, Optional, Sequence, Tuple
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, TypeOptions
 from apache_beam.portability import python_urns
 from apache_beam.runners.portability.fn_api_runner import fn_runner
 
 from glmprep.pipeline import workers
-from glmprep.pipeline.options import GLMPrepOptions
+from glmprep.pipeline.options import AUTO_WORKERS_MIN_BYTES, GLMPrepOptions, UsageError
 
 
 class RunOptions(PipelineOptions):
@@ -62,6 +64,70 @@ def local_workers(options: PipelineOptions) -> Tuple[str, int]:
     direct = options.view_as(DirectOptions)
     mode = direct.direct_running_mode or "in_memory"
     return mode, 1 if mode == "in_memory" else direct.direct_num_workers or os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class WorkersChoice:
+    """How many worker processes a local run got, and why (the manifest's ``run.workers``)."""
+
+    requested: str               # --workers as given: "auto" or a count
+    processes: int
+    decided_by: str              # "input size", "--workers" or "--direct_running_mode"
+    input_bytes: Optional[int] = None  # what auto measured
+
+    def describe(self) -> Dict[str, object]:
+        described = {"requested": self.requested, "processes": self.processes, "decided_by": self.decided_by}
+        if self.input_bytes is not None:
+            described.update(input_bytes=self.input_bytes, auto_min_bytes=AUTO_WORKERS_MIN_BYTES)
+        return described
+
+
+def choose_workers(options: PipelineOptions, patterns: Sequence[str], beam_flags: Sequence[str]
+                   ) -> Optional[WorkersChoice]:
+    """Apply ``--workers`` to a local run's Beam options (None for a remote runner): one
+    process (``in_memory``) or N worker processes (``multi_processing``). ``auto`` gives
+    inputs of ``AUTO_WORKERS_MIN_BYTES`` or more, as stored, one worker per usable core.
+    Beam's own ``--direct_running_mode``, when among ``beam_flags``, decides instead; it
+    and a count are contradictory (UsageError)."""
+    if not is_local(options):
+        return None
+    requested = str(options.view_as(GLMPrepOptions).workers).strip().lower()
+    if requested != "auto" and not (requested.isdigit() and int(requested) >= 1):
+        raise UsageError(f"--workers must be auto or a whole number ≥ 1, got {requested!r}")
+    direct = options.view_as(DirectOptions)
+    if any(flag.split("=")[0] == "--direct_running_mode" for flag in beam_flags):
+        if requested != "auto":
+            raise UsageError(f"--workers {requested} and --direct_running_mode={direct.direct_running_mode} "
+                             "both choose the workers; give one of them")
+        return WorkersChoice(requested, local_workers(options)[1], "--direct_running_mode")
+    input_bytes = None
+    if requested == "auto":
+        input_bytes = input_size(patterns)
+        processes = usable_cores() if input_bytes >= AUTO_WORKERS_MIN_BYTES else 1
+    else:
+        processes = int(requested)
+    if processes > 1:
+        direct.direct_running_mode, direct.direct_num_workers = "multi_processing", processes
+    else:
+        direct.direct_running_mode = "in_memory"
+    return WorkersChoice(requested, processes, "input size" if input_bytes is not None else "--workers",
+                         input_bytes)
+
+
+def input_size(patterns: Sequence[str]) -> int:
+    """Bytes as stored of the distinct files ``patterns`` match."""
+    sizes = {}
+    for result in FileSystems.match(list(patterns)):
+        for metadata in result.metadata_list:
+            sizes[metadata.path] = metadata.size_in_bytes
+    return sum(sizes.values())
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def tokenizer_threads_for(options: PipelineOptions) -> int:

@@ -189,7 +189,8 @@ def read_manifest(output: str, require=("shards", "totals", "samples")) -> Dict[
 
 
 def finish_run(output: str, started: float, runner: str = "",
-               command_line: Optional[List[str]] = None) -> Dict[str, object]:
+               command_line: Optional[List[str]] = None,
+               workers: Optional[Dict[str, object]] = None) -> Dict[str, object]:
     """Add how the run went (timing and ``runner``, e.g. "DirectRunner multi_processing, 2
     workers forked from a warm template"; the fields that may differ between runs giving
     the same shards) and the exact ``glmprep run`` arguments to the manifest."""
@@ -198,6 +199,8 @@ def finish_run(output: str, started: float, runner: str = "",
     manifest[RUN_KEY] = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
                        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)),
                        "seconds": round(finished - started, 3), "runner": runner}
+    if workers is not None:  # how --workers was resolved (pipeline.local.WorkersChoice)
+        manifest[RUN_KEY]["workers"] = workers
     if command_line is not None:
         manifest[RUN_KEY].update(command_line=list(command_line), config=RUN_CONFIG_NAME)
     write_json_atomically(FileSystems.join(output, MANIFEST_NAME), manifest)

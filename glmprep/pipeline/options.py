@@ -31,6 +31,9 @@ from glmprep.schemas.shard import COMPRESSIONS
 from glmprep.transforms.unique_keys import KeyOptions
 
 DEFAULT_TOKENS_PER_SHARD = 50_000_000
+# --workers auto: local inputs of at least this many bytes as stored get a worker per core
+# (below it, forked workers' start-up costs more than they gain: README, bench/workers.py)
+AUTO_WORKERS_MIN_BYTES = 256 << 10
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,12 @@ class JobOptions:
     report: bool = option(False, "write report.html and report.json into --output at the end",
                           show_default=False)
     quiet: bool = option(False, "no progress output", show_default=False)
+    workers: str = option(
+        "auto", f"worker processes of a local run: N, or auto: one process for inputs under "
+                f"{AUTO_WORKERS_MIN_BYTES >> 10} KiB as stored (compressed files count their compressed "
+                f"size), one worker per core from there on; the manifest's run.workers records the "
+                f"choice. Beam's --direct_running_mode, when given, decides instead",
+        metavar="auto|N")
     fork_workers: bool = option(
         True, "with --direct_running_mode=multi_processing, start every worker as a fresh Python "
               "process as Beam does, instead of forking it from one process that already has Beam, "

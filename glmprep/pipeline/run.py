@@ -10,7 +10,7 @@ import os
 import re
 import sys
 import time
-from typing import Sequence
+from typing import Optional, Sequence
 
 from apache_beam.options.pipeline_options import StandardOptions
 
@@ -19,7 +19,8 @@ from glmprep.pipeline import outdir, progress
 from glmprep.pipeline.api import GLMPrep
 from glmprep.pipeline.checks import UsageError, check_inputs, config_from, prepare_output
 from glmprep.pipeline.lock import LockError, RunLock, describe_owner
-from glmprep.pipeline.local import build_pipeline_options, describe_runner, is_local, new_pipeline
+from glmprep.pipeline.local import (WorkersChoice, build_pipeline_options, choose_workers, describe_runner,
+                                    is_local, new_pipeline, tokenizer_threads_for)
 from glmprep.pipeline.config import resolve, write_run_config
 from glmprep.pipeline.options import GLMPrepOptions, add_run_arguments, parse_run_arguments
 from glmprep.transforms.publish import OutputWriteError
@@ -41,6 +42,8 @@ def run(argv: Sequence[str], quiet: bool = False) -> int:
         offline = bool(options.get_all_options().get("dry_run"))
         quiet = quiet or opts.quiet
         check_inputs(cfg, offline)
+        workers = choose_workers(options, cfg.all_inputs(), beam_flags)
+        cfg.tokenizer_threads = tokenizer_threads_for(opts)  # follows the worker count chosen
         held = None if offline else RunLock(cfg.output)
         if held is not None:
             held.acquire()
@@ -54,7 +57,7 @@ def run(argv: Sequence[str], quiet: bool = False) -> int:
         prepare_output(cfg.output, opts.overwrite, offline)
         if not offline:
             write_run_config(cfg.output, values, beam_flags, argv)
-        return _run_pipeline(cfg, options, quiet, opts.report, offline, argv)
+        return _run_pipeline(cfg, options, quiet, opts.report, offline, argv, workers)
     except UsageError as exc:
         print(f"glmprep run: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -67,7 +70,8 @@ def run(argv: Sequence[str], quiet: bool = False) -> int:
             held.release()
 
 
-def _run_pipeline(cfg, options, quiet: bool, report: bool, dry_run: bool, argv: Sequence[str]) -> int:
+def _run_pipeline(cfg, options, quiet: bool, report: bool, dry_run: bool, argv: Sequence[str],
+                  workers: Optional[WorkersChoice]) -> int:
     started = time.time()
     try:
         pipeline = new_pipeline(options)
@@ -101,7 +105,8 @@ def _run_pipeline(cfg, options, quiet: bool, report: bool, dry_run: bool, argv: 
         return EXIT_OK
     if not local and not os.path.exists(os.path.join(cfg.output, manifest_lib.MANIFEST_NAME)):
         return EXIT_OK  # a remote job: nothing local to summarise
-    manifest = manifest_lib.finish_run(cfg.output, started, describe_runner(options, pipeline), list(argv))
+    manifest = manifest_lib.finish_run(cfg.output, started, describe_runner(options, pipeline), list(argv),
+                                       workers=workers.describe() if workers is not None else None)
     if not quiet:
         manifest_lib.print_summary(manifest)
     if report:
@@ -168,8 +173,8 @@ def add_commands(subparsers) -> None:
         "run", help="run the pipeline: raw text -> GLM shards",
         description="Read documents, clean, filter, deduplicate (exact and near), tokenize, build GLM "
                     "blank-infilling samples and write Arrow shards, manifest.json and rejects/. "
-                    "Any Apache Beam option is accepted too, e.g. --runner=DataflowRunner --project=... "
-                    "or --direct_running_mode=multi_processing --direct_num_workers=2 (default runner: "
-                    "DirectRunner).")
+                    "Local runs pick their worker processes with --workers (default auto). Any Apache "
+                    "Beam option is accepted too, e.g. --runner=DataflowRunner --project=... (default "
+                    "runner: DirectRunner).")
     add_run_arguments(p)
     p.set_defaults(func=_run_command, accepts_extra=True)
