@@ -2,8 +2,13 @@
 rejected naming it in ``kept_key``; no group of copies is ever held."""
 from __future__ import annotations
 
+import hashlib
+import unicodedata
+
 import apache_beam as beam
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -18,6 +23,24 @@ def test_normalised_digest_ignores_case_and_white_space_only():
     assert normalised_digest("A  b\tC\n") == normalised_digest("a b c")
     assert normalised_digest("a b c") != normalised_digest("a b d")
     assert normalised_digest("abc") != normalised_digest("a bc")
+
+
+# white space of every kind (two with canonical decompositions), combining marks, letters that
+# compose or case-fold into several, Hangul jamo that compose across starters
+PIECE_ALPHABET = (" \t\n\r\x0b\x0c\x1c\x85\xa0\u2000\u2001\u2028\u3000"
+                  "aAeE\u0301\u0308\u0327\u00df\u1e9e\u0130\u03a3\u1100\u1161\u11a8\u4e2d\u6587")
+
+
+def whole_text_digest(text):
+    """The digest as one fold of the whole text (what the pieces must reproduce)."""
+    norm = " ".join(unicodedata.normalize("NFC", text).casefold().split())
+    return hashlib.blake2b(norm.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=PIECE_ALPHABET, max_size=120), st.integers(min_value=1, max_value=9))
+def test_digest_by_pieces_equals_the_whole_text_fold(text, piece_chars):
+    assert normalised_digest(text, piece_chars=piece_chars) == whole_text_digest(text)
 
 
 def test_smallest_key_fn_is_order_free():

@@ -24,6 +24,7 @@ white space are normalised, and the copy's own text never crosses a shuffle.
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 
 import apache_beam as beam
@@ -36,17 +37,45 @@ STAGE = "exact_dedup"
 EXACT_DUPLICATE = "exact_duplicate"
 MAX_GROUP = 1000  # members of a digest grouped with their keeper; more go through the side input
 REJECTS = "rejects"
+DIGEST_PIECE_CHARS = 1 << 20  # a long text is folded a piece at a time: memory per piece, not per text
+_SPACE = re.compile(r"\s")
 
 
-def normalised_digest(text: str) -> bytes:
+def normalised_digest(text: str, piece_chars: int = DIGEST_PIECE_CHARS) -> bytes:
     """16-byte digest of the text with case folded and white space collapsed.
 
     >>> normalised_digest("Hello  World\\n") == normalised_digest("hello world")
     True
     """
-    # str.split() splits on the same Unicode white space as the regex \\s+, in a fraction of the time
-    norm = " ".join(unicodedata.normalize("NFC", text).casefold().split())
-    return hashlib.blake2b(norm.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    digest = hashlib.blake2b(digest_size=16)
+    separator = b""
+    for piece in _pieces_at_spaces(text, piece_chars):
+        # str.split() splits on the same Unicode white space as the regex \\s+, in a fraction of the time
+        words = " ".join(unicodedata.normalize("NFC", piece).casefold().split())
+        if words:
+            digest.update(separator + words.encode("utf-8", "surrogatepass"))
+            separator = b" "
+    return digest.digest()
+
+
+def _pieces_at_spaces(text: str, size: int):
+    """Consecutive pieces of ``text`` of about ``size`` characters, each ending just after a white
+    space character (or at the end), so no word is cut and NFC, case folding and word splitting
+    give the same result piece by piece as on the whole (white space never composes).
+
+    >>> list(_pieces_at_spaces("ab cd ef", 2))
+    ['ab ', 'cd ', 'ef']
+    """
+    start = 0
+    while len(text) - start > size:
+        match = _SPACE.search(text, start + size)
+        while match is not None and not text[match.start()].isspace():
+            match = _SPACE.search(text, match.start() + 1)
+        if match is None:
+            break
+        yield text[start:match.end()]
+        start = match.end()
+    yield text[start:]
 
 
 class SmallestKeyFn(beam.CombineFn):
