@@ -39,6 +39,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from glmprep.core.text_pieces import piece_end
 from glmprep.schemas.cjk import CJK_SCRIPT_RANGES
 
 _U64 = (1 << 64) - 1
@@ -315,21 +316,13 @@ def _long_text_hashes(lowered: str, ngram: int) -> np.ndarray:
 
 
 def _piece_end(lowered: str, lo: int, cjk_text: bool) -> int:
-    """Where the piece starting at ``lo`` ends: just after the last character within
-    ``PIECE_CHARS`` that no word continues past (a space, or a character that is a word of
-    its own); if there is none (one word longer than a piece), just after the first one."""
+    """Where the piece starting at ``lo`` ends: just after a character no word continues
+    past (a space, or a character that is a word of its own)."""
     def word_ends(a: int, b: int) -> np.ndarray:                          # offsets in [a, b)
         cls = _char_classes()[_code_points(lowered[a:b])]
         return np.flatnonzero((cls == _SPACE) | (cls == _CJK) | ((cls == _WORD) & cjk_text)) + a
 
-    hi = lo + PIECE_CHARS
-    if hi >= len(lowered):
-        return len(lowered)
-    ends = word_ends(lo, hi)
-    while not len(ends) and hi < len(lowered):
-        ends = word_ends(hi, hi + PIECE_CHARS)[:1]
-        hi += PIECE_CHARS
-    return int(ends[-1]) + 1 if len(ends) else len(lowered)
+    return piece_end(len(lowered), lo, PIECE_CHARS, word_ends)
 
 
 def shingle_hashes(text: str, ngram: int) -> np.ndarray:

@@ -20,6 +20,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from glmprep.core.text_pieces import piece_end
 from glmprep.schemas.cjk import CJK_LETTER_RANGES, char_class
 
 # Chinese ideographs and Japanese kana: the letters that are each a word (glmprep.schemas.cjk).
@@ -176,7 +177,8 @@ def find_word_spans(classes: np.ndarray, has_cjk: bool) -> WordSpans:
     ends: List[np.ndarray] = []
     lo = 0
     while lo < len(classes):
-        hi = _piece_end(classes, lo)
+        hi = piece_end(len(classes), lo, SPANS_PIECE_CHARS,
+                       lambda a, b: np.flatnonzero(classes[a:b] & SPACE) + a)  # just after a space
         piece = _piece_word_spans(classes[lo:hi], has_cjk)
         n_words += piece.n_words
         word_chars += piece.word_chars
@@ -185,23 +187,6 @@ def find_word_spans(classes: np.ndarray, has_cjk: bool) -> WordSpans:
         lo = hi
     return WordSpans(n_words=n_words, word_chars=word_chars,
                      ngram_starts=np.concatenate(starts), ngram_ends=np.concatenate(ends))
-
-
-def _piece_end(classes: np.ndarray, lo: int) -> int:
-    """Just after the last space within ``SPANS_PIECE_CHARS`` of ``lo`` (the first space
-    after, if a word is longer than that; the end of the text if none follows)."""
-    hi = lo + SPANS_PIECE_CHARS
-    if hi >= len(classes):
-        return len(classes)
-    spaces = np.flatnonzero(classes[lo:hi] & SPACE)
-    if len(spaces):
-        return lo + int(spaces[-1]) + 1
-    while hi < len(classes):
-        spaces = np.flatnonzero(classes[hi:hi + SPANS_PIECE_CHARS] & SPACE)
-        if len(spaces):
-            return hi + int(spaces[0]) + 1
-        hi += SPANS_PIECE_CHARS
-    return len(classes)
 
 
 def _piece_word_spans(classes: np.ndarray, has_cjk: bool) -> WordSpans:
