@@ -32,7 +32,7 @@ from glmprep.transforms.mixing import MixSources
 from glmprep.transforms.neardedup import NearDedup
 from glmprep.transforms.pii import RedactPii, RedactPreviewDoFn
 from glmprep.transforms.read import ReadDocuments
-from glmprep.transforms.shards import WriteShards
+from glmprep.transforms.shards import DEFAULT_TOKENS_PER_SHARD, WriteShards
 from glmprep.transforms.tokenize import TokenizeDocuments
 from glmprep.transforms.unique_keys import UniqueKeys
 
@@ -50,7 +50,7 @@ class RunConfig:
     near_dedup: Optional[MinHashOptions] = field(default_factory=MinHashOptions)  # None: skip near dedup
     tokenizer: Optional[str] = None
     num_shards: int = 0
-    tokens_per_shard: int = 50_000_000
+    tokens_per_shard: int = DEFAULT_TOKENS_PER_SHARD
     tokenizer_threads: int = 1  # tiktoken threads per batch (glmprep run: see tokenizer_threads_for)
     language: Optional[LanguageOptions] = field(default_factory=LanguageOptions)  # None: not identified
     pii: Optional[PiiOptions] = field(default_factory=PiiOptions)                 # None: not redacted

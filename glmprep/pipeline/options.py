@@ -28,9 +28,9 @@ from glmprep.core.pii import PiiOptions
 from glmprep.core.samples import SampleOptions
 from glmprep.core.reading.options import ReadOptions
 from glmprep.schemas.shard import COMPRESSIONS
+from glmprep.transforms.shards import DEFAULT_TOKENS_PER_SHARD
 from glmprep.transforms.unique_keys import KeyOptions
 
-DEFAULT_TOKENS_PER_SHARD = 50_000_000
 # --workers auto: local inputs of at least this many bytes as stored get a worker per core
 # (below it, forked workers' start-up costs more than they gain: README, bench/workers.py)
 AUTO_WORKERS_MIN_BYTES = 256 << 10

@@ -96,6 +96,12 @@ def piece_languages(source_ids: List[str], num_pieces: np.ndarray, in_flight: Di
     return out
 
 
+# Tokens per shard when no count is fixed: about 100 MB of uncompressed shard, one writer's worth of
+# work that a worker finishes in seconds. Smaller shards spread writing over more workers and bound
+# what one writer is handed (a local runner hands it the shard's documents as one list).
+DEFAULT_TOKENS_PER_SHARD = 8_000_000
+
+
 def num_shards_for(total_tokens: int, tokens_per_shard: int) -> int:
     """Shard count when none is fixed: enough shards of ``tokens_per_shard``."""
     return max(1, math.ceil(total_tokens / max(1, tokens_per_shard)))
@@ -318,7 +324,7 @@ class WriteShards(beam.PTransform):
     piece's language is "und"."""
 
     def __init__(self, output_dir: str, sample_options: SampleOptions, ranks_path: Optional[str] = None,
-                 num_shards: int = 0, tokens_per_shard: int = 50_000_000,
+                 num_shards: int = 0, tokens_per_shard: int = DEFAULT_TOKENS_PER_SHARD,
                  extra_metadata: Optional[Dict[str, object]] = None, compression: str = "none"):
         super().__init__()
         self.compression = compression
