@@ -117,11 +117,11 @@ class _HashingSink:
         self.closed = False
 
     def write(self, data) -> int:
-        data = bytes(data)
-        self.sha256.update(data)
-        self._fh.write(data)
-        self._pos += len(data)
-        return len(data)
+        view = memoryview(data)  # Arrow hands over its own buffers: hashed and written without a copy
+        self.sha256.update(view)
+        self._fh.write(view)
+        self._pos += view.nbytes
+        return view.nbytes
 
     def tell(self) -> int:
         return self._pos
