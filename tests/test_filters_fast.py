@@ -286,3 +286,67 @@ def test_long_texts_match_the_reference():
         text = " ".join(words)
         assert_same_verdicts(text)
         assert QualityFilter(TOUCHY).check(text)[0] == "top_ngram_repetition"
+
+
+# --- long texts a piece at a time, and their n-grams counted from word hashes ---
+
+def long_view_in_small_pieces(piece_chars):
+    """Every text through ``LongTextView``, read ``piece_chars`` characters at a time,
+    its n-grams counted from word hashes however few words it has."""
+    return [mock.patch.object(text_views, "NUMPY_MIN_CHARS", 0),
+            mock.patch.object(text_views, "NUMPY_MIN_WORDS", 0),
+            mock.patch.object(text_views, "PIECE_CHARS", piece_chars),
+            mock.patch.object(text_views, "STRING_PIECE_CHARS", piece_chars)]
+
+
+def assert_same_verdicts_in_pieces(text, piece_chars, colliding_hashes=False):
+    patches = long_view_in_small_pieces(piece_chars)
+    if colliding_hashes:  # few distinct word hashes: distinct words share one
+        patches.append(mock.patch.object(text_views, "hash", lambda word: len(word) % 3, create=True))
+    for patch in patches:
+        patch.start()
+    try:
+        assert_same_verdicts(text)
+    finally:
+        for patch in patches:
+            patch.stop()
+
+
+@settings(max_examples=300, deadline=None)
+@given(mixed_texts(), st.integers(1, 40))
+def test_mixed_texts_in_pieces_match_the_reference(text, piece_chars):
+    assert_same_verdicts_in_pieces(text, piece_chars)
+
+
+@settings(max_examples=150, deadline=None)
+@given(paragraphs_of(CHINESE_SENTENCES + ENGLISH_SENTENCES[:3]), st.integers(1, 40))
+def test_chinese_prose_in_pieces_matches_the_reference(text, piece_chars):
+    assert_same_verdicts_in_pieces(text, piece_chars)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "ab", "ba", "c", "中", "文", "。"]), min_size=4, max_size=200),
+       st.sampled_from([" ", "", "\n"]), st.integers(1, 40), st.booleans())
+def test_top_ngram_from_word_hashes_matches_the_reference(words, separator, piece_chars, colliding_hashes):
+    """Ties and overlapping repeats; with distinct words sharing a hash too (counted word
+    by word instead)."""
+    assert_same_verdicts_in_pieces(separator.join(words), piece_chars, colliding_hashes)
+
+
+def test_top_window_declines_when_distinct_ngrams_share_a_key():
+    from glmprep.core.ngram_counts import top_window
+    hashes = np.array([1, 2, 1, 2, 3], dtype=np.int64)
+    assert top_window(hashes, 2) == (0, 2)
+    with mock.patch("glmprep.core.ngram_counts.window_keys",
+                    lambda word_hashes, n, lo, hi: np.zeros(hi - lo, dtype=np.uint64)):
+        assert top_window(hashes, 2) is None
+
+
+def test_a_long_chinese_text_without_spaces_is_read_in_pieces():
+    """Pieces end after CJK characters: a text without a space is not read in one piece."""
+    text = "我们去公园，好吗？" * 2000
+    bounds = list(text_views.piece_bounds(text, 1000))
+    assert len(bounds) > 10 and max(hi - lo for lo, hi in bounds) <= 1000
+    with mock.patch.object(text_views, "PIECE_CHARS", 1000):
+        assert_same_verdicts(text)
+        assert QualityFilter(TOUCHY).check(text)[0] == "top_ngram_repetition"

@@ -50,20 +50,32 @@ def test_char_tables_agree_with_str_and_re_for_every_code_point():
     assert lowercase[ord("Σ")] == lowercase[ord("σ")] == lowercase[ord("ς")]
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(["word", "GLM", "用", "训练", " ", "  ", "\n", "...", "(", "x1", "。", "中文"]),
-                max_size=40).map("".join), st.booleans(), st.integers(1, 9))
-def test_word_spans_found_in_pieces_equal_one_pass(text, has_cjk, piece_chars):
-    import numpy as np
+PIECE_WORDS = ["word", "GLM", "用", "训练", " ", "  ", "\n", "...", "(", "x1", "。", "中文", "_", "-a", "”"]
 
-    classes = words.char_tables()[0][[ord(c) for c in text]].astype(np.uint8)
-    whole = words.find_word_spans(classes, has_cjk)
-    before = words.SPANS_PIECE_CHARS
-    words.SPANS_PIECE_CHARS = piece_chars  # every text longer than this goes in pieces
-    try:
-        pieces = words.find_word_spans(classes, has_cjk)
-    finally:
-        words.SPANS_PIECE_CHARS = before
-    assert (pieces.n_words, pieces.word_chars) == (whole.n_words, whole.word_chars)
-    assert pieces.ngram_starts.tolist() == whole.ngram_starts.tolist()
-    assert pieces.ngram_ends.tolist() == whole.ngram_ends.tolist()
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECE_WORDS), max_size=40).map("".join), st.integers(1, 9))
+def test_word_spans_found_in_pieces_equal_one_pass(text, piece_chars):
+    """Pieces cut after a space or a CJK character, even next to punctuation glued to it."""
+    has_cjk = words.has_cjk(text)
+    whole = words.find_word_spans(words.text_classes(text), has_cjk)
+    n_words, starts, ends = 0, [], []
+    for lo, hi in words.piece_bounds(text, piece_chars):
+        assert hi == len(text) or words.text_classes(text[hi - 1]) & (words.SPACE | words.CJK)
+        piece = words.find_word_spans(words.text_classes(text[lo:hi]), has_cjk, words.piece_follows_word(text, lo))
+        n_words += piece.n_words
+        starts += (piece.ngram_starts + lo).tolist()
+        ends += (piece.ngram_ends + lo).tolist()
+    assert (n_words, starts, ends) == (whole.n_words, whole.ngram_starts.tolist(), whole.ngram_ends.tolist())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECE_WORDS + ["«Ça»", "(ΣΑΣ)", "x_"]), max_size=40).map("".join),
+       st.integers(1, 9))
+def test_words_of_pieces_equal_the_words_of_the_text(text, piece_chars):
+    has_cjk = words.has_cjk(text)
+    bounds = list(words.piece_bounds(text, piece_chars))
+    pieces = [words.piece_words(text, lo, hi, has_cjk) for lo, hi in bounds]
+    assert sum(pieces, []) == split_words(text)
+    ngram_words = [words.ngram_words(piece, text[lo:hi]) for piece, (lo, hi) in zip(pieces, bounds)]
+    assert sum(ngram_words, []) == words.ngram_words(split_words(text), text)

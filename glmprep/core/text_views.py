@@ -1,22 +1,24 @@
 """What the rules read a document through: ``TextView`` (word by word) and
-``LongTextView`` (NumPy over the code points), each piece computed once and only when a
-rule asks for it; ``text_view`` picks one. Both give the same numbers (the tests compare
+``LongTextView`` (NumPy over the code points, a piece of the text at a time), each value
+computed once and only when a rule asks for it; ``text_view`` picks one. Both give the same numbers (the tests compare
 them with a slow reference).
 """
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from functools import cached_property
-from itertools import filterfalse, repeat
+from itertools import filterfalse
 from operator import itemgetter, mul
-from typing import List, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 import numpy as np
 
-from glmprep.core.ngram_counts import NgramCounts, count_ngrams, ngram_chars_bound, pair_keys, top_chars_bound
-from glmprep.core.words import (BLANK_LINE, CAPITAL_I_WITH_DOT, CJK, CJK_CHAR, LETTER,
-                                LETTER_CHAR, WordSpans, char_tables, edge_punctuation, find_word_spans,
-                                has_cjk, ngram_word, split_words)
+from glmprep.core.ngram_counts import (NgramCounts, TopCharsBound, count_ngrams, ngram_chars_bound, pair_keys,
+                                      top_window)
+from glmprep.core.words import (BLANK_LINE, CAPITAL_I_WITH_DOT, CJK, CJK_CHAR, LETTER, LETTER_CHAR, char_tables,
+                                WordSpans, find_word_spans, has_cjk, ngram_words, piece_bounds, piece_follows_word,
+                                piece_words, split_words, text_classes, text_codes)
 
 # Below this many ngram words, n-grams are counted as tuples in a Counter: NumPy's fixed
 # cost per call (tens of microseconds per document) outweighs its speed per word.
@@ -24,6 +26,12 @@ NUMPY_MIN_WORDS = 500
 # Below this many characters a text is split word by word (``TextView``): NumPy's fixed
 # cost per call outweighs its speed per character.
 NUMPY_MIN_CHARS = 2000
+# Characters of a long text read at a time with NumPy (``count_long_text``): a pass over a
+# piece holds about 40 bytes a character.
+PIECE_CHARS = 1 << 20
+# Characters of a long text split into word strings at a time when its n-grams are
+# counted exactly: bounds the lists of one piece's words (about 100 bytes a word).
+STRING_PIECE_CHARS = 1 << 16
 # Odd multipliers that mix a word's length and characters into a 32-bit n-gram key.
 _KEY_MULTIPLIERS = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1,
                              0xD3A2646C | 1], dtype=np.uint32)
@@ -102,12 +110,8 @@ class TextView:
     @cached_property
     def ngram_words(self) -> List[str]:
         """Words lowercased and without leading/trailing punctuation, empty ones dropped,
-        so that "Buy now!" and "buy now." repeat the same bigram (``ngram_word`` of each
-        word; stripping every word by the text's ``edge_punctuation`` gives the same)."""
-        if CAPITAL_I_WITH_DOT in self.text:
-            return list(filter(None, map(ngram_word, self.words)))
-        lowered = map(str.lower, self.words)
-        return list(filter(None, map(str.strip, lowered, repeat(edge_punctuation(self.text)))))
+        so that "Buy now!" and "buy now." repeat the same bigram (``ngram_words``)."""
+        return ngram_words(self.words, self.text)
 
     @property
     def n_ngram_words(self) -> int:
@@ -194,89 +198,185 @@ class TextView:
         return words[first:first + n], count
 
 
+@dataclass(frozen=True)
+class TextPiece:
+    """One piece of a long text (``piece_bounds``) as NumPy sees it."""
+
+    codes: np.ndarray  # [n_chars] code points (``text_codes``)
+    classes: np.ndarray  # [n_chars] uint8 class flags
+    spans: WordSpans  # its words, in the piece's positions
+
+
+@dataclass(frozen=True)
+class LongTextCounts:
+    """What the rules need of a long text's words, summed over its pieces."""
+
+    n_words: int
+    word_chars: int
+    cjk_word_count: int
+    n_ngram_words: int
+    ngram_chars: int
+    min_words_with_letter: int  # ngram words whose first letter or digit is a letter
+
+
+def text_pieces(text: str, has_cjk: bool) -> Iterator[TextPiece]:
+    """The ``TextPiece`` of each ``PIECE_CHARS`` piece of ``text``, one at a time."""
+    for lo, hi in piece_bounds(text, PIECE_CHARS):
+        piece = text[lo:hi]
+        codes = text_codes(piece)  # [n_chars]
+        classes = text_classes(piece, codes)  # [n_chars]
+        yield TextPiece(codes, classes, find_word_spans(classes, has_cjk, piece_follows_word(text, lo)))
+
+
+def count_long_text(pieces: Iterable[TextPiece], has_cjk: bool) -> LongTextCounts:
+    """``LongTextCounts`` of a text from its pieces."""
+    sums = dict.fromkeys(("n_words", "word_chars", "cjk_word_count", "n_ngram_words", "ngram_chars",
+                          "min_words_with_letter"), 0)
+    for piece in pieces:
+        spans, classes = piece.spans, piece.classes
+        sums["n_words"] += spans.n_words
+        sums["word_chars"] += spans.word_chars
+        sums["cjk_word_count"] += int(np.count_nonzero(classes & CJK)) if has_cjk else 0
+        sums["n_ngram_words"] += len(spans.ngram_starts)
+        sums["ngram_chars"] += int((spans.ngram_ends - spans.ngram_starts).sum())
+        sums["min_words_with_letter"] += int(np.count_nonzero(classes[spans.ngram_starts] & LETTER))
+    return LongTextCounts(**sums)
+
+
+def count_words_with_letter(pieces: Iterable[TextPiece]) -> int:
+    """Words holding a letter, from a text's pieces: a word's letters lie within its ngram word."""
+    n_words = 0
+    for piece in pieces:
+        letters_before = np.zeros(len(piece.classes) + 1, dtype=np.int64)  # [n_chars + 1]
+        np.cumsum((piece.classes & LETTER) != 0, out=letters_before[1:])
+        starts, ends = piece.spans.ngram_starts, piece.spans.ngram_ends
+        n_words += int(np.count_nonzero(letters_before[ends] > letters_before[starts]))
+    return n_words
+
+
+def bound_top_word_and_bigram(pieces: Iterable[TextPiece], n_words: int) -> Tuple[int, int]:
+    """Upper bounds on count x characters of a text's top ngram word and top bigram
+    (``TopCharsBound``), from its pieces and its number of ngram words: a key per ngram
+    word, a mix of its length and its first two and last two lowercase characters, that
+    equal ngram words share."""
+    lowercase = char_tables()[2]
+    word_bound, bigram_bound = TopCharsBound(n_words), TopCharsBound(n_words)
+    last_key, last_length = np.empty(0, np.uint32), np.empty(0, np.int64)  # the previous piece's last word
+    for piece in pieces:
+        starts, ends = piece.spans.ngram_starts, piece.spans.ngram_ends  # [n_ngram_words] each
+        lengths, last = ends - starts, ends - 1  # [n_ngram_words] each
+        keys = lengths.astype(np.uint32) * _KEY_MULTIPLIERS[0]  # [n_ngram_words]
+        for multiplier, at in zip(_KEY_MULTIPLIERS[1:], (starts, np.minimum(starts + 1, last),
+                                                          np.maximum(last - 1, starts), last)):
+            keys += lowercase[piece.codes[at]] * multiplier
+        word_bound.add(keys, lengths)
+        if len(last_key):  # the bigram across the pieces' border
+            keys, lengths = np.concatenate((last_key, keys)), np.concatenate((last_length, lengths))
+        bigram_bound.add(keys[:-1] * _KEY_MULTIPLIERS[5] + keys[1:], lengths[:-1] + lengths[1:])
+        if len(keys):
+            last_key, last_length = keys[-1:], lengths[-1:]
+    return word_bound.value(), bigram_bound.value()
+
+
 class LongTextView(TextView):
-    """A ``TextView`` that finds the words of a long text with NumPy over its code points
-    (``find_word_spans``) and bounds its top n-grams by hashing its ngram words into
-    buckets (``top_chars_bound``); only when a bound could let an n-gram pass its limit
-    does ``top_ngram`` count the n-grams exactly, word by word."""
+    """A ``TextView`` that reads a long text with NumPy a ``TextPiece`` at a time,
+    holding no array over all its characters (a text of one piece is read once and
+    kept), and bounds its top n-grams by hashing its ngram words into buckets; only when
+    a bound could let an n-gram pass its limit does ``top_ngram`` count the n-grams
+    exactly, from a 64-bit hash of each ngram word (``ngram_hashes``, ``top_window``):
+    about 16 bytes a word at peak."""
 
     @cached_property
-    def codes(self) -> np.ndarray:
-        """Code points (uint8 [n_chars] for ASCII texts, else uint32 [n_chars])."""
-        if self.text.isascii():
-            return np.frombuffer(self.text.encode("ascii"), dtype=np.uint8)
-        return np.frombuffer(self.text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    def _one_piece(self) -> List[TextPiece]:
+        return list(text_pieces(self.text, self.has_cjk))
+
+    def _pieces(self) -> Iterable[TextPiece]:
+        if len(self.text) <= PIECE_CHARS:
+            return self._one_piece
+        return text_pieces(self.text, self.has_cjk)
 
     @cached_property
-    def classes(self) -> np.ndarray:
-        """Class flags of the code points (uint8 [n_chars], see ``char_tables``)."""
-        classes, ascii_classes, _ = char_tables()
-        if self.text.isascii():
-            return np.frombuffer(self.text.encode("ascii").translate(ascii_classes), dtype=np.uint8)
-        return classes[self.codes]
-
-    @cached_property
-    def spans(self) -> WordSpans:
-        return find_word_spans(self.classes, self.has_cjk)
+    def counts(self) -> LongTextCounts:
+        return count_long_text(self._pieces(), self.has_cjk)
 
     @property
     def n_words(self) -> int:
-        return self.spans.n_words
+        return self.counts.n_words
 
-    @cached_property
+    @property
     def word_chars(self) -> int:
-        return self.spans.word_chars
+        return self.counts.word_chars
 
-    @cached_property
+    @property
     def cjk_word_count(self) -> int:
-        return int(np.count_nonzero(self.classes & CJK)) if self.has_cjk else 0
+        return self.counts.cjk_word_count
 
     @property
     def n_ngram_words(self) -> int:
-        return len(self.spans.ngram_starts)
+        return self.counts.n_ngram_words
 
-    @cached_property
-    def ngram_lengths(self) -> np.ndarray:
-        """Characters in each ngram word (int64 [n_ngram_words])."""
-        return self.spans.ngram_ends - self.spans.ngram_starts
-
-    @cached_property
+    @property
     def ngram_chars(self) -> int:
-        return int(self.ngram_lengths.sum())
+        return self.counts.ngram_chars
 
-    @cached_property
+    @property
     def min_words_with_letter(self) -> int:
-        """Words whose first letter or digit is a letter (a lower bound on those with one)."""
-        return int(np.count_nonzero(self.classes[self.spans.ngram_starts] & LETTER))
+        return self.counts.min_words_with_letter
 
     @cached_property
     def n_words_with_letter(self) -> int:
-        letters_before = np.zeros(len(self.classes) + 1, dtype=np.int64)  # [n_chars + 1]
-        np.cumsum((self.classes & LETTER) != 0, out=letters_before[1:])
-        starts, ends = self.spans.ngram_starts, self.spans.ngram_ends  # letters lie within these
-        return int(np.count_nonzero(letters_before[ends] > letters_before[starts]))
-
-    @cached_property
-    def ngram_keys(self) -> np.ndarray:
-        """A key per ngram word (uint32 [n_ngram_words]) that equal ngram words share: a
-        mix of its length and its first two and last two lowercase characters."""
-        lowercase = char_tables()[2]
-        starts, ends = self.spans.ngram_starts, self.spans.ngram_ends  # [n_ngram_words] each
-        last = ends - 1
-        keys = self.ngram_lengths.astype(np.uint32) * _KEY_MULTIPLIERS[0]  # [n_ngram_words]
-        for multiplier, at in zip(_KEY_MULTIPLIERS[1:], (starts, np.minimum(starts + 1, last),
-                                                          np.maximum(last - 1, starts), last)):
-            keys += lowercase[self.codes[at]] * multiplier
-        return keys
+        return count_words_with_letter(self._pieces())
 
     @cached_property
     def bucket_bounds(self) -> Tuple[int, int]:
-        """Upper bounds on count x characters of the top word and of the top bigram
-        (``top_chars_bound``), the same for every n."""
-        keys, lengths = self.ngram_keys, self.ngram_lengths  # [n_ngram_words] each
-        bigram_keys = keys[:-1] * _KEY_MULTIPLIERS[5] + keys[1:]  # [n_ngram_words - 1]
-        return top_chars_bound(keys, lengths), top_chars_bound(bigram_keys, lengths[:-1] + lengths[1:])
+        """``bound_top_word_and_bigram``: the same for every n."""
+        return bound_top_word_and_bigram(self._pieces(), self.n_ngram_words)
 
     def ngram_chars_bound(self, n: int) -> int:
         """``ngram_chars_bound`` from bucket bounds on the top word and the top bigram."""
         return ngram_chars_bound(n, *self.bucket_bounds)
+
+    def _piece_ngram_words(self) -> Iterator[List[str]]:
+        """The ngram words of the text, one piece of ``STRING_PIECE_CHARS`` at a time."""
+        for lo, hi in piece_bounds(self.text, STRING_PIECE_CHARS):
+            yield ngram_words(piece_words(self.text, lo, hi, self.has_cjk), self.text[lo:hi])
+
+    @cached_property
+    def ngram_hashes(self) -> np.ndarray:
+        """Python's hash of each ngram word (int64 [n_ngram_words])."""
+        hashes = np.empty(self.n_ngram_words, dtype=np.int64)
+        at = 0
+        for words in self._piece_ngram_words():
+            hashes[at:at + len(words)] = np.fromiter(map(hash, words), dtype=np.int64, count=len(words))
+            at += len(words)
+        return hashes
+
+    def _words_at(self, first: int, n: int, count: int) -> Optional[List[str]]:
+        """The ngram words ``first..first+n-1``; None when one of their hashes is also the
+        hash of another word (checked only for a repeated n-gram: ``count`` > 1)."""
+        targets = self.ngram_hashes[first:first + n]  # [n]
+        hash_to_words: Dict[int, Set[str]] = {}
+        ngram: List[str] = []
+        at = 0
+        for words in self._piece_ngram_words():
+            ngram += words[max(first - at, 0):max(first + n - at, 0)]
+            if count < 2 and len(ngram) == n:
+                break
+            hashes = self.ngram_hashes[at:at + len(words)]  # [n_piece_words]
+            for value in np.unique(targets):
+                hash_to_words.setdefault(int(value), set()).update(
+                    words[i] for i in np.flatnonzero(hashes == value))
+            at += len(words)
+        if any(len(words) > 1 for words in hash_to_words.values()):
+            return None
+        return ngram
+
+    def top_ngram(self, n: int) -> Tuple[List[str], int]:
+        """``TextView.top_ngram``, from ``top_window`` over ``ngram_hashes``; word by word
+        when there are few words, or when distinct n-grams or words share a hash."""
+        if self.n_ngram_words >= NUMPY_MIN_WORDS:
+            found = top_window(self.ngram_hashes, n)
+            ngram = None if found is None else self._words_at(found[0], n, found[1])
+            if ngram is not None:
+                return ngram, found[1]
+        return super().top_ngram(n)

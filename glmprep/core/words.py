@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import List, Optional, Tuple
+from itertools import repeat
+from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -95,6 +96,19 @@ def ngram_word(word: str) -> str:
     return lowered[first.start():len(lowered) - last.start()]
 
 
+def ngram_words(words: List[str], text: str) -> List[str]:
+    """The ngram words of ``words``, the words of ``text`` (or of a piece of it), empty
+    ones dropped: ``ngram_word`` of each word; stripping every word by the text's
+    ``edge_punctuation`` gives the same, faster, unless the text holds "İ".
+
+    >>> ngram_words(["Buy", "now!", "..."], "Buy now! ...")
+    ['buy', 'now']
+    """
+    if CAPITAL_I_WITH_DOT in text:
+        return list(filter(None, map(ngram_word, words)))
+    return list(filter(None, map(str.strip, map(str.lower, words), repeat(edge_punctuation(text)))))
+
+
 def edge_punctuation(text: str) -> str:
     """Every non-alphanumeric character that can end a lowercased word of ``text``: the
     characters ``ngram_word`` strips, as a ``str.strip`` argument. All of ASCII's, plus
@@ -156,41 +170,68 @@ class WordSpans:
     ngram_ends: np.ndarray  # [n_ngram_words] int64: one past its last letter or digit
 
 
-# Characters whose word spans are found in one NumPy pass: the pass holds about 25 bytes a
-# character, so a longer text goes in pieces that end at a space (no word spans a space).
-SPANS_PIECE_CHARS = 1 << 20
+def text_codes(text: str) -> np.ndarray:
+    """Code points of ``text``: uint8 [n_chars] when it is ASCII, else uint32 [n_chars]."""
+    if text.isascii():
+        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
-def find_word_spans(classes: np.ndarray, has_cjk: bool) -> WordSpans:
+def text_classes(text: str, codes: Optional[np.ndarray] = None) -> np.ndarray:
+    """Class flags of the code points of ``text`` (uint8 [n_chars], see ``char_tables``);
+    ``codes``: its ``text_codes``, when the caller has them."""
+    classes, ascii_classes, _ = char_tables()
+    if text.isascii():
+        return np.frombuffer(text.encode("ascii").translate(ascii_classes), dtype=np.uint8)
+    return classes[text_codes(text) if codes is None else codes]
+
+
+def piece_bounds(text: str, size: int) -> Iterator[Tuple[int, int]]:
+    """``(lo, hi)`` of consecutive pieces of ``text`` of about ``size`` characters, each
+    ending just after a space or a CJK character (or at the end of the text): no word
+    continues past either, so the pieces hold the words of the text (``piece_words``,
+    ``find_word_spans`` with ``piece_follows_word``).
+
+    >>> list(piece_bounds("ab cd 中文ef", 4))
+    [(0, 3), (3, 7), (7, 10)]
+    """
+    def boundaries(a: int, b: int) -> np.ndarray:
+        return np.flatnonzero(text_classes(text[a:b]) & (SPACE | CJK)) + a
+
+    lo = 0
+    while lo < len(text):
+        hi = piece_end(len(text), lo, size, boundaries)
+        yield lo, hi
+        lo = hi
+
+
+def piece_words(text: str, lo: int, hi: int, cjk: bool) -> List[str]:
+    """``split_words`` of the piece ``text[lo:hi]`` (from ``piece_bounds``): the words of
+    ``text`` that lie there (the pattern looks behind ``lo`` into the text).
+
+    >>> [piece_words("中.文 ab", lo, hi, True) for lo, hi in piece_bounds("中.文 ab", 1)]
+    [['中'], ['文'], [], ['ab']]
+    """
+    return CJK_TEXT_WORD.findall(text, lo, hi) if cjk else text[lo:hi].split()
+
+
+def piece_follows_word(text: str, lo: int) -> bool:
+    """Whether the piece of ``text`` that starts at ``lo`` follows a word's character
+    (a CJK character: the piece before it ends there), for ``find_word_spans``."""
+    return lo > 0 and not char_tables()[0][ord(text[lo - 1])] & SPACE
+
+
+def find_word_spans(classes: np.ndarray, has_cjk: bool, follows_word: bool = False) -> WordSpans:
     """The words of a text (as ``split_words`` finds them) from the class flags of its
     code points (uint8 [n_chars], see ``char_tables``), without a string per word. The
     span from a word's first to its last letter or digit is its ngram word, lowercased.
+    For a piece of a text (``piece_bounds``): ``follows_word`` from ``piece_follows_word``,
+    and positions are the piece's.
 
     >>> spans = find_word_spans(char_tables()[0][[ord(c) for c in "(GLM) 用GPU训练 ..."]], True)
     >>> spans.n_words, spans.ngram_starts.tolist(), spans.ngram_ends.tolist()
     (6, [1, 6, 7, 10, 11], [4, 7, 10, 11, 12])
     """
-    if len(classes) <= SPANS_PIECE_CHARS:
-        return _piece_word_spans(classes, has_cjk)
-    n_words = word_chars = 0
-    starts: List[np.ndarray] = []
-    ends: List[np.ndarray] = []
-    lo = 0
-    while lo < len(classes):
-        hi = piece_end(len(classes), lo, SPANS_PIECE_CHARS,
-                       lambda a, b: np.flatnonzero(classes[a:b] & SPACE) + a)  # just after a space
-        piece = _piece_word_spans(classes[lo:hi], has_cjk)
-        n_words += piece.n_words
-        word_chars += piece.word_chars
-        starts.append(piece.ngram_starts + lo)
-        ends.append(piece.ngram_ends + lo)
-        lo = hi
-    return WordSpans(n_words=n_words, word_chars=word_chars,
-                     ngram_starts=np.concatenate(starts), ngram_ends=np.concatenate(ends))
-
-
-def _piece_word_spans(classes: np.ndarray, has_cjk: bool) -> WordSpans:
-    """``find_word_spans`` of a text, or of a piece of one that ends at a space or at its end."""
     n_chars = len(classes)
     in_word = (classes & SPACE) == 0  # [n_chars]
     # pieces: runs of non-space characters, cut around each CJK character
@@ -211,7 +252,7 @@ def _piece_word_spans(classes: np.ndarray, has_cjk: bool) -> WordSpans:
     if has_cjk:
         # a piece without letters or digits is a word only as a whole token without CJK
         whole_token = (((classes[piece_starts] & CJK) == 0)
-                       & ((piece_starts == 0) | ~in_word[piece_starts - 1])
+                       & np.where(piece_starts == 0, not follows_word, ~in_word[piece_starts - 1])
                        & ((piece_ends == n_chars) | ~in_word[np.minimum(piece_ends, n_chars - 1)]))
         is_word = has_alnum | whole_token  # [n_pieces]
         piece_starts, piece_ends = piece_starts[is_word], piece_ends[is_word]  # [n_words]
