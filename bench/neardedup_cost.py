@@ -10,12 +10,15 @@ Each round measures, for each input, single-thread ``tiktoken`` over the same te
 order that alternates from round to round (machine drift hits both alike), each a fresh
 process with ``--workers`` DirectRunner workers (multi_processing, forked workers).
 
-Per run: wall seconds of the whole command (Python start and imports included) and the
-peak of the summed PSS of the command and all its processes, sampled from
-``/proc/PID/smaps_rollup`` every 50 ms (PSS: pages shared by forked workers count once).
+Per run: wall seconds of the whole command (Python start and imports included); its CPU
+seconds, user + sys summed over the command and all its processes, each as last read
+from ``/proc/PID/stat`` (less sensitive to load than wall time; Beam's workers are never
+waited for, so ``RUSAGE_CHILDREN`` would miss them); and the peak of the summed PSS of
+the command and all its processes (``/proc/PID/smaps_rollup``; pages shared by forked
+workers count once). Both are sampled every 50 ms.
 Printed per input, as medians with [min-max] over rounds:
 
-- near dedup's overhead, ``on / off - 1`` per round (target <= 20 %);
+- near dedup's overhead, ``on / off - 1`` per round, in wall time (target <= 20 %) and CPU;
 - the command with near dedup on against raw tiktoken, MB/s over MB/s in the same
   round (target >= 0.8x on ``long``);
 - summed PSS on / off per round (target <= 1.2x).
@@ -64,6 +67,29 @@ def run_argv(inputs: Sequence[str], output: str, workers: int, near_dedup: bool)
         "--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
 
 
+class TreeSample:
+    """``rss(pid)`` for :func:`memory.measure` that returns the PSS and notes the process's CPU
+    seconds so far (user + sys, ``/proc/PID/stat``); ``cpu_seconds()``: their sum over every
+    process seen, each at its last sample."""
+
+    TICKS = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self):
+        self._cpu: Dict[int, float] = {}
+
+    def __call__(self, pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            self._cpu[pid] = (int(fields[11]) + int(fields[12])) / self.TICKS  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+        return pss_bytes(pid)
+
+    def cpu_seconds(self) -> float:
+        return sum(self._cpu.values())
+
+
 def tiktoken_mbps(tokenizer: GLMTokenizer, texts: List[str], text_mb: float) -> float:
     start = time.perf_counter()
     for text in texts:
@@ -94,7 +120,7 @@ def main(argv=None) -> int:
     text_mb = {name: sum(len(t.encode("utf-8")) for t in ts) / 1e6 for name, ts in texts.items()}
     tokenizer = GLMTokenizer()
     work = tempfile.mkdtemp(prefix="glmprep-neardedup-cost-")
-    runs: Dict[Tuple[str, bool], List[Tuple[float, int]]] = {(n, on): [] for n in inputs for on in (False, True)}
+    runs: Dict[Tuple[str, bool], List[Tuple[float, int, float]]] = {(n, on): [] for n in inputs for on in (False, True)}
     raw: Dict[str, List[float]] = {n: [] for n in inputs}
     print(f"{os.cpu_count()} cores; {args.workers} worker(s); inputs: "
           + "; ".join(f"{n} {len(texts[n]):,} docs {text_mb[n]:.1f} MB" for n in inputs), flush=True)
@@ -104,10 +130,11 @@ def main(argv=None) -> int:
             for name, paths in inputs.items():
                 raw[name].append(tiktoken_mbps(tokenizer, texts[name], text_mb[name]))
                 for on in ((False, True) if round_ % 2 == 0 else (True, False)):
-                    figures = measure(run_argv(paths, os.path.join(work, "out"), args.workers, on), rss=pss_bytes)
-                    seconds, pss = figures["seconds"], figures["tree_rss"]
-                    runs[(name, on)].append((seconds, pss))
-                    print(f"  {name:>14} near dedup {'on ' if on else 'off'}: {seconds:6.1f} s  "
+                    sample = TreeSample()
+                    figures = measure(run_argv(paths, os.path.join(work, "out"), args.workers, on), rss=sample)
+                    seconds, pss, cpu = figures["seconds"], figures["tree_rss"], sample.cpu_seconds()
+                    runs[(name, on)].append((seconds, pss, cpu))
+                    print(f"  {name:>14} near dedup {'on ' if on else 'off'}: {seconds:6.1f} s  CPU {cpu:6.1f} s  "
                           f"{text_mb[name] / seconds:5.2f} MB/s  summed PSS {pss / 2**20:6.0f} MiB  "
                           f"(tiktoken {raw[name][-1]:.2f} MB/s)", flush=True)
     finally:
@@ -117,13 +144,16 @@ def main(argv=None) -> int:
     for name in inputs:
         off, on = runs[(name, False)], runs[(name, True)]
         overhead = [a[0] / b[0] - 1 for a, b in zip(on, off)]
+        cpu_overhead = [a[2] / b[2] - 1 for a, b in zip(on, off)]
         vs_raw = [(text_mb[name] / a[0]) / r for a, r in zip(on, raw[name])]
         vs_raw_off = [(text_mb[name] / b[0]) / r for b, r in zip(off, raw[name])]
         pss = [a[1] / b[1] for a, b in zip(on, off)]
         print(f"{name}: off {spread([b[0] for b in off], '.1f')} s, on {spread([a[0] for a in on], '.1f')} s; "
               f"tiktoken {spread(raw[name], '.2f')} MB/s")
         print(f"  near dedup overhead {spread([100 * x for x in overhead], '+.0f')} % "
-              f"(target <= {100 * OVERHEAD_TARGET:.0f} %)")
+              f"(target <= {100 * OVERHEAD_TARGET:.0f} %); in CPU seconds "
+              f"{spread([100 * x for x in cpu_overhead], '+.0f')} % (off {spread([b[2] for b in off], '.1f')} s, "
+              f"on {spread([a[2] for a in on], '.1f')} s)")
         print(f"  near dedup on: {spread(vs_raw, '.2f')}x raw tiktoken (off: {spread(vs_raw_off, '.2f')}x; "
               f"target >= {TIKTOKEN_TARGET}x on long)")
         print(f"  summed PSS on {spread([a[1] / 2**20 for a in on], '.0f')} MiB, off "

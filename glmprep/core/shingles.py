@@ -192,21 +192,39 @@ def _word_spans(code_points: np.ndarray, text_starts: np.ndarray,
     int64 [n_texts] -> (starts, ends), int64 [n_words] each, ends exclusive. ``cjk_text``
     given: the code points are (a piece of) one text, CJK text or not as it says."""
     cls = _char_classes()[code_points]                                   # [n_chars] uint8
+    is_cjk = cls == _CJK                                                 # [n_chars]
     if cjk_text is None:
-        lengths = np.diff(np.append(text_starts, len(cls)))              # [n_texts], separator included
-        char_text = np.repeat(np.arange(len(text_starts)), lengths)      # [n_chars]: which text
-        cjk_chars = np.bincount(char_text, weights=cls == _CJK, minlength=len(text_starts))        # [n_texts]
-        non_space = np.bincount(char_text, weights=cls != _SPACE, minlength=len(text_starts))     # [n_texts]
-        cjk_texts = (cjk_chars > 0) & (cjk_chars >= CJK_TEXT_SHARE * non_space)                   # [n_texts]
-        one_char_words = (cls == _CJK) | ((cls == _WORD) & cjk_texts[char_text])                 # [n_chars]
+        cjk_texts = _cjk_texts(cls, is_cjk, text_starts)                 # [n_texts]
+        if cjk_texts.any():
+            lengths = np.diff(np.append(text_starts, len(cls)))          # [n_texts], separator included
+            one_char_words = is_cjk | ((cls == _WORD) & np.repeat(cjk_texts, lengths))   # [n_chars]
+        else:                                                            # most batches: nothing to spread
+            one_char_words = is_cjk
     else:
-        one_char_words = (cls == _CJK) | ((cls == _WORD) & cjk_text)                             # [n_chars]
+        one_char_words = is_cjk | ((cls == _WORD) & cjk_text)            # [n_chars]
     is_word = np.zeros(len(cls) + 2, dtype=bool)                         # [n_chars + 2], padded
     is_word[1:-1] = (cls == _WORD) & ~one_char_words
-    is_cjk = one_char_words                                              # [n_chars]
-    starts = np.flatnonzero(is_cjk | (is_word[1:-1] & ~is_word[:-2]))    # [n_words]
-    ends = np.flatnonzero(is_cjk | (is_word[1:-1] & ~is_word[2:])) + 1   # [n_words]
+    starts = np.flatnonzero(one_char_words | (is_word[1:-1] & ~is_word[:-2]))    # [n_words]
+    ends = np.flatnonzero(one_char_words | (is_word[1:-1] & ~is_word[2:])) + 1   # [n_words]
     return starts, ends
+
+
+def _cjk_texts(cls: np.ndarray, is_cjk: np.ndarray, text_starts: np.ndarray) -> np.ndarray:
+    """bool [n_texts]: which of the texts joined in ``cls`` (their classes, uint8 [n_chars];
+    ``is_cjk`` = ``cls == _CJK``) are CJK texts, as :func:`is_cjk_text` says; each text's
+    counts are differences of running sums at its bounds (a text without a CJK character
+    is none, so a batch without one needs no counting)."""
+    if not is_cjk.any():
+        return np.zeros(len(text_starts), dtype=bool)
+    bounds = np.append(text_starts, len(cls))                            # [n_texts + 1]
+
+    def per_text(flags: np.ndarray) -> np.ndarray:                       # bool [n_chars] -> int64 [n_texts]
+        running = np.zeros(len(flags) + 1, dtype=np.int64)
+        np.cumsum(flags, out=running[1:])
+        return np.diff(running[bounds])
+
+    cjk_chars = per_text(is_cjk)
+    return (cjk_chars > 0) & (cjk_chars >= CJK_TEXT_SHARE * per_text(cls != _SPACE))
 
 
 def _word_hashes(code_points: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
