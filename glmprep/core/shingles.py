@@ -195,14 +195,18 @@ def _word_spans(code_points: np.ndarray, text_starts: np.ndarray,
     is_cjk = cls == _CJK                                                 # [n_chars]
     if cjk_text is None:
         cjk_texts = _cjk_texts(cls, is_cjk, text_starts)                 # [n_texts]
+        one_char_words = is_cjk                                          # [n_chars]
         if cjk_texts.any():
             lengths = np.diff(np.append(text_starts, len(cls)))          # [n_texts], separator included
-            one_char_words = is_cjk | ((cls == _WORD) & np.repeat(cjk_texts, lengths))   # [n_chars]
-        else:                                                            # most batches: nothing to spread
-            one_char_words = is_cjk
+            one_char_words = is_cjk | ((cls == _WORD) & np.repeat(cjk_texts, lengths))
     else:
         one_char_words = is_cjk | ((cls == _WORD) & cjk_text)            # [n_chars]
     is_word = np.zeros(len(cls) + 2, dtype=bool)                         # [n_chars + 2], padded
+    if not one_char_words.any():
+        # Runs of word characters only (most batches): each begins and ends where is_word changes.
+        np.equal(cls, _WORD, out=is_word[1:-1])
+        edges = np.flatnonzero(is_word[1:] != is_word[:-1])             # [2 n_words]
+        return edges[0::2], edges[1::2]
     is_word[1:-1] = (cls == _WORD) & ~one_char_words
     starts = np.flatnonzero(one_char_words | (is_word[1:-1] & ~is_word[:-2]))    # [n_words]
     ends = np.flatnonzero(one_char_words | (is_word[1:-1] & ~is_word[2:])) + 1   # [n_words]

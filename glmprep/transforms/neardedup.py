@@ -82,7 +82,7 @@ SIGNATURE_BATCH_DOCS = 256       # documents per vectorised signature call
 SIGNATURE_BATCH_CHARS = (1 << 20) - SIGNATURE_BATCH_DOCS
 CANDIDATE = "candidate"          # tag: the packed texts of documents with a candidate pair
 CANDIDATE_DOC = "candidate_doc"  # tag: the packed texts of documents with a maybe shared band key
-KEPT = "kept"                    # tag: documents without one, kept
+KEPT = "kept"                    # tag: lists of (key, packed text) of documents kept without a pair
 
 
 class BatchDocsDoFn(beam.DoFn):
@@ -111,7 +111,7 @@ class BatchDocsDoFn(beam.DoFn):
 
 class BandBatchDoFn(beam.DoFn):
     """[(key, text), ...] batch -> (keys, packed texts, band hashes uint64 [n, bands]) of
-    the documents with a shingle; a document without one is kept here (``KEPT``)."""
+    the documents with a shingle; those without one are kept here (``KEPT``, one list)."""
 
     def __init__(self, options: MinHashOptions, bands: Tuple[int, int]):
         self._options = options
@@ -122,9 +122,10 @@ class BandBatchDoFn(beam.DoFn):
         hashes, counts = batch_shingle_hashes([text for _, text in batch], self._options.ngram)
         sigs = signatures_of_hashes(hashes, counts, self._options.num_perm, self._options.seed)
         with_shingles = np.flatnonzero(counts)
-        for i in np.flatnonzero(counts == 0):
-            self.no_shingles.inc()
-            yield beam.pvalue.TaggedOutput(KEPT, batch[i])
+        without = np.flatnonzero(counts == 0)
+        if len(without):
+            self.no_shingles.inc(len(without))
+            yield beam.pvalue.TaggedOutput(KEPT, [(batch[i][0], pack_text(batch[i][1])) for i in without])
         if len(with_shingles):
             yield (tuple(batch[i][0] for i in with_shingles), tuple(pack_text(batch[i][1]) for i in with_shingles),
                    band_hashes(sigs[with_shingles], *self._bands))
@@ -154,8 +155,9 @@ class BandSketchFn(beam.CombineFn):
 class EmitBandKeysDoFn(beam.DoFn):
     """(keys, packed texts, band hashes) batch, the band sketch -> (band key, key) for
     every band key the sketch says may be shared, and the packed text of each document
-    with one (``CANDIDATE_DOC``); a document whose band keys are all its own is kept
-    here (``KEPT``): it has no candidate pair, so it crosses no further shuffle."""
+    with one (``CANDIDATE_DOC``); the documents whose band keys are all their own are kept
+    here (``KEPT``, one list per batch, texts still packed): they have no candidate pair,
+    so they cross no further shuffle, and no element of their own crosses a stage."""
 
     def __init__(self):
         self.single = Metrics.counter(COUNTER_NAMESPACE, "documents_without_shared_band")
@@ -163,14 +165,16 @@ class EmitBandKeysDoFn(beam.DoFn):
     def process(self, batch, sketch):
         keys, packed, hashes = batch
         shared = band_sketch.maybe_shared(sketch, hashes)                      # [n, bands]
-        for i, key in enumerate(keys):
-            bands = np.flatnonzero(shared[i])
-            if not len(bands):
-                self.single.inc()
-                yield beam.pvalue.TaggedOutput(KEPT, (key, unpack_text(packed[i])))
-                continue
+        candidates = np.flatnonzero(shared.any(axis=1))
+        if len(candidates) < len(keys):
+            single = np.ones(len(keys), dtype=bool)
+            single[candidates] = False
+            self.single.inc(len(keys) - len(candidates))
+            yield beam.pvalue.TaggedOutput(KEPT, [(keys[i], packed[i]) for i in np.flatnonzero(single)])
+        for i in candidates:
+            key = keys[i]
             yield beam.pvalue.TaggedOutput(CANDIDATE_DOC, (key, ("doc", packed[i])))
-            for band in bands:
+            for band in np.flatnonzero(shared[i]):
                 yield band_key(int(band), int(hashes[i, band])), key
 
 
@@ -231,7 +235,7 @@ def signature_payload(text: str, options: MinHashOptions) -> bytes:
 
 class RoutePayloadDoFn(beam.DoFn):
     """(key, [('doc', packed text) | ('to', (left, sub)), ...]) -> without a request the
-    document, kept (``KEPT``); with one, its packed text (``CANDIDATE``) and
+    document, kept (``KEPT``, a list of one); with one, its packed text (``CANDIDATE``) and
     ((left, sub), ('L', payload)) or ((left, sub), ('R', key, payload)) per distinct request."""
 
     def __init__(self, payload: Callable[[str, MinHashOptions], bytes], options: MinHashOptions):
@@ -249,7 +253,7 @@ class RoutePayloadDoFn(beam.DoFn):
         if packed is None:  # requests for a document filtered out before (cannot happen)
             return
         if not destinations:
-            yield beam.pvalue.TaggedOutput(KEPT, (key, unpack_text(packed)))
+            yield beam.pvalue.TaggedOutput(KEPT, [(key, packed)])
             return
         yield beam.pvalue.TaggedOutput(CANDIDATE, (key, packed))
         payload = self._payload(unpack_text(packed), self._options)
@@ -295,7 +299,8 @@ class KeepSimilarPairsDoFn(beam.DoFn):
 
 
 class ApplyDecisionDoFn(beam.DoFn):
-    """(key, [('doc', packed text) | ('keeper', keeper), ...]) -> the doc, or a reject naming the keeper."""
+    """(key, [('doc', packed text) | ('keeper', keeper), ...]) -> the doc ([(key, packed
+    text)], as ``KEPT``), or a reject naming the keeper."""
 
     def __init__(self):
         self.removed = Metrics.counter(COUNTER_NAMESPACE, "near_dup_removed")
@@ -310,13 +315,19 @@ class ApplyDecisionDoFn(beam.DoFn):
                 keeper = value
         if packed is None:
             return
-        text = unpack_text(packed)
         if keeper is None:
-            yield key, text
+            yield [(key, packed)]
             return
         self.removed.inc()
         yield beam.pvalue.TaggedOutput("rejects", make_reject(
-            key, "near_dedup", "near_duplicate", "a near-duplicate of the kept document", text, kept_key=keeper))
+            key, "near_dedup", "near_duplicate", "a near-duplicate of the kept document", unpack_text(packed),
+            kept_key=keeper))
+
+
+def unpack_docs(docs):
+    """[(key, packed text), ...] -> (key, text) each: run where the kept documents are used."""
+    for key, packed in docs:
+        yield key, unpack_text(packed)
 
 
 def tag(name):
@@ -380,9 +391,12 @@ class NearDedup(beam.PTransform):
             | "FlattenDecisions" >> beam.Flatten()
             # key -> [('doc', packed text) | ('keeper', keeper), ...]
             | "JoinDecisions" >> beam.GroupByKey()
-            | "ApplyDecision" >> beam.ParDo(ApplyDecisionDoFn()).with_output_types(
-                Tuple[str, str]).with_outputs("rejects", main="docs"))
-        kept = (batches[KEPT], shared[KEPT], routed[KEPT], result.docs) | "FlattenKept" >> beam.Flatten()
+            | "ApplyDecision" >> beam.ParDo(ApplyDecisionDoFn()).with_outputs("rejects", main="docs"))
+        # Unpacked after the flatten, so in the stage that uses the documents: they cross
+        # the stage boundary in lists, packed.
+        kept = ((batches[KEPT], shared[KEPT], routed[KEPT], result.docs)
+                | "FlattenKept" >> beam.Flatten()
+                | "UnpackKept" >> beam.FlatMap(unpack_docs).with_output_types(Tuple[str, str]))
         return kept, result.rejects, counts
 
 
