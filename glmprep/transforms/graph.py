@@ -60,17 +60,30 @@ def first_in_keeper_order(keys: Iterable[str]) -> str:
     return min(keys, key=keeper_priority)
 
 
+def last_round_and_count(values: Iterable[Tuple[int, int]]) -> Tuple[int, int]:
+    """(round, count) pairs -> (the largest round, the summed counts); also of its own results."""
+    last, count = 0, 0
+    for round_, n in values:
+        last, count = max(last, round_), count + n
+    return last, count
+
+
+def name_round_counts(last_and_count: Tuple[int, int]):
+    last, count = last_and_count
+    return ([(ROUNDS_USED, last)] if last else []) + ([(UNSETTLED, count)] if count else [])
+
+
 def round_counts(pipeline_label: str, changed_rounds, unsettled):
     """PCollections of round numbers that changed something and of unsettled documents ->
-    the manifest counts ``(ROUNDS_USED, max round)`` and ``(UNSETTLED, n)``."""
-    rounds_used = (changed_rounds
-                   | f"{pipeline_label}/FlattenRounds" >> beam.Flatten()
-                   | f"{pipeline_label}/LastRound" >> beam.CombineGlobally(max).without_defaults()
-                   | f"{pipeline_label}/NameRounds" >> beam.Map(lambda n: (ROUNDS_USED, n)))
-    unsettled_count = (unsettled
-                       | f"{pipeline_label}/CountUnsettled" >> beam.combiners.Count.Globally().without_defaults()
-                       | f"{pipeline_label}/NameUnsettled" >> beam.Map(lambda n: (UNSETTLED, n)))
-    return (rounds_used, unsettled_count) | f"{pipeline_label}/FlattenCounts" >> beam.Flatten()
+    the manifest counts ``(ROUNDS_USED, max round)`` and ``(UNSETTLED, n)``, in one global
+    combine (each combine is stages of its own, run even when empty)."""
+    marks = [rounds | f"{pipeline_label}/MarkRound{i}" >> beam.Map(lambda n: (n, 0))
+             for i, rounds in enumerate(changed_rounds)]
+    marks.append(unsettled | f"{pipeline_label}/MarkUnsettled" >> beam.Map(lambda _: (0, 1)))
+    return (marks
+            | f"{pipeline_label}/FlattenMarks" >> beam.Flatten()
+            | f"{pipeline_label}/LastRoundAndCount" >> beam.CombineGlobally(last_round_and_count).without_defaults()
+            | f"{pipeline_label}/NameCounts" >> beam.FlatMap(name_round_counts))
 
 
 # --- keepers by connected components ------------------------------------------------------

@@ -351,11 +351,13 @@ class NearDedup(beam.PTransform):
             docs
             | "BatchDocs" >> beam.ParDo(BatchDocsDoFn())
             | "BandBatches" >> beam.ParDo(BandBatchDoFn(options, options.bands)).with_outputs(KEPT, main="batches"))
+        # Without defaults: no batch, no sketch and no reader of it (a stage less than a
+        # default would cost every run).
         sketch = (batches.batches
                   | "BandHashes" >> beam.Map(lambda batch: batch[2])
-                  | "SketchBands" >> beam.CombineGlobally(BandSketchFn()))
+                  | "SketchBands" >> beam.CombineGlobally(BandSketchFn()).without_defaults())
         shared = batches.batches | "EmitBandKeys" >> beam.ParDo(
-            EmitBandKeysDoFn(), sketch=beam.pvalue.AsSingleton(sketch)).with_output_types(
+            EmitBandKeysDoFn(), sketch=beam.pvalue.AsSingleton(sketch, default_value=None)).with_output_types(
             Tuple[Any, Any]).with_outputs(
             CANDIDATE_DOC, KEPT, main="band_keys")
         requests = (
