@@ -146,3 +146,14 @@ def test_near_dedup_in_memory_vs_two_workers(runs):
                  "--direct_running_mode=multi_processing", "--direct_num_workers=2")
     assert manifest(a)["totals"]["near_duplicates_removed"] > 0
     assert_same_output(a, b, drop_inputs=True)
+
+
+def test_shard_count_from_tokens_in_memory_vs_two_workers(runs):
+    """With ``--num-shards 0`` the count comes from the total tokens (a global sum), never
+    from the workers or the input's layout."""
+    derived = ["--no-near-dedup", "--num-shards", "0", "--tokens-per-shard", "30000"]
+    a = runs.get("derived", runs.corpus["whole"], *derived)
+    b = runs.get("derived_mp2", list(reversed(runs.corpus["split"])), *derived,
+                 "--direct_running_mode=multi_processing", "--direct_num_workers=2")
+    assert len(shard_bytes(a)) > 1
+    assert_same_output(a, b, drop_inputs=True)
