@@ -165,12 +165,12 @@ class EmitBandKeysDoFn(beam.DoFn):
     def process(self, batch, sketch):
         keys, packed, hashes = batch
         shared = band_sketch.maybe_shared(sketch, hashes)                      # [n, bands]
-        candidates = np.flatnonzero(shared.any(axis=1))
-        if len(candidates) < len(keys):
-            single = np.ones(len(keys), dtype=bool)
-            single[candidates] = False
-            self.single.inc(len(keys) - len(candidates))
-            yield beam.pvalue.TaggedOutput(KEPT, [(keys[i], packed[i]) for i in np.flatnonzero(single)])
+        any_shared = shared.any(axis=1)                                        # [n]
+        singles = np.flatnonzero(~any_shared)
+        if len(singles):
+            self.single.inc(len(singles))
+            yield beam.pvalue.TaggedOutput(KEPT, [(keys[i], packed[i]) for i in singles])
+        candidates = np.flatnonzero(any_shared)
         for i in candidates:
             key = keys[i]
             yield beam.pvalue.TaggedOutput(CANDIDATE_DOC, (key, ("doc", packed[i])))
