@@ -6,7 +6,7 @@ them with a slow reference).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 from itertools import filterfalse
 from operator import itemgetter, mul
@@ -230,8 +230,7 @@ def text_pieces(text: str, has_cjk: bool) -> Iterator[TextPiece]:
 
 def count_long_text(pieces: Iterable[TextPiece], has_cjk: bool) -> LongTextCounts:
     """``LongTextCounts`` of a text from its pieces."""
-    sums = dict.fromkeys(("n_words", "word_chars", "cjk_word_count", "n_ngram_words", "ngram_chars",
-                          "min_words_with_letter"), 0)
+    sums = dict.fromkeys((f.name for f in fields(LongTextCounts)), 0)
     for piece in pieces:
         spans, classes = piece.spans, piece.classes
         sums["n_words"] += spans.n_words
