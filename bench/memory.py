@@ -38,17 +38,24 @@ TARGET_RATIO = 1.5
 SAMPLE_INTERVAL_S = 0.05
 
 
+def stat_fields(pid) -> List[str]:
+    """The fields of ``/proc/PID/stat`` after the command name (state, ppid, ...); empty when
+    the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 def process_tree(root: int) -> List[int]:
     """``root`` and its descendants' pids, from /proc."""
     children: Dict[int, List[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
+            fields = stat_fields(entry)
+            if len(fields) > 1 and fields[1].isdigit():
+                children.setdefault(int(fields[1]), []).append(int(entry))
     found, todo = [], [root]
     while todo:
         pid = todo.pop()

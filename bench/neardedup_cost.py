@@ -38,7 +38,7 @@ import time
 from typing import Dict, List, Sequence, Tuple
 
 import corpus
-from memory import measure
+from memory import measure, stat_fields
 from glmprep.core.tokenizer import GLMTokenizer
 
 OVERHEAD_TARGET = 0.20
@@ -78,12 +78,9 @@ class TreeSample:
         self._cpu: Dict[int, float] = {}
 
     def __call__(self, pid: int) -> int:
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
+        fields = stat_fields(pid)
+        if len(fields) > 12:
             self._cpu[pid] = (int(fields[11]) + int(fields[12])) / self.TICKS  # utime, stime
-        except (OSError, IndexError, ValueError):
-            pass
         return pss_bytes(pid)
 
     def cpu_seconds(self) -> float:
