@@ -115,16 +115,17 @@ elif stage == "tokenize":
     run = lambda doc: list(fn.process([doc]))
 elif stage == "shards":
     from glmprep.core.samples import SampleOptions
-    from glmprep.transforms.shard_sort import join_docs
+    from glmprep.transforms.shard_runs import write_run
     from glmprep.transforms.shards import WriteShardDoFn
     from glmprep.transforms.tokenize import TokenizeBatchDoFn
     tokenize = TokenizeBatchDoFn(None)
     tokenize.setup()
     fn = WriteShardDoFn(tempfile.mkdtemp(prefix="glmprep-bigdoc-"), SampleOptions(), None, {})
     fn.setup()
-    def joined(t):
+    runs = tempfile.mkdtemp(prefix="glmprep-bigdoc-runs-")
+    def joined(t):  # the document written to a run file, as the pipeline's bundles do
         [(k, packed)] = tokenize.process([(key, t)])
-        return (0, [join_docs([(k, packed)])])
+        return (0, [ref for _, ref in write_run(runs, {0: [(k, packed)]})])
     size = len(text.encode())
     small_element, element = joined(small), joined(text)
     del text

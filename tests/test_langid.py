@@ -122,6 +122,7 @@ def test_the_shard_writer_takes_each_documents_language_from_its_record(tmp_path
     from glmprep.core.records import pack
     from glmprep.core.samples import SampleOptions
     from glmprep.core.tokenizer import cached_tokenizer
+    from glmprep.transforms.shard_runs import write_run
     from glmprep.transforms.shard_sort import join_docs
     from glmprep.transforms.shards import WriteShardDoFn, piece_languages
 
@@ -132,8 +133,9 @@ def test_the_shard_writer_takes_each_documents_language_from_its_record(tmp_path
     codes = [("a", b"de"), ("b", b"zh"), ("zz", b"en")]   # "de": as recorded, not as the text reads
     fn = WriteShardDoFn(str(tmp_path), SampleOptions(seq_len=128), None, {})
     fn.setup()
-    [summary] = fn.process((0, [join_docs(docs[:2]), ("languages", join_docs(codes)), join_docs(docs[2:])]),
-                           num_shards=1)
+    [first], [second] = (
+        [ref for _, ref in write_run(str(tmp_path / "runs"), {0: part})] for part in (docs[:2], docs[2:]))
+    [summary] = fn.process((0, [first, ("languages", join_docs(codes)), second]), num_shards=1)
     table = pa.ipc.open_file(pa.memory_map(str(tmp_path / "part-00000-of-00001.arrow"))).read_all()
     pairs = {(k, lang) for ks, ls in zip(table.column("source_ids").to_pylist(),
                                          table.column("source_languages").to_pylist()) for k, lang in zip(ks, ls)}

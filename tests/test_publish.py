@@ -18,17 +18,17 @@ from support import REPO
 # One attempt of WriteShardDoFn on a fixed bundle. With "pause", it stops after its
 # first write to the shard file (says "paused", waits for a line on stdin), then goes on.
 ATTEMPT = r"""
-import sys
+import sys, tempfile
 import numpy as np
 from glmprep.core.records import pack
 from glmprep.core.samples import SampleOptions
 from glmprep.transforms import shards
-from glmprep.transforms.shard_sort import join_docs
+from glmprep.transforms.shard_runs import write_run
 
 def element():
     rng = np.random.default_rng(7)
     docs = [(f"doc{i:04d}", pack(rng.integers(0, 50000, 400, dtype=np.uint32).tobytes())) for i in range(400)]
-    return 0, [join_docs(docs)]
+    return 0, [ref for _, ref in write_run(tempfile.mkdtemp(), {0: docs})]
 
 if sys.argv[2] == "pause":
     write = shards._HashingSink.write

@@ -82,24 +82,29 @@ def test_batches_do_not_depend_on_chunking(tokenizer, monkeypatch):
             assert np.array_equal(np.asarray(a[name]), np.asarray(b[name])), name
 
 
-def test_a_shard_written_through_spilled_runs_is_byte_identical(tmp_path):
-    """The same shard, sorted in memory and through runs of about 2 KB on disk."""
+def test_a_shard_merged_from_many_runs_is_byte_identical(tmp_path):
+    """The same shard from one run, and from six runs merged two at a time on local disk
+    (``fan_in=2``): the writer sees the documents in the same key order."""
     from glmprep.core.records import pack
+    from glmprep.transforms import shard_runs
     from glmprep.transforms.shards import WriteShardDoFn
 
     rng = np.random.default_rng(3)
     docs = [(f"k{int(rng.integers(0, 10**6)):07d}", pack(rng.integers(0, 50000, int(rng.integers(1, 900)),
                                                                      dtype=np.uint32).tobytes()))
             for _ in range(300)]
-    element = (0, [join_docs(docs[i:i + 50]) for i in range(0, len(docs), 50)])
+    elements = {"one": [ref for _, ref in shard_runs.write_run(str(tmp_path / "runs"), {0: docs})],
+                "six": [ref for i in range(0, 300, 50)
+                        for _, ref in shard_runs.write_run(str(tmp_path / "runs"), {0: docs[i:i + 50]})]}
     summaries = {}
-    for sort_bytes in (1 << 30, 2048):
-        out = tmp_path / str(sort_bytes)
+    for name, fan_in in (("one", shard_runs.FAN_IN), ("six", 2)):
+        out = tmp_path / name
         out.mkdir()
-        fn = WriteShardDoFn(str(out), SampleOptions(seq_len=256), None, {}, sort_bytes=sort_bytes)
+        fn = WriteShardDoFn(str(out), SampleOptions(seq_len=256), None, {}, fan_in=fan_in)
         fn.setup()
-        [summaries[sort_bytes]] = fn.process(element, num_shards=1)
-    assert summaries[1 << 30] == summaries[2048]
-    assert summaries[2048]["documents"] == 300
-    assert (tmp_path / "2048" / "part-00000-of-00001.arrow").read_bytes() == \
-        (tmp_path / str(1 << 30) / "part-00000-of-00001.arrow").read_bytes()
+        [summaries[name]] = fn.process((0, elements[name]), num_shards=1)
+    assert len(elements["six"]) == 6
+    assert summaries["one"] == summaries["six"]
+    assert summaries["six"]["documents"] == 300
+    assert (tmp_path / "one" / "part-00000-of-00001.arrow").read_bytes() == \
+        (tmp_path / "six" / "part-00000-of-00001.arrow").read_bytes()

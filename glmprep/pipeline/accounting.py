@@ -22,6 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 from glmprep.pipeline import manifest as manifest_lib
 from glmprep.schemas.rejects import REJECTS_DIR, REJECTS_FILE_PREFIX, REJECTS_FILE_SUFFIX
 from glmprep.transforms.publish import remove_leftovers
+from glmprep.transforms.shard_runs import remove_runs
 from glmprep.transforms.shards import SHARD_GLOB
 
 
@@ -34,9 +35,11 @@ def _reject_reason(reject) -> str:
 
 def _write_manifest(unused, rejects_files, output, **manifest_parts):
     """Every shard and the rejects are final here: remove the temporary files of shard
-    attempts that died (``publish.py``), then write the manifest."""
+    attempts that died (``publish.py``) and the shard writers' runs (``shard_runs.py``),
+    then write the manifest."""
     del rejects_files  # a dependency only: the rejects are final
     remove_leftovers(output, SHARD_GLOB)
+    remove_runs(output)
     return manifest_lib.write_manifest(unused, output=output, **manifest_parts)
 
 

@@ -9,10 +9,12 @@ glmprep recognises its own files by name and removes nothing else:
     report.html, report.json                 ``--report`` / ``glmprep report``
     rejects/rejects-NNNNN-of-NNNNN.jsonl     rejects
     rejects/beam-temp-rejects-<id>/*         the rejects sink's files of an unfinished run
+    .glmprep-shard-runs/run-<id>.run         tokenized documents on their way to the shard
+                                             writers (``shard_runs.py``); removed before the manifest
     .glmprep.lock                            the lock of a run (``lock.py``)
 
 Locally nothing is followed through a symbolic link: a link with one of these names
-(``rejects`` too) is not glmprep's, so the run refuses the directory rather than write
+(``rejects`` and the runs directory too) is not glmprep's, so the run refuses the directory rather than write
 or delete through it. Other Beam filesystems (``gs://``) have no links.
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 from glmprep.schemas.manifest import MANIFEST_NAME, RUN_CONFIG_NAME
 from glmprep.schemas.rejects import REJECTS_DIR, REJECTS_FILE_PREFIX, REJECTS_FILE_SUFFIX
 from glmprep.transforms.publish import IN_PROGRESS_SUFFIX, is_remote
+from glmprep.transforms.shard_runs import RUN_NAME, RUNS_DIR
 
 LOCK_NAME = ".glmprep.lock"
 REPORT_NAMES = ("report.html", "report.json")  # glmprep.core.report's HTML_NAME and JSON_NAME
@@ -76,6 +79,7 @@ def _own_local(output: str) -> List[str]:
             if entry.is_symlink():
                 _links_refused(output, entry.name)
             found.append(entry.path)
+    found += _own_runs(output)
     rejects = os.path.join(output, REJECTS_DIR)
     if os.path.islink(rejects):
         _links_refused(output, REJECTS_DIR)
@@ -98,8 +102,21 @@ def _own_local(output: str) -> List[str]:
     return found
 
 
+def _own_runs(output: str) -> List[str]:
+    """The run files in the local runs directory, then the directory if nothing else is in it."""
+    runs = os.path.join(output, RUNS_DIR)
+    if os.path.islink(runs):
+        _links_refused(output, RUNS_DIR)
+    if not os.path.isdir(runs):
+        return []
+    entries = sorted(os.scandir(runs), key=lambda e: e.name)
+    inside = [e.path for e in entries if not e.is_symlink() and e.is_file() and RUN_NAME.fullmatch(e.name)]
+    return inside + ([runs] if len(inside) == len(entries) else [])
+
+
 def _own_remote(output: str) -> List[str]:
-    patterns = ["part-*", MANIFEST_NAME + "*", "report.*", RUN_CONFIG_NAME, f"{REJECTS_DIR}/*", f"{REJECTS_DIR}/beam-temp-*/*"]
+    patterns = ["part-*", MANIFEST_NAME + "*", "report.*", RUN_CONFIG_NAME, f"{REJECTS_DIR}/*", f"{REJECTS_DIR}/beam-temp-*/*",
+                f"{RUNS_DIR}/*"]
     found: List[str] = []
     for result in FileSystems.match([FileSystems.join(output, p) for p in patterns]):
         for metadata in result.metadata_list:
@@ -107,20 +124,23 @@ def _own_remote(output: str) -> List[str]:
             parts = relative.split("/")
             if (len(parts) == 1 and _TOP.fullmatch(parts[0])) or \
                     (len(parts) == 2 and parts[0] == REJECTS_DIR and _REJECTS.fullmatch(parts[1])) or \
-                    (len(parts) == 3 and parts[0] == REJECTS_DIR and _BEAM_TEMP.fullmatch(parts[1])):
+                    (len(parts) == 3 and parts[0] == REJECTS_DIR and _BEAM_TEMP.fullmatch(parts[1])) or \
+                    (len(parts) == 2 and parts[0] == RUNS_DIR and RUN_NAME.fullmatch(parts[1])):
                 found.append(metadata.path)
     return sorted(set(found))
 
 
 def remove_unfinished(output: str) -> None:
-    """Remove what an unfinished run leaves half-written: attempt files (``*.inprogress``)
-    and the rejects sink's temporary directories; finished shards stay (``--overwrite``
-    replaces them). Local directories only: remote ones are cleaned by the next run."""
+    """Remove what an unfinished run leaves half-written: attempt files (``*.inprogress``),
+    the rejects sink's temporary directories and the shard writers' runs; finished shards
+    stay (``--overwrite`` replaces them). Local directories only: remote ones are cleaned
+    by the next run."""
     if is_remote(output) or not os.path.isdir(output):
         return
     unfinished = [p for p in _own_local(output) if p.endswith(IN_PROGRESS_SUFFIX)
                   or _BEAM_TEMP.fullmatch(os.path.basename(os.path.dirname(p)))
-                  or _BEAM_TEMP.fullmatch(os.path.basename(p))]
+                  or _BEAM_TEMP.fullmatch(os.path.basename(p))
+                  or os.path.basename(os.path.dirname(p)) == RUNS_DIR or os.path.basename(p) == RUNS_DIR]
     for path in unfinished:
         if os.path.isdir(path):
             os.rmdir(path)

@@ -72,11 +72,11 @@ class SortedDocs:
                     size += len(doc[0]) + len(doc[1])
                     if size >= max_bytes:
                         buffer.sort()
-                        self.runs.append(_spill(buffer))
+                        self.runs.append(spill_to_temp(buffer))
                         buffer, size = [], 0
             buffer.sort()
             if self.runs and buffer:
-                self.runs.append(_spill(buffer))
+                self.runs.append(spill_to_temp(buffer))
                 buffer = []
         except BaseException:
             self.close()
@@ -86,9 +86,7 @@ class SortedDocs:
     def __iter__(self) -> Iterator[Tuple[str, bytes]]:
         if not self.runs:
             return iter(self.buffer)
-        for run in self.runs:
-            run.seek(0)
-        return heapq.merge(*(_read_run(run) for run in self.runs))
+        return heapq.merge(*(read_run(run) for run in self.runs))
 
     def close(self) -> None:
         for run in self.runs:
@@ -96,22 +94,44 @@ class SortedDocs:
         self.runs = []
 
 
-def _spill(docs: Sequence[Tuple[str, bytes]]):
+def read_run(run) -> Iterator[Tuple[str, bytes]]:
+    """The documents of a whole temporary run (``spill_to_temp``), from its start."""
+    run.seek(0, 2)
+    length = run.tell()
+    run.seek(0)
+    return read_docs(run, length)
+
+
+def spill_to_temp(docs: Iterable[Tuple[str, bytes]]):
     """A temporary file holding ``docs`` in ``join_docs`` layout, rewound for reading."""
     run = tempfile.TemporaryFile(prefix="glmprep-shard-run-")
-    for key, packed in docs:
-        key_bytes = key.encode("utf-8", "surrogatepass")
-        run.write(_DOC_HEADER.pack(len(key_bytes), len(packed)))
-        run.write(key_bytes)
-        run.write(packed)
+    spill_docs(docs, run)
     run.seek(0)
     return run
 
 
-def _read_run(run) -> Iterator[Tuple[str, bytes]]:
-    while True:
-        header = run.read(_DOC_HEADER.size)
-        if not header:
-            return
+def spill_docs(docs: Iterable[Tuple[str, bytes]], fh) -> int:
+    """Write ``docs`` to the binary file ``fh`` in ``join_docs`` layout; the bytes written."""
+    written = 0
+    for key, packed in docs:
+        key_bytes = key.encode("utf-8", "surrogatepass")
+        fh.write(_DOC_HEADER.pack(len(key_bytes), len(packed)))
+        fh.write(key_bytes)
+        fh.write(packed)
+        written += _DOC_HEADER.size + len(key_bytes) + len(packed)
+    return written
+
+
+def read_docs(fh, length: int) -> Iterator[Tuple[str, bytes]]:
+    """The documents of the next ``length`` bytes of ``fh`` (``spill_docs`` layout). A
+    section that ends inside a document is an error, not a shorter list."""
+    while length > 0:
+        header = fh.read(_DOC_HEADER.size)
+        if len(header) != _DOC_HEADER.size:
+            raise EOFError(f"a run of shard documents ends {length} bytes early")
         key_len, packed_len = _DOC_HEADER.unpack(header)
-        yield run.read(key_len).decode("utf-8", "surrogatepass"), run.read(packed_len)
+        key, packed = fh.read(key_len), fh.read(packed_len)
+        if len(key) != key_len or len(packed) != packed_len:
+            raise EOFError(f"a run of shard documents ends {length} bytes early")
+        length -= _DOC_HEADER.size + key_len + packed_len
+        yield key.decode("utf-8", "surrogatepass"), packed

@@ -1,9 +1,9 @@
 """Assign tokenized documents to shards, build GLM samples and write Arrow shards.
 
     (key, text) --TokenizeDocuments--> (key, packed token ids)      (tokenize.py)
-                --GatherByShard------> (shard index, joined [(key, packed token ids), ...])
+                --SpillByShard-------> (shard index, ("run", path, offset, length))   (shard_runs.py)
     (key, language) --GatherLanguagesByShard--> (shard index, ("languages", joined [(key, code), ...]))
-                --GroupByShard-------> shard index -> [joined documents | ("languages", joined codes), ...]
+                --GroupByShard-------> shard index -> [run sections | ("languages", joined codes), ...]
                 --BuildAndWrite------> one shard summary per written file
 
 A document goes to shard ``blake2b(key) mod num_shards``, so the assignment depends
@@ -13,11 +13,12 @@ the number of workers or bundle order. Each shard is written by the worker that 
 it (writing is parallel) under a name of its own attempt and renamed when complete
 (``publish.py``: retry-safe).
 
-Before the shuffle, each bundle gathers its documents by shard (``GatherByShardDoFn``)
-and joins each shard's into one byte string (``shard_sort.join_docs``), so a shard's group
-is a few large values rather than one element per document: a shuffle's cost goes by the
-element as well as by the byte (on the DirectRunner the runner process decodes, groups and
-re-encodes every element; on Dataflow every element is a shuffle record).
+Before the shuffle, each bundle gathers its documents by shard and writes them, sorted,
+to run files (``SpillByShardDoFn``, ``shard_runs.py``): only references to the runs'
+sections cross the shuffle, and the writer merges its shard's sections from the files, so
+no worker is handed a shard's tokens in one value, and the tokens are not decoded,
+grouped and re-encoded on their way (on the DirectRunner by the runner process; on
+Dataflow every element is a shuffle record).
 
 The language of each document (``source_languages``) is the one the language stage
 identified: its ``(key, language)`` records go to the document's shard the same way (a
@@ -42,10 +43,11 @@ from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
 from glmprep.core.tokenizer import cached_tokenizer
 from glmprep.schemas.shard import OBJECTIVES, UNKNOWN_LANGUAGE, ShardMetadata, write_shard_columns
 from glmprep.transforms.publish import OutputWriteError, attempt_temp, discard, publish
+from glmprep.transforms.shard_runs import FAN_IN, RUN, MergedRuns, runs_dir, write_run
 from glmprep.transforms.shard_sort import SORT_BYTES, SortedDocs, join_docs
 from glmprep.transforms.tokenize import packed_token_count, unpack_tokens
 
-GATHER_BYTES = 32 << 20  # most packed tokens a bundle holds before passing them to the shuffle
+GATHER_BYTES = 32 << 20  # most packed tokens a bundle holds before writing them to a run (or the shuffle)
 
 
 SHARD_GLOB = "part-*-of-*.arrow"
@@ -213,19 +215,34 @@ class GatherByShardDoFn(beam.DoFn):
         return [(shard, join_docs(docs)) for shard, docs in sorted(gathered.items())]
 
 
-class WriteShardDoFn(beam.DoFn):
-    """(shard index, [joined documents | ("languages", joined (key, code)), ...]) -> one shard
-    summary per epoch, after writing that epoch's file of the shard (``--epochs``; one file
-    with one epoch).
+class SpillByShardDoFn(GatherByShardDoFn):
+    """(key, packed token ids) -> (shard index, (RUN, path, offset, length)): documents
+    gathered by shard as in ``GatherByShardDoFn``, but each flush writes them to a run file
+    in ``directory`` (``shard_runs.write_run``) and passes on one section reference per shard."""
 
-    The shard is streamed: its documents come sorted from ``SortedDocs`` (at most
-    ``sort_bytes`` of them in memory), the builder makes samples a chunk at a time, and
-    each batch of samples is written to the file as it is built. No step holds the shard."""
+    def __init__(self, directory: str, max_bytes: int = GATHER_BYTES):
+        super().__init__(max_bytes)
+        self.directory = directory
+
+    def _flush(self):
+        gathered, self.gathered, self.size = self.gathered, {}, 0
+        return write_run(self.directory, gathered) if gathered else []
+
+
+class WriteShardDoFn(beam.DoFn):
+    """(shard index, [(RUN, path, offset, length) | ("languages", joined (key, code)), ...])
+    -> one shard summary per epoch, after writing that epoch's file of the shard
+    (``--epochs``; one file with one epoch).
+
+    The shard is streamed: its documents come merged in key order from their runs
+    (``MergedRuns``), the builder makes samples a chunk at a time, and each batch of
+    samples is written to the file as it is built. No step holds the shard."""
 
     def __init__(self, output_dir: str, sample_options: SampleOptions, ranks_path: Optional[str],
                  extra_metadata: Dict[str, object], sort_bytes: int = SORT_BYTES,
-                 compression: str = "none"):
-        self.sort_bytes = sort_bytes
+                 compression: str = "none", fan_in: int = FAN_IN):
+        self.sort_bytes = sort_bytes  # of the languages' (key, code) records
+        self.fan_in = fan_in          # run sections read at once (MergedRuns)
         self.output_dir = output_dir
         self.sample_options = sample_options
         self.ranks_path = ranks_path
@@ -254,10 +271,10 @@ class WriteShardDoFn(beam.DoFn):
         so K epochs cost K times the time, not K times the memory."""
         index, gathered = element
         start = time.perf_counter()
-        # the values are read twice (Beam allows it): documents, then languages; each sorted once
-        docs = SortedDocs((v for v in gathered if isinstance(v, bytes)), self.sort_bytes)
+        # the values are read twice (Beam allows it): run sections, then languages
+        docs = MergedRuns([v[1:] for v in gathered if v[0] == RUN], self.fan_in)
         try:
-            codes = SortedDocs((v[1] for v in gathered if not isinstance(v, bytes)), self.sort_bytes)
+            codes = SortedDocs((v[1] for v in gathered if v[0] != RUN), self.sort_bytes)
             try:
                 seen = {"documents": 0, "document_tokens": 0}
                 languages: Dict[str, List[int]] = {}  # language -> [documents, document tokens]
@@ -321,7 +338,8 @@ class WriteShardDoFn(beam.DoFn):
 class WriteShards(beam.PTransform):
     """PCollection[(key, packed token ids)], or a pair of it and PCollection[(key, language)],
     -> PCollection[shard summary]; shards written in parallel. Without languages every
-    piece's language is "und"."""
+    piece's language is "und". The documents' runs stay in ``output_dir``'s runs directory
+    until ``shard_runs.remove_runs`` (the pipeline calls it before writing the manifest)."""
 
     def __init__(self, output_dir: str, sample_options: SampleOptions, ranks_path: Optional[str] = None,
                  num_shards: int = 0, tokens_per_shard: int = DEFAULT_TOKENS_PER_SHARD,
@@ -348,7 +366,8 @@ class WriteShards(beam.PTransform):
                 | "CountTokens" >> beam.Map(lambda kv: packed_token_count(kv[1]))
                 | "SumTokens" >> beam.CombineGlobally(sum)
                 | "ShardCount" >> beam.Map(num_shards_for, self.tokens_per_shard))
-        gathered = [tokens | "GatherByShard" >> beam.ParDo(GatherByShardDoFn(GATHER_BYTES), num_shards=num_shards)]
+        gathered = [tokens | "SpillByShard" >> beam.ParDo(
+            SpillByShardDoFn(runs_dir(self.output_dir), GATHER_BYTES), num_shards=num_shards)]
         if languages is not None:
             gathered.append(
                 languages
