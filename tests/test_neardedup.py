@@ -407,6 +407,31 @@ def test_select_keepers_matches_sequential_greedy():
         assert_that(decisions, check)
 
 
+def test_select_keepers_on_a_star_with_repeated_pairs_matches_sequential_greedy():
+    """A star's centre with 3,000 neighbours, some pairs given twice and in both
+    directions (a star and a small bucket can both yield a pair), plus a chain through
+    partners: the rounds read each node's messages in passes (no neighbour sets), and a
+    repeated pair changes nothing."""
+    rng = random.Random(16)
+    nodes = [f"p{i:04d}" for i in range(3000)]
+    centre = min(nodes + ["hub"], key=keeper_priority)
+    edges = [(centre, n) for n in nodes if n != centre]
+    edges += [(b, a) for a, b in rng.sample(edges, 300)] + rng.sample(edges, 300)
+    edges += [tuple(rng.sample(nodes, 2)) for _ in range(200)]
+    kept, neighbours = greedy_keepers(set(nodes) | {centre}, edges)
+    touched = {n for edge in edges for n in edge}
+
+    def check(decisions):
+        removed = dict(decisions)
+        assert len(removed) == len(decisions)  # one decision per removed document
+        assert set(removed) == touched - kept
+        assert all(keeper in kept and keeper in neighbours[key] for key, keeper in removed.items())
+
+    with TestPipeline() as pipeline:
+        decisions, _ = pipeline | beam.Create(edges) | SelectKeepers()
+        assert_that(decisions, check)
+
+
 def test_command_line_options():
     parser = argparse.ArgumentParser()
     add_neardedup_arguments(parser)

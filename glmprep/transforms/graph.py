@@ -220,54 +220,59 @@ def initial_messages(edge: Tuple[str, str]):
         yield v, (_NEIGHBOUR, u)
 
 
-def _read_messages(messages):
-    """[(kind, other), ...] -> (undecided?, {neighbour, ...}, {remover, ...})."""
-    undecided, neighbours, removers = False, set(), set()
-    for kind, other in messages:
-        if kind == _UNDECIDED:
-            undecided = True
-        elif kind == _NEIGHBOUR:
-            neighbours.add(other)
-        else:
-            removers.add(other)
-    return undecided, neighbours, removers
+def _neighbours(messages) -> Iterable[str]:
+    """The neighbours named in ``messages``, one per ``_NEIGHBOUR`` message."""
+    return (other for kind, other in messages if kind == _NEIGHBOUR)
+
+
+def _is_undecided(messages) -> bool:
+    return any(kind == _UNDECIDED for kind, _ in messages)
 
 
 class KeepLocalFirstsDoFn(beam.DoFn):
     """(u, messages) -> if u is undecided and first in keeper order among its undecided
     neighbours: u is kept, (v, (_REMOVED_BY, u)) to each neighbour v; otherwise u stays
-    undecided and tells each neighbour so."""
+    undecided and tells each neighbour so.
+
+    The messages are read in passes, never held: a star's centre with a hundred thousand
+    neighbours costs its worker nothing beyond the grouped values (which Dataflow pages
+    in), and its work is one pass per output."""
 
     def __init__(self):
         self.keepers = Metrics.counter(COUNTER_NAMESPACE, "near_dup_keepers")
 
     def process(self, element):
         u, messages = element
-        undecided, neighbours, _ = _read_messages(messages)
         # Without _UNDECIDED, u was decided in an earlier round and the messages come
         # from neighbours that did not know yet.
-        if not undecided:
-            return []
+        if not _is_undecided(messages):
+            return
         priority = keeper_priority(u)
-        if all(priority < keeper_priority(v) for v in neighbours):
-            if neighbours:
+        if all(priority < keeper_priority(v) for v in _neighbours(messages)):
+            if next(iter(_neighbours(messages)), None) is not None:
                 self.keepers.inc()
-            return [(v, (_REMOVED_BY, u)) for v in neighbours]
-        return [(u, (_UNDECIDED, None))] + [(v, (_NEIGHBOUR, u)) for v in neighbours]
+            for v in _neighbours(messages):
+                yield v, (_REMOVED_BY, u)
+            return
+        yield u, (_UNDECIDED, None)
+        for v in _neighbours(messages):
+            yield v, (_NEIGHBOUR, u)
 
 
 class RemoveOrPassOnDoFn(beam.DoFn):
     """(v, messages) -> a decision (v, keeper) on the ``removed`` output if a neighbour was
-    kept (the first such in keeper order), else the messages of v's next round."""
+    kept (the first such in keeper order), else the messages of v's next round. The
+    messages are read in passes, never held."""
 
     def process(self, element):
         v, messages = element
-        undecided, neighbours, removers = _read_messages(messages)
-        if removers:
-            yield beam.pvalue.TaggedOutput("removed", (v, first_in_keeper_order(removers)))
-        elif undecided:
+        # the first kept neighbour in keeper order (a star's centre may have thousands)
+        first = min((keeper_priority(other) for kind, other in messages if kind == _REMOVED_BY), default=None)
+        if first is not None:
+            yield beam.pvalue.TaggedOutput("removed", (v, first[1]))
+        elif _is_undecided(messages):
             yield v, (_UNDECIDED, None)
-            for u in neighbours:
+            for u in _neighbours(messages):
                 yield u, (_NEIGHBOUR, v)
 
 
@@ -280,8 +285,7 @@ class FindUnsettledDoFn(beam.DoFn):
 
     def process(self, element):
         u, messages = element
-        undecided, neighbours, _ = _read_messages(messages)
-        if undecided and neighbours:
+        if _is_undecided(messages) and next(iter(_neighbours(messages)), None) is not None:
             self.unconverged.inc()
             yield u
 
