@@ -36,6 +36,7 @@ import numpy as np
 
 from glmprep.core.filters import TextView
 from glmprep.core.options import option
+from glmprep.core.sorted_sets import sorted_distinct
 
 CONTAMINATED = "contaminated"  # reject reason (stage "decontaminate")
 DECONTAMINATE_REASONS = (CONTAMINATED,)
@@ -126,7 +127,7 @@ def item_ngrams(text: str, n: int = NGRAM, min_item_words: int = MIN_ITEM_WORDS)
     too short to be matched."""
     hashes = word_hashes(normalised_words(text))
     if len(hashes) >= n:
-        return n, np.unique(ngram_hashes(hashes, n))
+        return n, sorted_distinct(ngram_hashes(hashes, n))
     if len(hashes) >= min_item_words:
         return len(hashes), ngram_hashes(hashes, len(hashes))
     return 0, np.zeros(0, dtype=np.uint64)

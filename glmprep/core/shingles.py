@@ -39,6 +39,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from glmprep.core.sorted_sets import sorted_distinct
 from glmprep.core.text_pieces import piece_end
 from glmprep.schemas.cjk import CJK_SCRIPT_RANGES
 
@@ -167,7 +168,10 @@ def shingle_hash(shingle: Sequence[str]) -> int:
     return _fmix64_int((acc + len(shingle) * _LENGTH_SALT) & _U64) >> 32
 
 
-PIECE_CHARS = 1 << 20         # characters of one long text shingled at a time
+# Characters of one long text shingled at a time: a piece's working arrays take about 77 bytes
+# a character of Chinese text (a word per character), so 1 M-character pieces made the shingle
+# set of a 48 MB Chinese document cost 18.6x its size; 256 K-character pieces bound them to ~20 MB.
+PIECE_CHARS = 1 << 18
 _POWER_CACHE_LIMIT = 1 << 20  # entries (8 MiB); a longer batch computes its own table
 _power_tables = {}
 
@@ -362,7 +366,7 @@ def shingle_sets(hashes: np.ndarray, counts: np.ndarray) -> List[np.ndarray]:
     [array([3, 5], dtype=uint32), array([9], dtype=uint32)]
     """
     ends = np.cumsum(counts)                                              # [n_texts]
-    return [np.unique(hashes[end - count:end]) for end, count in zip(ends, counts)]
+    return [sorted_distinct(hashes[end - count:end]) for end, count in zip(ends, counts)]
 
 
 def hash_set_jaccard(a: np.ndarray, b: np.ndarray) -> float:
