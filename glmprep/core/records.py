@@ -38,9 +38,10 @@ PACK_MIN_BYTES = 256
 _STORED = b"\x00"
 
 
-def pack(data: bytes) -> bytes:
-    """``data`` as one zstd frame that records its own length (or, under
-    ``PACK_MIN_BYTES``, stored as it is behind a tag byte).
+def pack(data) -> bytes:
+    """``data`` (bytes, or any buffer of bytes: a memoryview cast to "B") as one zstd frame
+    that records its own length (or, under ``PACK_MIN_BYTES``, stored as it is behind a
+    tag byte).
 
     >>> [(unpack(pack(d)) == d, packed_size(pack(d))) for d in (b"abc" * 100, b"abc", b"")]
     [(True, 300), (True, 3), (True, 0)]

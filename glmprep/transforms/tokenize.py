@@ -75,7 +75,8 @@ class TokenizeBatchDoFn(beam.DoFn):
                     "rejects", make_reject(key, "tokenize", "no_tokens", "the text encodes to 0 tokens", text))
                 continue
             self.tokens.inc(len(ids))
-            yield key, pack(np.asarray(ids, dtype=TOKEN_DTYPE).tobytes())
+            # packed from the array's own buffer: no bytes copy of the ids (40 MB for a 48 MB text)
+            yield key, pack(memoryview(np.ascontiguousarray(ids, dtype=TOKEN_DTYPE)).cast("B"))
 
     def _encode_one(self, text: str, as_array: bool = False):
         """The ids of ``text`` (a list, or a uint32 array), or the EncodeError tiktoken raised on it."""
