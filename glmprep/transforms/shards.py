@@ -2,6 +2,8 @@
 
     (key, text) --TokenizeDocuments--> (key, packed token ids)      (tokenize.py)
                 --SpillByShard-------> (shard index, ("run", path, offset, length))   (shard_runs.py)
+                   (without --num-shards: SpillTokens to runs of one section, then, once the
+                   token count is known, SplitRunsByShard)
     (key, language) --GatherLanguagesByShard--> (shard index, ("languages", joined [(key, code), ...]))
                 --GroupByShard-------> shard index -> [run sections | ("languages", joined codes), ...]
                 --BuildAndWrite------> one shard summary per written file
@@ -43,7 +45,7 @@ from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
 from glmprep.core.tokenizer import cached_tokenizer
 from glmprep.schemas.shard import OBJECTIVES, UNKNOWN_LANGUAGE, ShardMetadata, write_shard_columns
 from glmprep.transforms.publish import OutputWriteError, attempt_temp, discard, publish
-from glmprep.transforms.shard_runs import FAN_IN, RUN, MergedRuns, runs_dir, write_run
+from glmprep.transforms.shard_runs import FAN_IN, RUN, MergedRuns, read_section, runs_dir, write_run
 from glmprep.transforms.shard_sort import SORT_BYTES, SortedDocs, join_docs
 from glmprep.transforms.tokenize import packed_token_count, unpack_tokens
 
@@ -229,6 +231,16 @@ class SpillByShardDoFn(GatherByShardDoFn):
         return write_run(self.directory, gathered) if gathered else []
 
 
+class SplitRunByShardDoFn(SpillByShardDoFn):
+    """(any, (RUN, path, offset, length)) -> (shard index, (RUN, path, offset, length)): the
+    documents of one run section (written before the number of shards was known) written
+    again, gathered by shard, as ``SpillByShardDoFn`` writes them."""
+
+    def process(self, element, num_shards):
+        for doc in read_section(element[1][1:]):
+            yield from super().process(doc, num_shards)
+
+
 class WriteShardDoFn(beam.DoFn):
     """(shard index, [(RUN, path, offset, length) | ("languages", joined (key, code)), ...])
     -> one shard summary per epoch, after writing that epoch's file of the shard
@@ -355,19 +367,26 @@ class WriteShards(beam.PTransform):
 
     def expand(self, inputs):
         tokens, languages = inputs if isinstance(inputs, tuple) else (inputs, None)
+        runs = runs_dir(self.output_dir)
         if self.num_shards > 0:
-            # A fixed count: documents go to their shard as they are tokenized.
+            # A fixed count: documents go to their shard's runs as they are tokenized.
             num_shards = self.num_shards
+            sections = tokens | "SpillByShard" >> beam.ParDo(SpillByShardDoFn(runs, GATHER_BYTES),
+                                                             num_shards=num_shards)
         else:
             # Only a count crosses into one worker: the total decides how many shards there
-            # are. Every document waits for it (the runner keeps the tokens until then).
+            # are. Until it is known the documents wait in run files of one section (a
+            # reference each is what the runner keeps), then each run is split by shard.
             num_shards = beam.pvalue.AsSingleton(
                 tokens
                 | "CountTokens" >> beam.Map(lambda kv: packed_token_count(kv[1]))
                 | "SumTokens" >> beam.CombineGlobally(sum)
                 | "ShardCount" >> beam.Map(num_shards_for, self.tokens_per_shard))
-        gathered = [tokens | "SpillByShard" >> beam.ParDo(
-            SpillByShardDoFn(runs_dir(self.output_dir), GATHER_BYTES), num_shards=num_shards)]
+            sections = (tokens
+                        | "SpillTokens" >> beam.ParDo(SpillByShardDoFn(runs, GATHER_BYTES), num_shards=1)
+                        | "SplitRunsByShard" >> beam.ParDo(SplitRunByShardDoFn(runs, GATHER_BYTES),
+                                                           num_shards=num_shards))
+        gathered = [sections]
         if languages is not None:
             gathered.append(
                 languages
