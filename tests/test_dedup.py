@@ -3,16 +3,23 @@ rejected naming it in ``kept_key``; no group of copies is ever held."""
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 import unicodedata
 
 import apache_beam as beam
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from glmprep.transforms.dedup import EXACT_DUPLICATE, STAGE, ExactDedup, SmallestKeyFn, normalised_digest
+
+
+RUNNERS = {"in_memory": None,
+           "2 workers": PipelineOptions(direct_running_mode="multi_processing", direct_num_workers=2)}
 
 
 def summary(reject):
@@ -45,14 +52,27 @@ def test_digest_by_pieces_equals_the_whole_text_fold(text, piece_chars):
 
 def test_smallest_key_fn_is_order_free():
     fn = SmallestKeyFn()
-    members = [("k3", b"3"), ("k1", b"1"), ("k2", b"2"), ("k0", b"0"), ("k9", b"9")]
+    members = ["k3", "k1", "k2", "k0", "k9"]
     for split in range(len(members) + 1):
         left, right = fn.create_accumulator(), fn.create_accumulator()
         for m in members[:split]:
             left = fn.add_input(left, m)
         for m in members[split:]:
             right = fn.add_input(right, m)
-        assert fn.extract_output(fn.merge_accumulators([right, left])) == ("k0", b"0", 5)
+        assert fn.extract_output(fn.merge_accumulators([right, left])) == ("k0", 5)
+
+
+def test_smallest_key_fn_holds_no_text():
+    """The lifted combiner's accumulator is (smallest key, count) after any number of copies:
+    Beam's pre-combine table holds up to 100,000 of them per bundle, so a text in it would
+    cost up to 100,000 documents of memory."""
+    fn = SmallestKeyFn()
+    accumulator = fn.create_accumulator()
+    for i in range(10_000):
+        accumulator = fn.add_input(accumulator, f"copy-{9_999 - i:05d}")
+    accumulator = fn.merge_accumulators([accumulator, fn.add_input(fn.create_accumulator(), "copy-x")])
+    assert accumulator == ("copy-00000", 10_001)
+    assert [type(v) for v in accumulator] == [str, int]
 
 
 def test_copies_keep_the_smallest_key_and_name_it():
@@ -65,12 +85,14 @@ def test_copies_keep_the_smallest_key_and_name_it():
                     label="Rejected")
 
 
+@pytest.mark.parametrize("runner", RUNNERS)
 @pytest.mark.parametrize("max_group", [1000, 3])  # 3: the copies go through the hot side input
-def test_ten_thousand_copies_keep_one(max_group):
+def test_ten_thousand_copies_keep_one(max_group, runner, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))  # workers unpickle this module's functions
     copies = [(f"copy-{i:05d}", "the same boilerplate") for i in range(10_000)]
     others = [(f"doc-{i}", f"ordinary document number {i}") for i in range(50)]
     pairs = [(f"pair-{i}-{j}", f"a text seen twice, {i}") for i in range(5) for j in range(2)]
-    with TestPipeline() as p:
+    with TestPipeline(options=RUNNERS[runner]) as p:
         kept, rejects = p | beam.Create(copies[::-1] + others + pairs) | ExactDedup(max_group=max_group)
         assert_that(kept | beam.Keys(), equal_to(["copy-00000"] + [k for k, _ in others]
                                                  + [f"pair-{i}-0" for i in range(5)]), label="Kept")
@@ -80,6 +102,15 @@ def test_ten_thousand_copies_keep_one(max_group):
         previews = rejects | beam.Map(lambda r: r["preview"]) | beam.Distinct()
         assert_that(previews, equal_to(["the same boilerplate"] + [f"a text seen twice, {i}" for i in range(5)]),
                     label="Previews")
+
+
+def test_a_reject_previews_its_own_text():
+    docs = [("a", "Hello World"), ("b", "HELLO   world\n")]
+    with TestPipeline() as p:
+        kept, rejects = p | beam.Create(docs) | ExactDedup()
+        assert_that(kept, equal_to([("a", "Hello World")]), label="Kept")
+        assert_that(rejects | beam.Map(lambda r: (r["key"], r["kept_key"], r["preview"])),
+                    equal_to([("b", "a", "HELLO   world\n")]), label="Rejected")
 
 
 def test_distinct_texts_pass_untouched():

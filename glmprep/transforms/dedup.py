@@ -6,32 +6,36 @@ with reason ``exact_duplicate`` and the kept key in the reject's ``kept_key`` fi
 Keys are already unique (``UniqueKeys`` makes them so).
 
 No step holds a digest's members, however many there are (a licence header copied a
-million times):
+million times), and no step holding many digests holds their texts:
 
-1. ``KeepSmallestKey``: a lifted combiner per digest reduces ``(key, packed text)`` to
-   ``(smallest key, its packed text, count)``, so each worker sends one candidate per
-   digest to the shuffle, not one per copy. Its output is the kept documents; this is
-   the only shuffle text crosses.
-2. The other members learn their keeper from a second, text-free stream
-   ``(digest, key)``: digests with more than ``max_group`` members ("hot") are looked up
-   in a side input holding only hot digests (at most documents / ``max_group``
-   entries); every other digest is grouped with its keeper, at most ``max_group`` + 1
-   small records per group.
+1. ``KeepSmallestKey``: a lifted combiner per digest reduces the text-free
+   ``(digest, key)`` records to ``(smallest key, count)``. Beam's pre-combine table
+   keeps up to 100,000 accumulators per bundle (a fixed number of keys, not bytes):
+   with a key and a count in each, it is bounded by the keys' length, never by the
+   texts' (with texts in it, 100,000 documents near the length limit would be many GB).
+2. The other members learn their keeper from the same text-free stream: digests with
+   more than ``max_group`` members ("hot") are looked up in a side input holding only
+   hot digests (at most documents / ``max_group`` entries); every other digest is
+   grouped with its keeper, at most ``max_group`` + 1 small records per group. Each
+   copy gets a decision ``(key, kept key)``.
+3. ``JoinDecisions``: documents (packed text) and decisions meet in a group by document
+   key, at most two values per group: a document without a decision is kept, one with
+   a decision becomes the reject. This is the only shuffle text crosses.
 
-A rejected copy's ``preview`` is its keeper's: the two texts are equal once case and
-white space are normalised, and the copy's own text never crosses a shuffle.
+A rejected copy's ``preview`` is its own text.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 import unicodedata
+from typing import Any, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from glmprep.core.records import pack_text, unpack_text
-from glmprep.schemas.rejects import REJECT_PREVIEW_CHARS, make_reject
+from glmprep.schemas.rejects import make_reject
 
 STAGE = "exact_dedup"
 EXACT_DUPLICATE = "exact_duplicate"
@@ -79,27 +83,27 @@ def _pieces_at_spaces(text: str, size: int):
 
 
 class SmallestKeyFn(beam.CombineFn):
-    """``(key, payload)`` values of one group -> ``(smallest key, its payload, count)``.
+    """Values of one group -> ``(smallest value, count)``; here the keys of the documents
+    sharing a digest (``UniqueKeys``: the digests of the records sharing a key).
 
-    O(1) state whatever the group's size; lifted by Beam before the shuffle.
+    O(1) state of two small values whatever the group's size (no payload rides along,
+    so Beam's pre-combine table of up to 100,000 keys per bundle stays small); lifted by
+    Beam before the shuffle.
 
     >>> fn = SmallestKeyFn()
-    >>> fn.extract_output(fn.merge_accumulators([fn.add_input(fn.create_accumulator(), ("b", 2)),
-    ...                                          fn.add_input(fn.add_input(None, ("c", 3)), ("a", 1))]))
-    ('a', 1, 3)
+    >>> fn.extract_output(fn.merge_accumulators([fn.add_input(fn.create_accumulator(), "b"),
+    ...                                          fn.add_input(fn.add_input(None, "c"), "a")]))
+    ('a', 3)
     """
 
     def create_accumulator(self):
         return None
 
-    def add_input(self, accumulator, element):
-        key, payload = element
+    def add_input(self, accumulator, value):
         if accumulator is None:
-            return key, payload, 1
-        best_key, best_payload, count = accumulator
-        if key < best_key:
-            return key, payload, count + 1
-        return best_key, best_payload, count + 1
+            return value, 1
+        smallest, count = accumulator
+        return min(value, smallest), count + 1
 
     def merge_accumulators(self, accumulators):
         merged = None
@@ -109,52 +113,64 @@ class SmallestKeyFn(beam.CombineFn):
             if merged is None:
                 merged = accumulator
             else:
-                best = accumulator if accumulator[0] < merged[0] else merged
-                merged = best[0], best[1], merged[2] + accumulator[2]
+                merged = min(merged[0], accumulator[0]), merged[1] + accumulator[1]
         return merged
 
     def extract_output(self, accumulator):
         return accumulator
 
 
-def duplicate_reject(key: str, kept_key: str, preview: str):
-    return make_reject(key, STAGE, EXACT_DUPLICATE, "the same normalised text as the kept document",
-                       preview, kept_key=kept_key)
-
-
-class RejectHotCopiesDoFn(beam.DoFn):
-    """(digest, key) -> a reject if the digest is hot (in ``hot``: digest -> (keeper,
-    preview)) and key is not its keeper; else (digest, key) on the ``grouped`` output."""
-
-    def __init__(self):
-        self.duplicates = Metrics.counter(STAGE, EXACT_DUPLICATE)
+class DecideHotCopiesDoFn(beam.DoFn):
+    """(digest, key) -> a decision (key, keeper) if the digest is hot (in ``hot``: digest
+    -> keeper) and key is not its keeper; else (digest, (key, False)) on the ``grouped``
+    output."""
 
     def process(self, element, hot):
         digest, key = element
         keeper = hot.get(digest)
         if keeper is None:
-            yield beam.pvalue.TaggedOutput("grouped", (digest, (key, None)))
-        elif key != keeper[0]:
-            self.duplicates.inc()
-            yield duplicate_reject(key, *keeper)
+            yield beam.pvalue.TaggedOutput("grouped", (digest, (key, False)))
+        elif key != keeper:
+            yield key, keeper
 
 
-class RejectCopiesDoFn(beam.DoFn):
-    """(digest, [(key, None) | (keeper, preview), ...]) -> a reject for every key but the
-    keeper's. The values are read twice (Beam allows it), never held."""
+def decide_copies(element):
+    """(digest, [(key, False) | (keeper, True), ...]) -> a decision (key, keeper) for every
+    key but the keeper's. The values are read twice (Beam allows it), never held."""
+    _, members = element
+    keeper = next((key for key, is_keeper in members if is_keeper), None)
+    if keeper is None:  # a digest of one document
+        return
+    for key, is_keeper in members:
+        if not is_keeper and key != keeper:
+            yield key, keeper
+
+
+class ApplyDecisionDoFn(beam.DoFn):
+    """(key, [packed text | kept key]) -> the document (key, text) when no kept key came
+    with it, else an ``exact_duplicate`` reject naming the kept key, its preview the
+    document's own text. A key holds one document and at most one decision."""
 
     def __init__(self):
         self.duplicates = Metrics.counter(STAGE, EXACT_DUPLICATE)
 
     def process(self, element):
-        _, members = element
-        keeper = next((m for m in members if m[1] is not None), None)
-        if keeper is None:  # a digest of one document
+        key, values = element
+        packed = kept_key = None
+        for value in values:
+            if isinstance(value, bytes):
+                packed = value
+            else:
+                kept_key = value
+        if packed is None:  # a decision without its document (cannot happen: decisions come from documents)
             return
-        for key, preview in members:
-            if preview is None and key != keeper[0]:
-                self.duplicates.inc()
-                yield duplicate_reject(key, *keeper)
+        text = unpack_text(packed)
+        if kept_key is None:
+            yield key, text
+            return
+        self.duplicates.inc()
+        yield beam.pvalue.TaggedOutput(REJECTS, make_reject(
+            key, STAGE, EXACT_DUPLICATE, "the same normalised text as the kept document", text, kept_key=kept_key))
 
 
 class ExactDedup(beam.PTransform):
@@ -166,29 +182,29 @@ class ExactDedup(beam.PTransform):
 
     def expand(self, docs):
         max_group = self._max_group
-        digest_to_doc = docs | "KeyByNormalisedDigest" >> beam.Map(
-            lambda doc: (normalised_digest(doc[1]), (doc[0], pack_text(doc[1]))))
-        # digest -> (smallest key, its packed text, count)
-        digest_to_keeper = digest_to_doc | "KeepSmallestKey" >> beam.CombinePerKey(SmallestKeyFn())
-        kept = digest_to_keeper | "UnpackKept" >> beam.Map(lambda e: (e[1][0], unpack_text(e[1][1])))
-        # digest -> (keeper, preview) where the digest has copies
-        repeated = (digest_to_keeper
-                    | "Repeated" >> beam.Filter(lambda e: e[1][2] > 1)
-                    | "KeeperPreview" >> beam.Map(lambda e: (e[0], (e[1][0], e[1][2] > max_group, unpack_text(
-                        e[1][1])[:REJECT_PREVIEW_CHARS]))))
-        hot = repeated | "Hot" >> beam.Filter(lambda e: e[1][1]) | "HotKeeper" >> beam.Map(
-            lambda e: (e[0], (e[1][0], e[1][2])))
-        routed = (digest_to_doc
-                  | "DropTexts" >> beam.Map(lambda e: (e[0], e[1][0]))
-                  | "RejectHotCopies" >> beam.ParDo(RejectHotCopiesDoFn(), hot=beam.pvalue.AsDict(hot))
-                  .with_outputs("grouped", main="rejects"))
-        keepers = (repeated | "NotHot" >> beam.Filter(lambda e: not e[1][1])
-                   | "KeeperMessage" >> beam.Map(lambda e: (e[0], (e[1][0], e[1][2]))))
-        grouped_rejects = (
+        key_to_packed = docs | "PackTexts" >> beam.Map(lambda doc: (doc[0], pack_text(doc[1])))
+        digest_to_key = docs | "KeyByNormalisedDigest" >> beam.Map(lambda doc: (normalised_digest(doc[1]), doc[0]))
+        # digest -> (smallest key, count), only digests of several documents
+        repeated = (digest_to_key
+                    | "KeepSmallestKey" >> beam.CombinePerKey(SmallestKeyFn())
+                    | "Repeated" >> beam.Filter(lambda e: e[1][1] > 1))
+        hot = (repeated | "Hot" >> beam.Filter(lambda e: e[1][1] > max_group)
+               | "HotKeeper" >> beam.Map(lambda e: (e[0], e[1][0])))
+        routed = digest_to_key | "DecideHotCopies" >> beam.ParDo(
+            DecideHotCopiesDoFn(), hot=beam.pvalue.AsDict(hot)).with_output_types(
+            Tuple[Any, Any]).with_outputs("grouped", main="decisions")
+        keepers = (repeated | "NotHot" >> beam.Filter(lambda e: e[1][1] <= max_group)
+                   | "KeeperMessage" >> beam.Map(lambda e: (e[0], (e[1][0], True))))
+        grouped_decisions = (
             (keepers, routed.grouped)
             | "FlattenMembers" >> beam.Flatten()
-            # digest -> [(key, None) | (keeper, preview), ...]: at most max_group + 1
+            # digest -> [(key, False) | (keeper, True), ...]: at most max_group + 1
             | "GroupByDigest" >> beam.GroupByKey()
-            | "RejectCopies" >> beam.ParDo(RejectCopiesDoFn()))
-        rejects = (routed.rejects, grouped_rejects) | "FlattenRejects" >> beam.Flatten()
-        return kept, rejects
+            | "DecideCopies" >> beam.FlatMap(decide_copies).with_output_types(Tuple[Any, Any]))
+        result = (
+            (key_to_packed, routed.decisions, grouped_decisions)
+            | "FlattenDocsAndDecisions" >> beam.Flatten()
+            # key -> [packed text, kept key?]: the document and at most one decision
+            | "JoinDecisions" >> beam.GroupByKey()
+            | "ApplyDecision" >> beam.ParDo(ApplyDecisionDoFn()).with_outputs(REJECTS, main="docs"))
+        return result.docs, result[REJECTS]

@@ -157,17 +157,16 @@ class UniqueKeys(beam.PTransform):
         record_to_text = docs | "KeyByKeyAndDigest" >> beam.Map(
             lambda doc: ((doc[0], text_digest(doc[1])), pack_text(doc[1])))
         records = record_to_text | "DropTexts" >> beam.Keys()
-        # key -> (smallest digest, None, records): only keys of several records
+        # key -> (smallest digest, records): only keys of several records
         repeated = (records
-                    | "DigestByKey" >> beam.Map(lambda r: (r[0], (r[1], None)))
                     | "SmallestDigest" >> beam.CombinePerKey(SmallestKeyFn())
-                    | "Repeated" >> beam.Filter(lambda e: e[1][2] > 1))
-        hot = (repeated | "Hot" >> beam.Filter(lambda e: e[1][2] > max_group)
+                    | "Repeated" >> beam.Filter(lambda e: e[1][1] > 1))
+        hot = (repeated | "Hot" >> beam.Filter(lambda e: e[1][1] > max_group)
                | "HotFirst" >> beam.Map(lambda e: (e[0], e[1][0])))
         routed = records | "MarkHotLaterTexts" >> beam.ParDo(
             MarkLaterTextsDoFn(), hot=beam.pvalue.AsDict(hot)).with_output_types(
             Tuple[Any, Any]).with_outputs("grouped", main="marks")
-        firsts = (repeated | "NotHot" >> beam.Filter(lambda e: e[1][2] <= max_group)
+        firsts = (repeated | "NotHot" >> beam.Filter(lambda e: e[1][1] <= max_group)
                   | "FirstMessage" >> beam.Map(lambda e: (e[0], (e[1][0], True))))
         grouped_marks = (
             (firsts, routed.grouped)
