@@ -13,19 +13,33 @@ files that both number their records from 0), into documents with distinct keys:
   ``duplicate_id`` with ``kept_key`` the key.
 
 Later stages rely on a key naming one document (exact and near dedup keep by key,
-shards list source keys). No step holds the records sharing a key: a lifted combiner
-reduces them to (smallest digest, count) per key; records then learn whether theirs is
-the first text from a text-free ``(key, digest)`` stream (keys with more than
-``max_group`` records through a side input holding only such keys, the others grouped
-at most ``max_group`` + 1 small records at a time); the text crosses one shuffle, a
-lifted combiner per (key, digest) that merges identical copies. That shuffle also
-spreads a compressed file's documents, read by one worker, over all of them.
+shards list source keys). No step holds the records sharing a key, and no step holding
+many of them holds more than a configured number of bytes of texts:
+
+1. ``MergeLocalCopies``: each bundle merges its identical records (same key, same text
+   digest) into one entry ``(copies, packed text)``, holding at most ``merge_bytes`` of
+   entries (32 MB by default) before passing them on, and the rest at the end of the
+   bundle. A record copied a million times thus reaches the shuffle as one entry per
+   bundle (per ``merge_bytes`` of other records) that saw it, not one per copy. This
+   replaces a lifted combiner over texts: Beam's pre-combine table holds up to 100,000
+   accumulators per bundle whatever their size, so with texts in them a worker would
+   hold up to 100,000 documents.
+2. ``SmallestDigest``: a lifted combiner reduces the entries' text-free ``(key,
+   digest)`` records to (smallest digest, count) per key; entries then learn whether
+   theirs is the first text of the key: keys with more than ``max_group`` entries
+   through a side input holding only such keys, the others grouped at most
+   ``max_group`` + 1 small records at a time. A later text gets one mark per entry.
+3. ``GroupCopies``: entries and marks meet in a group per (key, digest): at most two
+   values per entry, so its size is bounded by the bundles that saw the record, not by
+   its copies; ``ApplyKeyDecisionDoFn`` reads the group once, holding one packed text.
+   This is the only shuffle text crosses; it also spreads a compressed file's
+   documents, read by one worker, over all of them.
 """
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Tuple
+from typing import Any, Dict, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -41,6 +55,8 @@ DUPLICATE_ID_RENAMED = "duplicate_id_renamed"  # a warning: counted in the manif
 DUPLICATE_ID_POLICIES = ("keep", "reject")
 REJECTS = "rejects"  # tag of the rejects output
 RENAMED = "renamed"  # tag of the renamed keys' output (for the warning count)
+MERGE_BYTES = 32 << 20  # most bytes of merged records a bundle holds before passing them to the shuffle
+ENTRY_BYTES = 350  # CPython's cost of one entry beside its key and text: the digest, dict slot, tuples, list, ints
 
 
 def text_digest(text: str) -> bytes:
@@ -83,32 +99,44 @@ def mark_later_texts(element):
             yield (key, digest), True
 
 
-class MergeCopiesFn(beam.CombineFn):
-    """Values of one (key, digest): packed texts (identical: one is kept) and ``True``
-    marks (not the key's first text) -> (copies, packed text, later). O(1) state."""
+class MergeLocalCopiesDoFn(beam.DoFn):
+    """((key, digest), packed text) -> ((key, digest), (copies, packed text)): one bundle's
+    identical records merged into one entry. The entries are passed on, sorted, once they
+    hold ``max_bytes`` (their strings plus ``ENTRY_BYTES`` each) and at the end of the
+    bundle, so a bundle holds at most about that much whatever its records' shape."""
 
-    def create_accumulator(self):
-        return 0, None, False
+    def __init__(self, max_bytes: int = MERGE_BYTES):
+        self.max_bytes = max_bytes
 
-    def add_input(self, accumulator, value):
-        copies, packed, later = accumulator
-        if value is True:
-            return copies, packed, True
-        return copies + 1, value if packed is None else packed, later
+    def start_bundle(self):
+        self.entries: Dict[Tuple[str, bytes], list] = {}  # (key, digest) -> [copies, packed text]
+        self.size = 0
 
-    def merge_accumulators(self, accumulators):
-        copies, packed, later = 0, None, False
-        for n, p, mark in accumulators:
-            copies, packed, later = copies + n, packed if packed is not None else p, later or mark
-        return copies, packed, later
+    def process(self, record):
+        record_key, packed = record
+        entry = self.entries.get(record_key)
+        if entry is not None:
+            entry[0] += 1
+            return
+        self.entries[record_key] = [1, packed]
+        self.size += ENTRY_BYTES + len(record_key[0]) + len(packed)
+        if self.size >= self.max_bytes:
+            yield from self._flush()
 
-    def extract_output(self, accumulator):
-        return accumulator
+    def finish_bundle(self):
+        for entry in self._flush():
+            yield beam.transforms.window.GlobalWindows.windowed_value(entry)
+
+    def _flush(self):
+        entries, self.entries, self.size = self.entries, {}, 0
+        return [(record_key, (copies, packed)) for record_key, (copies, packed) in sorted(entries.items())]
 
 
 class ApplyKeyDecisionDoFn(beam.DoFn):
-    """((key, digest), (copies, packed text, later)) -> the document under its key (or,
-    for a later text under ``keep``, its distinct key), and ``duplicate_id`` rejects."""
+    """((key, digest), [(copies, packed text) | True, ...]) -> the document under its key
+    (or, for a later text under ``keep``, its distinct key), and ``duplicate_id``
+    rejects. The values (a bundle's entry or a ``True`` mark: not the key's first text)
+    are read once and never held: one packed text is kept, the copies summed."""
 
     def __init__(self, policy: str):
         self._policy = policy
@@ -116,7 +144,14 @@ class ApplyKeyDecisionDoFn(beam.DoFn):
         self.renamed = Metrics.counter(STAGE, DUPLICATE_ID_RENAMED)
 
     def process(self, element):
-        (key, digest), (copies, packed, later) = element
+        (key, digest), values = element
+        copies, packed, later = 0, None, False
+        for value in values:
+            if value is True:
+                later = True
+            else:
+                copies += value[0]
+                packed = value[1] if packed is None else packed  # identical texts: any one will do
         if copies == 0:  # marks of a text that is not here (cannot happen: marks come from records)
             return
         text = unpack_text(packed)
@@ -144,20 +179,22 @@ class UniqueKeys(beam.PTransform):
     """``(key, text)`` -> ``(docs with distinct keys, duplicate_id rejects, counts)``;
     ``counts``: ``(DUPLICATE_ID_RENAMED, n)`` for the manifest (absent when n is 0)."""
 
-    def __init__(self, policy: str = "keep", max_group: int = MAX_GROUP):
+    def __init__(self, policy: str = "keep", max_group: int = MAX_GROUP, merge_bytes: int = MERGE_BYTES):
         super().__init__()
         if policy not in DUPLICATE_ID_POLICIES:
             raise ValueError(f"duplicate-id policy {policy!r}: expected one of {DUPLICATE_ID_POLICIES}")
         self._policy = policy
         self._max_group = max_group
+        self._merge_bytes = merge_bytes
 
     def expand(self, docs):
         max_group = self._max_group
-        # (key, digest) -> packed text: a third of the bytes to shuffle (records.pack)
-        record_to_text = docs | "KeyByKeyAndDigest" >> beam.Map(
-            lambda doc: ((doc[0], text_digest(doc[1])), pack_text(doc[1])))
-        records = record_to_text | "DropTexts" >> beam.Keys()
-        # key -> (smallest digest, records): only keys of several records
+        # (key, digest) -> (copies, packed text): one entry per bundle (and merge_bytes) that saw the record
+        entries = (docs
+                   | "KeyByKeyAndDigest" >> beam.Map(lambda doc: ((doc[0], text_digest(doc[1])), pack_text(doc[1])))
+                   | "MergeLocalCopies" >> beam.ParDo(MergeLocalCopiesDoFn(self._merge_bytes)))
+        records = entries | "DropTexts" >> beam.Keys()
+        # key -> (smallest digest, entries): only keys of several entries
         repeated = (records
                     | "SmallestDigest" >> beam.CombinePerKey(SmallestKeyFn())
                     | "Repeated" >> beam.Filter(lambda e: e[1][1] > 1))
@@ -175,10 +212,10 @@ class UniqueKeys(beam.PTransform):
             | "GroupByKey" >> beam.GroupByKey()
             | "MarkLaterTexts" >> beam.FlatMap(mark_later_texts).with_output_types(Tuple[Any, Any]))
         result = (
-            (record_to_text, routed.marks, grouped_marks)
-            | "FlattenTextsAndMarks" >> beam.Flatten()
-            # (key, digest) -> (copies, packed text, later)
-            | "MergeCopies" >> beam.CombinePerKey(MergeCopiesFn())
+            (entries, routed.marks, grouped_marks)
+            | "FlattenEntriesAndMarks" >> beam.Flatten()
+            # (key, digest) -> [(copies, packed text) | True, ...]: two values at most per entry
+            | "GroupCopies" >> beam.GroupByKey()
             | "ApplyKeyDecision" >> beam.ParDo(ApplyKeyDecisionDoFn(self._policy)).with_outputs(
                 REJECTS, RENAMED, main="docs"))
         counts = (result[RENAMED]
