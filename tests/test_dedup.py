@@ -15,7 +15,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from glmprep.transforms.dedup import EXACT_DUPLICATE, STAGE, ExactDedup, SmallestKeyFn, normalised_digest
+from glmprep.transforms.dedup import EXACT_DUPLICATE, STAGE, ExactDedup, normalised_digest
 
 
 RUNNERS = {"in_memory": None,
@@ -48,31 +48,6 @@ def whole_text_digest(text):
 @given(st.text(alphabet=PIECE_ALPHABET, max_size=120), st.integers(min_value=1, max_value=9))
 def test_digest_by_pieces_equals_the_whole_text_fold(text, piece_chars):
     assert normalised_digest(text, piece_chars=piece_chars) == whole_text_digest(text)
-
-
-def test_smallest_key_fn_is_order_free():
-    fn = SmallestKeyFn()
-    members = ["k3", "k1", "k2", "k0", "k9"]
-    for split in range(len(members) + 1):
-        left, right = fn.create_accumulator(), fn.create_accumulator()
-        for m in members[:split]:
-            left = fn.add_input(left, m)
-        for m in members[split:]:
-            right = fn.add_input(right, m)
-        assert fn.extract_output(fn.merge_accumulators([right, left])) == ("k0", 5)
-
-
-def test_smallest_key_fn_holds_no_text():
-    """The lifted combiner's accumulator is (smallest key, count) after any number of copies:
-    Beam's pre-combine table holds up to 100,000 of them per bundle, so a text in it would
-    cost up to 100,000 documents of memory."""
-    fn = SmallestKeyFn()
-    accumulator = fn.create_accumulator()
-    for i in range(10_000):
-        accumulator = fn.add_input(accumulator, f"copy-{9_999 - i:05d}")
-    accumulator = fn.merge_accumulators([accumulator, fn.add_input(fn.create_accumulator(), "copy-x")])
-    assert accumulator == ("copy-00000", 10_001)
-    assert [type(v) for v in accumulator] == [str, int]
 
 
 def test_copies_keep_the_smallest_key_and_name_it():

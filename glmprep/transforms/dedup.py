@@ -8,17 +8,13 @@ Keys are already unique (``UniqueKeys`` makes them so).
 No step holds a digest's members, however many there are (a licence header copied a
 million times), and no step holding many digests holds their texts:
 
-1. ``KeepSmallestKey``: a lifted combiner per digest reduces the text-free
-   ``(digest, key)`` records to ``(smallest key, count)``. Beam's pre-combine table
-   keeps up to 100,000 accumulators per bundle (a fixed number of keys, not bytes):
-   with a key and a count in each, it is bounded by the keys' length, never by the
-   texts' (with texts in it, 100,000 documents near the length limit would be many GB).
-2. The other members learn their keeper from the same text-free stream: digests with
-   more than ``max_group`` members ("hot") are looked up in a side input holding only
-   hot digests (at most documents / ``max_group`` entries); every other digest is
-   grouped with its keeper, at most ``max_group`` + 1 small records per group. Each
-   copy gets a decision ``(key, kept key)``.
-3. ``JoinDecisions``: documents (packed text) and decisions meet in a group by document
+1. ``NotKeeper``: the text-free ``(digest, key)`` records go through ``NotSmallest``
+   (``glmprep.transforms.smallest``): a lifted combiner per digest reduces them to
+   (smallest key, count), and every other key learns its keeper without a hot key
+   (hot digests through a side input holding only them, the others grouped with their
+   keeper, at most ``max_group`` + 1 small records per group). Each copy gets a
+   decision ``(key, kept key)``.
+2. ``JoinDecisions``: documents (packed text) and decisions meet in a group by document
    key, at most two values per group: a document without a decision is kept, one with
    a decision becomes the reject. This is the only shuffle text crosses.
 
@@ -29,17 +25,16 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from typing import Any, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from glmprep.core.records import pack_text, unpack_text
 from glmprep.schemas.rejects import make_reject
+from glmprep.transforms.smallest import MAX_GROUP, NotSmallest
 
 STAGE = "exact_dedup"
 EXACT_DUPLICATE = "exact_duplicate"
-MAX_GROUP = 1000  # members of a digest grouped with their keeper; more go through the side input
 REJECTS = "rejects"
 DIGEST_PIECE_CHARS = 1 << 20  # a long text is folded a piece at a time: memory per piece, not per text
 _SPACE = re.compile(r"\s")
@@ -82,70 +77,6 @@ def _pieces_at_spaces(text: str, size: int):
     yield text[start:]
 
 
-class SmallestKeyFn(beam.CombineFn):
-    """Values of one group -> ``(smallest value, count)``; here the keys of the documents
-    sharing a digest (``UniqueKeys``: the digests of the records sharing a key).
-
-    O(1) state of two small values whatever the group's size (no payload rides along,
-    so Beam's pre-combine table of up to 100,000 keys per bundle stays small); lifted by
-    Beam before the shuffle.
-
-    >>> fn = SmallestKeyFn()
-    >>> fn.extract_output(fn.merge_accumulators([fn.add_input(fn.create_accumulator(), "b"),
-    ...                                          fn.add_input(fn.add_input(None, "c"), "a")]))
-    ('a', 3)
-    """
-
-    def create_accumulator(self):
-        return None
-
-    def add_input(self, accumulator, value):
-        if accumulator is None:
-            return value, 1
-        smallest, count = accumulator
-        return min(value, smallest), count + 1
-
-    def merge_accumulators(self, accumulators):
-        merged = None
-        for accumulator in accumulators:
-            if accumulator is None:
-                continue
-            if merged is None:
-                merged = accumulator
-            else:
-                merged = min(merged[0], accumulator[0]), merged[1] + accumulator[1]
-        return merged
-
-    def extract_output(self, accumulator):
-        return accumulator
-
-
-class DecideHotCopiesDoFn(beam.DoFn):
-    """(digest, key) -> a decision (key, keeper) if the digest is hot (in ``hot``: digest
-    -> keeper) and key is not its keeper; else (digest, (key, False)) on the ``grouped``
-    output."""
-
-    def process(self, element, hot):
-        digest, key = element
-        keeper = hot.get(digest)
-        if keeper is None:
-            yield beam.pvalue.TaggedOutput("grouped", (digest, (key, False)))
-        elif key != keeper:
-            yield key, keeper
-
-
-def decide_copies(element):
-    """(digest, [(key, False) | (keeper, True), ...]) -> a decision (key, keeper) for every
-    key but the keeper's. The values are read twice (Beam allows it), never held."""
-    _, members = element
-    keeper = next((key for key, is_keeper in members if is_keeper), None)
-    if keeper is None:  # a digest of one document
-        return
-    for key, is_keeper in members:
-        if not is_keeper and key != keeper:
-            yield key, keeper
-
-
 class ApplyDecisionDoFn(beam.DoFn):
     """(key, [packed text | kept key]) -> the document (key, text) when no kept key came
     with it, else an ``exact_duplicate`` reject naming the kept key, its preview the
@@ -181,28 +112,14 @@ class ExactDedup(beam.PTransform):
         self._max_group = max_group
 
     def expand(self, docs):
-        max_group = self._max_group
         key_to_packed = docs | "PackTexts" >> beam.Map(lambda doc: (doc[0], pack_text(doc[1])))
-        digest_to_key = docs | "KeyByNormalisedDigest" >> beam.Map(lambda doc: (normalised_digest(doc[1]), doc[0]))
-        # digest -> (smallest key, count), only digests of several documents
-        repeated = (digest_to_key
-                    | "KeepSmallestKey" >> beam.CombinePerKey(SmallestKeyFn())
-                    | "Repeated" >> beam.Filter(lambda e: e[1][1] > 1))
-        hot = (repeated | "Hot" >> beam.Filter(lambda e: e[1][1] > max_group)
-               | "HotKeeper" >> beam.Map(lambda e: (e[0], e[1][0])))
-        routed = digest_to_key | "DecideHotCopies" >> beam.ParDo(
-            DecideHotCopiesDoFn(), hot=beam.pvalue.AsDict(hot)).with_output_types(
-            Tuple[Any, Any]).with_outputs("grouped", main="decisions")
-        keepers = (repeated | "NotHot" >> beam.Filter(lambda e: e[1][1] <= max_group)
-                   | "KeeperMessage" >> beam.Map(lambda e: (e[0], (e[1][0], True))))
-        grouped_decisions = (
-            (keepers, routed.grouped)
-            | "FlattenMembers" >> beam.Flatten()
-            # digest -> [(key, False) | (keeper, True), ...]: at most max_group + 1
-            | "GroupByDigest" >> beam.GroupByKey()
-            | "DecideCopies" >> beam.FlatMap(decide_copies).with_output_types(Tuple[Any, Any]))
+        decisions = (docs
+                     | "KeyByNormalisedDigest" >> beam.Map(lambda doc: (normalised_digest(doc[1]), doc[0]))
+                     # ((digest, key), keeper) for every key that is not its digest's smallest
+                     | "NotKeeper" >> NotSmallest(self._max_group)
+                     | "Decision" >> beam.Map(lambda e: (e[0][1], e[1])))
         result = (
-            (key_to_packed, routed.decisions, grouped_decisions)
+            (key_to_packed, decisions)
             | "FlattenDocsAndDecisions" >> beam.Flatten()
             # key -> [packed text, kept key?]: the document and at most one decision
             | "JoinDecisions" >> beam.GroupByKey()

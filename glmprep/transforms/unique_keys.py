@@ -24,11 +24,11 @@ many of them holds more than a configured number of bytes of texts:
    replaces a lifted combiner over texts: Beam's pre-combine table holds up to 100,000
    accumulators per bundle whatever their size, so with texts in them a worker would
    hold up to 100,000 documents.
-2. ``SmallestDigest``: a lifted combiner reduces the entries' text-free ``(key,
-   digest)`` records to (smallest digest, count) per key; entries then learn whether
-   theirs is the first text of the key: keys with more than ``max_group`` entries
-   through a side input holding only such keys, the others grouped at most
-   ``max_group`` + 1 small records at a time. A later text gets one mark per entry.
+2. ``NotFirstText``: the entries' text-free ``(key, digest)`` records go through
+   ``NotSmallest`` (``glmprep.transforms.smallest``: a lifted combiner to (smallest
+   digest, count) per key, then keys with more than ``max_group`` entries through a side
+   input holding only such keys, the others grouped at most ``max_group`` + 1 small
+   records at a time): an entry whose digest is not its key's smallest gets a mark.
 3. ``GroupCopies``: entries and marks meet in a group per (key, digest): at most two
    values per entry, so its size is bounded by the bundles that saw the record, not by
    its copies; ``ApplyKeyDecisionDoFn`` reads the group once, holding one packed text.
@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Dict, Tuple
+from typing import Dict, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -47,7 +47,7 @@ from apache_beam.metrics import Metrics
 from glmprep.core.options import build, option
 from glmprep.core.records import pack_text, unpack_text
 from glmprep.schemas.rejects import make_reject
-from glmprep.transforms.dedup import MAX_GROUP, SmallestKeyFn
+from glmprep.transforms.smallest import MAX_GROUP, NotSmallest
 
 STAGE = "read"
 DUPLICATE_ID = "duplicate_id"
@@ -71,32 +71,6 @@ def distinct_key(key: str, digest: bytes) -> str:
     '17~0001020304050607'
     """
     return f"{key}~{digest[:8].hex()}"
-
-
-class MarkLaterTextsDoFn(beam.DoFn):
-    """(key, digest) -> ((key, digest), True) if the key is hot (in ``hot``: key -> its
-    smallest digest) and this is not its first text; else (key, (digest, False)) on the
-    ``grouped`` output."""
-
-    def process(self, element, hot):
-        key, digest = element
-        first = hot.get(key)
-        if first is None:
-            yield beam.pvalue.TaggedOutput("grouped", (key, (digest, False)))
-        elif digest != first:
-            yield (key, digest), True
-
-
-def mark_later_texts(element):
-    """(key, [(digest, False) | (smallest digest, True), ...]) -> ((key, digest), True)
-    for every digest other than the smallest. The values are read twice, never held."""
-    key, members = element
-    first = next((digest for digest, is_first in members if is_first), None)
-    if first is None:  # one record
-        return
-    for digest, is_first in members:
-        if not is_first and digest != first:
-            yield (key, digest), True
 
 
 class MergeLocalCopiesDoFn(beam.DoFn):
@@ -188,31 +162,17 @@ class UniqueKeys(beam.PTransform):
         self._merge_bytes = merge_bytes
 
     def expand(self, docs):
-        max_group = self._max_group
         # (key, digest) -> (copies, packed text): one entry per bundle (and merge_bytes) that saw the record
         entries = (docs
                    | "KeyByKeyAndDigest" >> beam.Map(lambda doc: ((doc[0], text_digest(doc[1])), pack_text(doc[1])))
                    | "MergeLocalCopies" >> beam.ParDo(MergeLocalCopiesDoFn(self._merge_bytes)))
-        records = entries | "DropTexts" >> beam.Keys()
-        # key -> (smallest digest, entries): only keys of several entries
-        repeated = (records
-                    | "SmallestDigest" >> beam.CombinePerKey(SmallestKeyFn())
-                    | "Repeated" >> beam.Filter(lambda e: e[1][1] > 1))
-        hot = (repeated | "Hot" >> beam.Filter(lambda e: e[1][1] > max_group)
-               | "HotFirst" >> beam.Map(lambda e: (e[0], e[1][0])))
-        routed = records | "MarkHotLaterTexts" >> beam.ParDo(
-            MarkLaterTextsDoFn(), hot=beam.pvalue.AsDict(hot)).with_output_types(
-            Tuple[Any, Any]).with_outputs("grouped", main="marks")
-        firsts = (repeated | "NotHot" >> beam.Filter(lambda e: e[1][1] <= max_group)
-                  | "FirstMessage" >> beam.Map(lambda e: (e[0], (e[1][0], True))))
-        grouped_marks = (
-            (firsts, routed.grouped)
-            | "FlattenMembers" >> beam.Flatten()
-            # key -> [(digest, False) | (smallest digest, True), ...]: at most max_group + 1
-            | "GroupByKey" >> beam.GroupByKey()
-            | "MarkLaterTexts" >> beam.FlatMap(mark_later_texts).with_output_types(Tuple[Any, Any]))
+        marks = (entries
+                 | "DropTexts" >> beam.Keys()
+                 # ((key, digest), first digest) for every entry whose text is not its key's first
+                 | "NotFirstText" >> NotSmallest(self._max_group)
+                 | "Mark" >> beam.Map(lambda e: (e[0], True)))
         result = (
-            (entries, routed.marks, grouped_marks)
+            (entries, marks)
             | "FlattenEntriesAndMarks" >> beam.Flatten()
             # (key, digest) -> [(copies, packed text) | True, ...]: two values at most per entry
             | "GroupCopies" >> beam.GroupByKey()
