@@ -82,14 +82,15 @@ def tree_rss_bytes(root: int, rss=process_rss_bytes) -> int:
     return sum(rss(pid) for pid in process_tree(root))
 
 
-def run_sampling_peaks(command: Sequence[str], env=None, rss=process_rss_bytes):
-    """Run ``command`` while sampling ``rss(pid)`` of it and its descendants every SAMPLE_INTERVAL_S.
+def run_sampling_peaks(command: Sequence[str], env=None, rss=process_rss_bytes, cwd=None):
+    """Run ``command`` (in ``cwd``) while sampling ``rss(pid)`` of it and its descendants every
+    SAMPLE_INTERVAL_S.
 
     Returns ``(seconds, {pid: largest rss seen}, the command's pid, its own ru_maxrss in bytes)``;
     exits with the command's stderr tail when it fails.
     """
     start = time.perf_counter()
-    child = subprocess.Popen(list(command), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(list(command), env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peaks: Dict[int, int] = {}
     done = threading.Event()
 
