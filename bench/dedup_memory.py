@@ -7,7 +7,8 @@ worker's peak RSS and the wall time of this tree against a baseline commit, in o
 Beam runs a lifted ``CombinePerKey`` through a pre-combine table of up to 100,000 keys
 per bundle (a number of keys, not bytes). A combiner whose accumulators carry texts
 holds up to that many documents in a worker; exact dedup's and duplicate ids' combiners
-carried packed texts until commit 43a7550 (the default baseline is its parent). The
+carried packed texts until the commit "Exact dedup: the lifted combiner per digest
+carries (smallest key, count) only ..." (the default baseline is its parent). The
 corpus makes the table full of distinct texts: ``--docs`` distinct English-like
 documents of about ``--doc-bytes`` each (``scale.Texts``), one JSON Lines file.
 
@@ -45,7 +46,7 @@ from memory import process_rss_bytes, run_sampling_peaks
 BENCH = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH)
 MB = 1 << 20
-BASELINE = "2949321"  # the parent of 43a7550, the last commit whose dedup combiners carried texts
+TEXT_FREE_SUBJECT = "Exact dedup: the lifted combiner per digest carries (smallest key, count) only"
 SHAPES = ("stages", "command")
 RUN_OPTIONS = ["--no-near-dedup", "--no-language-id", "--no-pii", "--num-shards", "2", "--overwrite", "--quiet"]
 
@@ -114,6 +115,16 @@ def measure(tree: str, shape: str, paths: Sequence[str], work: str, workers: int
             "launcher": peaks.get(launcher, 0), "counts": counts}
 
 
+def default_baseline() -> str:
+    """The parent of the commit that took the texts out of the combiners: the last whose
+    combiners carried them (found by its subject, so rebases do not change the answer)."""
+    found = subprocess.run(["git", "-C", REPO, "log", "--format=%H", "--fixed-strings", f"--grep={TEXT_FREE_SUBJECT}"],
+                           check=True, capture_output=True, text=True).stdout.split()
+    if not found:
+        raise SystemExit(f"no commit with the subject {TEXT_FREE_SUBJECT!r}: give --baseline")
+    return found[-1][:12] + "^"
+
+
 def unpack_baseline(rev: str, directory: str) -> str:
     """The ``glmprep`` package of commit ``rev``, unpacked under ``directory``."""
     os.makedirs(directory, exist_ok=True)
@@ -136,7 +147,8 @@ def report(shape: str, base: List[Dict[str, object]], this: List[Dict[str, objec
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--baseline", default=BASELINE, help=f"commit to compare with (default: {BASELINE})")
+    parser.add_argument("--baseline", help="commit to compare with (default: the parent of the commit that took "
+                                           "the texts out of the combiners)")
     parser.add_argument("--docs", type=int, default=60000, help="distinct documents (default: 60000)")
     parser.add_argument("--doc-bytes", type=int, default=8192, help="bytes per document (default: 8192)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default: 2)")
@@ -149,6 +161,7 @@ def main(argv=None) -> int:
         run_stages(args.run_stages, args.paths, args.workers)
         return 0
     shapes = [shape for shape in args.shapes.split(",") if shape]
+    args.baseline = args.baseline or default_baseline()
     work = tempfile.mkdtemp(prefix="glmprep-dedup-memory-")
     try:
         trees = {"baseline": unpack_baseline(args.baseline, os.path.join(work, "baseline")), "this tree": REPO}
