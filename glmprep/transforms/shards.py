@@ -44,6 +44,7 @@ from apache_beam.metrics import Metrics
 from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
 from glmprep.core.tokenizer import cached_tokenizer
 from glmprep.schemas.shard import OBJECTIVES, UNKNOWN_LANGUAGE, ShardMetadata, write_shard_columns
+from glmprep.transforms.bundle_buffer import BundleBufferDoFn
 from glmprep.transforms.publish import OutputWriteError, attempt_temp, discard, publish
 from glmprep.transforms.shard_runs import FAN_IN, RUN, MergedRuns, read_section, runs_dir, write_run
 from glmprep.transforms.shard_sort import SORT_BYTES, SortedDocs, join_docs
@@ -185,33 +186,25 @@ class ShardStats:
         }
 
 
-class GatherByShardDoFn(beam.DoFn):
+class GatherByShardDoFn(BundleBufferDoFn):
     """(key, packed token ids) -> (shard index, joined documents): one bundle's documents,
-    gathered by shard and joined (``join_docs``). Everything gathered is emitted once it
-    holds ``max_bytes`` (so a bundle holds at most that much, whatever the number of
-    shards) and at the end of the bundle. With a ``tag``, (shard index, (tag, joined))."""
+    gathered by shard and joined (``join_docs``), passed on once they hold ``max_bytes``
+    (whatever the number of shards) and at the end of the bundle (``BundleBufferDoFn``).
+    With a ``tag``, (shard index, (tag, joined))."""
 
     def __init__(self, max_bytes: int = GATHER_BYTES, tag: Optional[str] = None):
-        self.max_bytes = max_bytes
+        super().__init__(max_bytes)
         self.tag = tag
 
-    def start_bundle(self):
-        self.gathered: Dict[int, list] = {}
-        self.size = 0
+    def empty(self) -> Dict[int, list]:
+        return {}
 
     def process(self, doc, num_shards):
         key, packed = doc
-        self.gathered.setdefault(shard_of(key, num_shards), []).append(doc)
-        self.size += len(key) + len(packed)
-        if self.size >= self.max_bytes:
-            yield from self._flush()
+        self.held.setdefault(shard_of(key, num_shards), []).append(doc)
+        yield from self.added(len(key) + len(packed))
 
-    def finish_bundle(self):
-        for shard_and_docs in self._flush():
-            yield beam.transforms.window.GlobalWindows.windowed_value(shard_and_docs)
-
-    def _flush(self):
-        gathered, self.gathered, self.size = self.gathered, {}, 0
+    def drain(self, gathered):
         if self.tag is not None:
             return [(shard, (self.tag, join_docs(docs))) for shard, docs in sorted(gathered.items())]
         return [(shard, join_docs(docs)) for shard, docs in sorted(gathered.items())]
@@ -226,8 +219,7 @@ class SpillByShardDoFn(GatherByShardDoFn):
         super().__init__(max_bytes)
         self.directory = directory
 
-    def _flush(self):
-        gathered, self.gathered, self.size = self.gathered, {}, 0
+    def drain(self, gathered):
         return write_run(self.directory, gathered) if gathered else []
 
 

@@ -47,6 +47,7 @@ from apache_beam.metrics import Metrics
 from glmprep.core.options import build, option
 from glmprep.core.records import pack_text, unpack_text
 from glmprep.schemas.rejects import make_reject
+from glmprep.transforms.bundle_buffer import BundleBufferDoFn
 from glmprep.transforms.smallest import MAX_GROUP, NotSmallest
 
 STAGE = "read"
@@ -73,36 +74,29 @@ def distinct_key(key: str, digest: bytes) -> str:
     return f"{key}~{digest[:8].hex()}"
 
 
-class MergeLocalCopiesDoFn(beam.DoFn):
+class MergeLocalCopiesDoFn(BundleBufferDoFn):
     """((key, digest), packed text) -> ((key, digest), (copies, packed text)): one bundle's
     identical records merged into one entry. The entries are passed on, sorted, once they
     hold ``max_bytes`` (their strings plus ``ENTRY_BYTES`` each) and at the end of the
-    bundle, so a bundle holds at most about that much whatever its records' shape."""
+    bundle (``BundleBufferDoFn``), so a bundle holds at most about that much whatever its
+    records' shape."""
 
     def __init__(self, max_bytes: int = MERGE_BYTES):
-        self.max_bytes = max_bytes
+        super().__init__(max_bytes)
 
-    def start_bundle(self):
-        self.entries: Dict[Tuple[str, bytes], list] = {}  # (key, digest) -> [copies, packed text]
-        self.size = 0
+    def empty(self) -> Dict[Tuple[str, bytes], list]:
+        return {}  # (key, digest) -> [copies, packed text]
 
     def process(self, record):
         record_key, packed = record
-        entry = self.entries.get(record_key)
+        entry = self.held.get(record_key)
         if entry is not None:
             entry[0] += 1
             return
-        self.entries[record_key] = [1, packed]
-        self.size += ENTRY_BYTES + len(record_key[0]) + len(packed)
-        if self.size >= self.max_bytes:
-            yield from self._flush()
+        self.held[record_key] = [1, packed]
+        yield from self.added(ENTRY_BYTES + len(record_key[0]) + len(packed))
 
-    def finish_bundle(self):
-        for entry in self._flush():
-            yield beam.transforms.window.GlobalWindows.windowed_value(entry)
-
-    def _flush(self):
-        entries, self.entries, self.size = self.entries, {}, 0
+    def drain(self, entries):
         return [(record_key, (copies, packed)) for record_key, (copies, packed) in sorted(entries.items())]
 
 
