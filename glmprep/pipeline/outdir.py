@@ -14,8 +14,9 @@ glmprep recognises its own files by name and removes nothing else:
     .glmprep.lock                            the lock of a run (``lock.py``)
 
 Locally nothing is followed through a symbolic link: a link with one of these names
-(``rejects`` and the runs directory too) is not glmprep's, so the run refuses the directory rather than write
-or delete through it. Other Beam filesystems (``gs://``) have no links.
+(``rejects`` and the runs directory too) is not glmprep's, so the run refuses the
+directory rather than write or delete through it. Other Beam filesystems (``gs://``)
+have no links.
 """
 from __future__ import annotations
 
@@ -115,8 +116,8 @@ def _own_runs(output: str) -> List[str]:
 
 
 def _own_remote(output: str) -> List[str]:
-    patterns = ["part-*", MANIFEST_NAME + "*", "report.*", RUN_CONFIG_NAME, f"{REJECTS_DIR}/*", f"{REJECTS_DIR}/beam-temp-*/*",
-                f"{RUNS_DIR}/*"]
+    patterns = ["part-*", MANIFEST_NAME + "*", "report.*", RUN_CONFIG_NAME, f"{REJECTS_DIR}/*",
+                f"{REJECTS_DIR}/beam-temp-*/*", f"{RUNS_DIR}/*"]
     found: List[str] = []
     for result in FileSystems.match([FileSystems.join(output, p) for p in patterns]):
         for metadata in result.metadata_list:

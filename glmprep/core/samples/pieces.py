@@ -110,8 +110,10 @@ class PieceTable:
         """
         lengths = np.array([len(t) for t in tokens], dtype=np.int64)
         # one document (a long one fills a chunk by itself) is used as it is, not copied
-        flat = (np.asarray(tokens[0], dtype=np.uint32) if len(tokens) == 1 else
-                np.concatenate(tokens).astype(np.uint32, copy=False) if len(tokens) else np.zeros(0, np.uint32))
+        if len(tokens) == 1:
+            flat = np.asarray(tokens[0], dtype=np.uint32)
+        else:
+            flat = np.concatenate(tokens).astype(np.uint32, copy=False) if len(tokens) else np.zeros(0, np.uint32)
         if ends is not None:
             flat_ends = np.concatenate(ends).astype(bool, copy=False) if len(ends) else np.zeros(0, bool)
         elif table is not None:
