@@ -187,12 +187,12 @@ class ShardStats:
 
 
 class GatherByShardDoFn(BundleBufferDoFn):
-    """(key, packed token ids) -> (shard index, joined documents): one bundle's documents,
-    gathered by shard and joined (``join_docs``), passed on once they hold ``max_bytes``
-    (whatever the number of shards) and at the end of the bundle (``BundleBufferDoFn``).
-    With a ``tag``, (shard index, (tag, joined))."""
+    """(key, payload bytes) -> (shard index, (tag, joined records)): one bundle's records
+    (the languages' ``(key, code)``), gathered by shard and joined (``join_docs``), passed
+    on once they hold ``max_bytes`` (whatever the number of shards) and at the end of the
+    bundle (``BundleBufferDoFn``)."""
 
-    def __init__(self, max_bytes: int = GATHER_BYTES, tag: Optional[str] = None):
+    def __init__(self, max_bytes: int, tag: str):
         super().__init__(max_bytes)
         self.tag = tag
 
@@ -205,9 +205,7 @@ class GatherByShardDoFn(BundleBufferDoFn):
         yield from self.added(len(key) + len(packed))
 
     def drain(self, gathered):
-        if self.tag is not None:
-            return [(shard, (self.tag, join_docs(docs))) for shard, docs in sorted(gathered.items())]
-        return [(shard, join_docs(docs)) for shard, docs in sorted(gathered.items())]
+        return [(shard, (self.tag, join_docs(docs))) for shard, docs in sorted(gathered.items())]
 
 
 class SpillByShardDoFn(GatherByShardDoFn):
@@ -216,7 +214,7 @@ class SpillByShardDoFn(GatherByShardDoFn):
     in ``directory`` (``shard_runs.write_run``) and passes on one section reference per shard."""
 
     def __init__(self, directory: str, max_bytes: int = GATHER_BYTES):
-        super().__init__(max_bytes)
+        super().__init__(max_bytes, RUN)
         self.directory = directory
 
     def drain(self, gathered):
@@ -383,7 +381,7 @@ class WriteShards(beam.PTransform):
             gathered.append(
                 languages
                 | "EncodeLanguages" >> beam.Map(lambda kv: (kv[0], kv[1].encode("ascii")))
-                | "GatherLanguagesByShard" >> beam.ParDo(GatherByShardDoFn(GATHER_BYTES, tag="languages"),
+                | "GatherLanguagesByShard" >> beam.ParDo(GatherByShardDoFn(GATHER_BYTES, "languages"),
                                                          num_shards=num_shards))
         return (
             gathered
