@@ -29,7 +29,7 @@ from apache_beam.io.filesystems import FileSystems
 from glmprep.schemas.manifest import MANIFEST_NAME, RUN_CONFIG_NAME
 from glmprep.schemas.rejects import REJECTS_DIR, REJECTS_FILE_PREFIX, REJECTS_FILE_SUFFIX
 from glmprep.transforms.publish import IN_PROGRESS_SUFFIX, is_remote
-from glmprep.transforms.shard_runs import RUN_NAME, RUNS_DIR
+from glmprep.transforms.shard_runs import RUN_NAME, RUNS_DIR, run_files
 
 LOCK_NAME = ".glmprep.lock"
 REPORT_NAMES = ("report.html", "report.json")  # glmprep.core.report's HTML_NAME and JSON_NAME
@@ -110,9 +110,8 @@ def _own_runs(output: str) -> List[str]:
         _links_refused(output, RUNS_DIR)
     if not os.path.isdir(runs):
         return []
-    entries = sorted(os.scandir(runs), key=lambda e: e.name)
-    inside = [e.path for e in entries if not e.is_symlink() and e.is_file() and RUN_NAME.fullmatch(e.name)]
-    return inside + ([runs] if len(inside) == len(entries) else [])
+    inside = run_files(output)
+    return inside + ([runs] if len(inside) == len(os.listdir(runs)) else [])
 
 
 def _own_remote(output: str) -> List[str]:

@@ -115,22 +115,27 @@ class MergedRuns:
         self.local = []
 
 
-def remove_runs(output_dir: str) -> int:
-    """Remove the run files in ``output_dir``'s runs directory (nothing else), then the
-    directory if that left it empty; how many files."""
+def run_files(output_dir: str) -> List[str]:
+    """The run files in ``output_dir``'s runs directory, by name (nothing else, locally
+    nothing through a link), sorted."""
     directory = runs_dir(output_dir)
     if not is_remote(directory):
         if not os.path.isdir(directory) or os.path.islink(directory):
-            return 0
-        names = [e.path for e in os.scandir(directory) if not e.is_symlink() and RUN_NAME.fullmatch(e.name)]
-        for name in names:
-            os.unlink(name)
-        if not os.listdir(directory):
-            os.rmdir(directory)
-        return len(names)
-    found = [m.path for m in FileSystems.match([FileSystems.join(directory, "run-*.run")])[0].metadata_list
-             if RUN_NAME.fullmatch(m.path.rsplit("/", 1)[-1])]
+            return []
+        return sorted(e.path for e in os.scandir(directory) if not e.is_symlink() and e.is_file()
+                      and RUN_NAME.fullmatch(e.name))
+    return sorted(m.path for m in FileSystems.match([FileSystems.join(directory, "run-*.run")])[0].metadata_list
+                  if RUN_NAME.fullmatch(m.path.rsplit("/", 1)[-1]))
+
+
+def remove_runs(output_dir: str) -> int:
+    """Remove the ``run_files`` of ``output_dir``, then the runs directory if that left it
+    empty (locally); how many files."""
+    found = run_files(output_dir)
     if found:
         FileSystems.delete(found)
+    directory = runs_dir(output_dir)
+    if not is_remote(directory) and os.path.isdir(directory) and not os.path.islink(directory) \
+            and not os.listdir(directory):
+        os.rmdir(directory)
     return len(found)
-
