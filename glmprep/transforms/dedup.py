@@ -14,9 +14,10 @@ million times), and no step holding many digests holds their texts:
    (hot digests through a side input holding only them, the others grouped with their
    keeper, at most ``max_group`` + 1 small records per group). Each copy gets a
    decision ``(key, kept key)``.
-2. ``JoinDecisions``: documents (packed text) and decisions meet in a group by document
-   key, at most two values per group: a document without a decision is kept, one with
-   a decision becomes the reject. This is the only shuffle text crosses.
+2. ``ApplyDecisions`` (``glmprep.transforms.decisions``): documents (packed text) and
+   decisions meet in a group by document key, at most two values per group: a document
+   without a decision is kept, one with a decision becomes the reject. This is the only
+   shuffle text crosses.
 
 A rejected copy's ``preview`` is its own text.
 """
@@ -27,15 +28,13 @@ import re
 import unicodedata
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from glmprep.core.records import pack_text, unpack_text
-from glmprep.schemas.rejects import make_reject
+from glmprep.transforms.decisions import ApplyDecisions
 from glmprep.transforms.smallest import MAX_GROUP, NotSmallest
 
 STAGE = "exact_dedup"
 EXACT_DUPLICATE = "exact_duplicate"
-REJECTS = "rejects"
 DIGEST_PIECE_CHARS = 1 << 20  # a long text is folded a piece at a time: memory per piece, not per text
 _SPACE = re.compile(r"\s")
 
@@ -77,33 +76,6 @@ def _pieces_at_spaces(text: str, size: int):
     yield text[start:]
 
 
-class ApplyDecisionDoFn(beam.DoFn):
-    """(key, [packed text | kept key]) -> the document (key, text) when no kept key came
-    with it, else an ``exact_duplicate`` reject naming the kept key, its preview the
-    document's own text. A key holds one document and at most one decision."""
-
-    def __init__(self):
-        self.duplicates = Metrics.counter(STAGE, EXACT_DUPLICATE)
-
-    def process(self, element):
-        key, values = element
-        packed = kept_key = None
-        for value in values:
-            if isinstance(value, bytes):
-                packed = value
-            else:
-                kept_key = value
-        if packed is None:  # a decision without its document (cannot happen: decisions come from documents)
-            return
-        text = unpack_text(packed)
-        if kept_key is None:
-            yield key, text
-            return
-        self.duplicates.inc()
-        yield beam.pvalue.TaggedOutput(REJECTS, make_reject(
-            key, STAGE, EXACT_DUPLICATE, "the same normalised text as the kept document", text, kept_key=kept_key))
-
-
 class ExactDedup(beam.PTransform):
     """PCollection[(key, text)] -> (docs, rejects)."""
 
@@ -118,10 +90,6 @@ class ExactDedup(beam.PTransform):
                      # ((digest, key), keeper) for every key that is not its digest's smallest
                      | "NotKeeper" >> NotSmallest(self._max_group)
                      | "Decision" >> beam.Map(lambda e: (e[0][1], e[1])))
-        result = (
-            (key_to_packed, decisions)
-            | "FlattenDocsAndDecisions" >> beam.Flatten()
-            # key -> [packed text, kept key?]: the document and at most one decision
-            | "JoinDecisions" >> beam.GroupByKey()
-            | "ApplyDecision" >> beam.ParDo(ApplyDecisionDoFn()).with_outputs(REJECTS, main="docs"))
-        return result.docs, result[REJECTS]
+        kept, rejects = (key_to_packed, decisions) | "Apply" >> ApplyDecisions(
+            STAGE, EXACT_DUPLICATE, "the same normalised text as the kept document", STAGE, EXACT_DUPLICATE)
+        return kept | "UnpackKept" >> beam.Map(lambda doc: (doc[0], unpack_text(doc[1]))), rejects

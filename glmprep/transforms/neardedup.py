@@ -39,7 +39,8 @@ Steps; no key's work or memory grows with a bucket, and text crosses a shuffle p
 5. keepers (:class:`~glmprep.transforms.graph.SelectKeepers` or
    :class:`~glmprep.transforms.graph.ConnectedComponents`), at most
    ``options.rounds`` rounds, stopping when nothing changes;
-6. the decisions ``key -> keeper`` are joined back to the candidates' packed texts.
+6. the decisions ``key -> keeper`` are joined back to the candidates' packed texts
+   (``glmprep.transforms.decisions``).
 
 Sub-keys rather than anchor documents: every partner is still verified against the
 star's centre, so the result is the one an unbounded star gives (a test checks it),
@@ -70,7 +71,7 @@ from glmprep.core.minhash import MinHashOptions, estimated_jaccard, signatures_o
 from glmprep.core.shingles import batch_shingle_hashes, hash_set_jaccard, shingle_sets
 from glmprep.core.options import add_option_arguments, build, option_values
 from glmprep.core.records import pack_text, unpack_text
-from glmprep.schemas.rejects import make_reject
+from glmprep.transforms.decisions import ApplyDecisions
 from glmprep.transforms.graph import (COUNTER_NAMESPACE, ConnectedComponents, SelectKeepers,
                                       first_in_keeper_order)
 
@@ -298,32 +299,6 @@ class KeepSimilarPairsDoFn(beam.DoFn):
                     self.below.inc()
 
 
-class ApplyDecisionDoFn(beam.DoFn):
-    """(key, [('doc', packed text) | ('keeper', keeper), ...]) -> the doc ([(key, packed
-    text)], as ``KEPT``), or a reject naming the keeper."""
-
-    def __init__(self):
-        self.removed = Metrics.counter(COUNTER_NAMESPACE, "near_dup_removed")
-
-    def process(self, element):
-        key, values = element
-        packed, keeper = None, None
-        for tag, value in values:
-            if tag == "doc":
-                packed = value
-            elif keeper is None:
-                keeper = value
-        if packed is None:
-            return
-        if keeper is None:
-            yield [(key, packed)]
-            return
-        self.removed.inc()
-        yield beam.pvalue.TaggedOutput("rejects", make_reject(
-            key, "near_dedup", "near_duplicate", "a near-duplicate of the kept document", unpack_text(packed),
-            kept_key=keeper))
-
-
 def unpack_docs(docs):
     """[(key, packed text), ...] -> (key, text) each: run where the kept documents are used."""
     for key, packed in docs:
@@ -387,19 +362,15 @@ class NearDedup(beam.PTransform):
                      | "KeepSimilarPairs" >> beam.ParDo(KeepSimilarPairsDoFn(options.threshold, similarity)))
         keepers = ConnectedComponents(options.rounds) if by_components else SelectKeepers(options.rounds)
         key_to_keeper, counts = pairs | "Keepers" >> keepers
-        result = (
-            (routed[CANDIDATE] | "TagCandidates" >> beam.Map(tag("doc")),
-             key_to_keeper | "TagKeepers" >> beam.Map(tag("keeper")))
-            | "FlattenDecisions" >> beam.Flatten()
-            # key -> [('doc', packed text) | ('keeper', keeper), ...]
-            | "JoinDecisions" >> beam.GroupByKey()
-            | "ApplyDecision" >> beam.ParDo(ApplyDecisionDoFn()).with_outputs("rejects", main="docs"))
+        decided, rejects = (routed[CANDIDATE], key_to_keeper) | "Apply" >> ApplyDecisions(
+            "near_dedup", "near_duplicate", "a near-duplicate of the kept document", COUNTER_NAMESPACE,
+            "near_dup_removed")
         # Unpacked after the flatten, so in the stage that uses the documents: they cross
         # the stage boundary in lists, packed.
-        kept = ((batches[KEPT], shared[KEPT], routed[KEPT], result.docs)
+        kept = ((batches[KEPT], shared[KEPT], routed[KEPT], decided | "AsLists" >> beam.Map(lambda doc: [doc]))
                 | "FlattenKept" >> beam.Flatten()
                 | "UnpackKept" >> beam.FlatMap(unpack_docs).with_output_types(Tuple[str, str]))
-        return kept, result.rejects, counts
+        return kept, rejects, counts
 
 
 # --- command line -------------------------------------------------------------------------
