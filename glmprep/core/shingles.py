@@ -231,8 +231,13 @@ def _cjk_texts(cls: np.ndarray, is_cjk: np.ndarray, text_starts: np.ndarray) -> 
         np.cumsum(flags, out=running[1:])
         return np.diff(running[bounds])
 
-    cjk_chars = per_text(is_cjk)
-    return (cjk_chars > 0) & (cjk_chars >= CJK_TEXT_SHARE * per_text(cls != _SPACE))
+    return _cjk_share(per_text(is_cjk), per_text(cls != _SPACE))
+
+
+def _cjk_share(cjk_chars, non_space_chars):
+    """The CJK-text rule of :func:`is_cjk_text` on character counts (ints, or int arrays
+    per text): at least one CJK character, and at least ``CJK_TEXT_SHARE`` of the non-space ones."""
+    return (cjk_chars > 0) & (cjk_chars >= CJK_TEXT_SHARE * non_space_chars)
 
 
 def _word_hashes(code_points: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -320,7 +325,7 @@ def _long_text_hashes(lowered: str, ngram: int) -> np.ndarray:
         cls = classes[_code_points(lowered[lo:lo + PIECE_CHARS])]
         cjk += int(np.count_nonzero(cls == _CJK))
         non_space += int(np.count_nonzero(cls != _SPACE))
-    cjk_text = cjk > 0 and cjk >= CJK_TEXT_SHARE * non_space
+    cjk_text = bool(_cjk_share(cjk, non_space))
     out: List[np.ndarray] = []
     carry = np.zeros(0, dtype=np.uint64)                                 # [< ngram] last word hashes
     lo = 0
