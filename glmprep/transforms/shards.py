@@ -224,9 +224,13 @@ class SpillByShardDoFn(GatherByShardDoFn):
 class SplitRunByShardDoFn(SpillByShardDoFn):
     """(any, (RUN, path, offset, length)) -> (shard index, (RUN, path, offset, length)): the
     documents of one run section (written before the number of shards was known) written
-    again, gathered by shard, as ``SpillByShardDoFn`` writes them."""
+    again, gathered by shard, as ``SpillByShardDoFn`` writes them; with one shard, the
+    section itself."""
 
     def process(self, element, num_shards):
+        if num_shards == 1:  # every document's shard is 0: the section is already the shard's
+            yield 0, element[1]
+            return
         for doc in read_section(element[1][1:]):
             yield from super().process(doc, num_shards)
 
