@@ -1,6 +1,7 @@
 """Peak memory of each stage on one large document (issue 16: target <= 10x its size).
 
     python bench/big_document.py [--mb 48] [--stages read,clean,...] [--language en|zh]
+                                 [--shape text|lines|run]
 
 Each stage runs in a fresh process, through the DoFn (or core function) the pipeline
 calls, on one document of ``--mb`` MB of text, with ``too_long`` off. The process first
@@ -28,7 +29,7 @@ CHILD = r"""
 import json, os, sys, tempfile, time
 sys.path.insert(0, os.path.join(sys.argv[4], "bench"))
 from scale import Texts
-stage, mb, language = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+stage, mb, language, shape = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[5]
 
 def status(field):
     with open("/proc/self/status") as fh:
@@ -41,6 +42,10 @@ make = texts.english if language == "en" else texts.chinese
 per_unit = len(make(1000).encode()) / 1000
 text = make(int(mb * (1 << 20) / per_unit))
 small = make(2000)
+if shape == "lines":  # one word (English) or one character (Chinese) a line
+    text, small = ("\n".join(t.split()) if language == "en" else "\n".join(t) for t in (text, small))
+elif shape == "run":  # no space, no line break: one run of characters no word boundary cuts
+    text, small = ("".join(t.split()) for t in (text, small))
 key = "big"
 
 if stage == "copy":
@@ -149,11 +154,11 @@ print(json.dumps({"stage": stage, "mb": size / (1 << 20), "growth": (status("VmH
 """
 
 
-def measure(stage: str, mb: float, language: str) -> dict:
+def measure(stage: str, mb: float, language: str, shape: str = "text") -> dict:
     # glibc's dynamic mmap threshold would serve a stage's buffers from heap pages an earlier
     # free left resident, hiding them from the peak: fixed thresholds return freed memory.
     env = dict(os.environ, PYTHONPATH=REPO, MALLOC_MMAP_THRESHOLD_="131072", MALLOC_TRIM_THRESHOLD_="131072")
-    done = subprocess.run([sys.executable, "-c", CHILD, stage, str(mb), language, REPO], capture_output=True,
+    done = subprocess.run([sys.executable, "-c", CHILD, stage, str(mb), language, REPO, shape], capture_output=True,
                           text=True, env=env)
     if done.returncode != 0:
         return {"stage": stage, "error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
@@ -165,12 +170,15 @@ def main(argv=None) -> int:
     parser.add_argument("--mb", type=float, default=48, help="size of the document in MB of UTF-8 text")
     parser.add_argument("--stages", default=",".join(STAGES))
     parser.add_argument("--language", choices=("en", "zh"), default="en")
+    parser.add_argument("--shape", choices=("text", "lines", "run"), default="text",
+                        help="text: sentences (default); lines: one word (zh: one character) a line; "
+                             "run: the text without white space, one run no word boundary cuts")
     args = parser.parse_args(argv)
     print("| stage | document MB | peak growth MB | x document | x one copy (baseline) | seconds |")
     print("|---|---|---|---|---|---|")
     copy = None
     for stage in ["copy"] + [s for s in args.stages.split(",") if s != "copy"]:
-        r = measure(stage, args.mb, args.language)
+        r = measure(stage, args.mb, args.language, args.shape)
         if "error" in r:
             print(f"| {stage} | | failed: {r['error']} | | | |", flush=True)
             continue

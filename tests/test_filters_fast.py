@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from glmprep.core import filters, text_views
+from glmprep.core import filters, line_counts, text_views
 from glmprep.core.filters import FilterOptions, QualityFilter
 
 # --- slow reference: the fast code must match it exactly. Do not optimise. ---
@@ -301,8 +301,9 @@ def long_view_in_small_pieces(piece_chars):
 
 def assert_same_verdicts_in_pieces(text, piece_chars, colliding_hashes=False):
     patches = long_view_in_small_pieces(piece_chars)
-    if colliding_hashes:  # few distinct word hashes: distinct words share one
+    if colliding_hashes:  # few distinct word (and line) hashes: distinct ones share one
         patches.append(mock.patch.object(text_views, "hash", lambda word: len(word) % 3, create=True))
+        patches.append(mock.patch.object(line_counts, "_item_hash", lambda item: len(item) % 3))
     for patch in patches:
         patch.start()
     try:

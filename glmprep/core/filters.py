@@ -46,6 +46,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
+from glmprep.core.line_counts import ItemCounts
 from glmprep.core.options import Switch, add_option_arguments, build, number_or_none, option
 from glmprep.core.text_views import TextView, text_view
 from glmprep.core.words import is_cjk_word
@@ -164,24 +165,24 @@ def symbol_ratio(view: TextView, max_symbol_ratio: Optional[float] = MAX_SYMBOL_
 
 
 def bullet_lines(view: TextView, max_bullet_lines: Optional[float] = MAX_BULLET_LINES) -> Optional[str]:
-    return _line_fraction(view.lines, view.count_lines_starting_with(BULLETS),
-                          max_bullet_lines, "start with a bullet")
+    counts = view.line_counts(BULLETS, ELLIPSES)
+    return _line_fraction(counts.n_items, counts.n_starting, max_bullet_lines, "start with a bullet")
 
 
 def ellipsis_lines(view: TextView, max_ellipsis_lines: Optional[float] = MAX_ELLIPSIS_LINES) -> Optional[str]:
-    return _line_fraction(view.lines, view.count_lines_ending_with(ELLIPSES),
-                          max_ellipsis_lines, "end with an ellipsis")
+    counts = view.line_counts(BULLETS, ELLIPSES)
+    return _line_fraction(counts.n_items, counts.n_ending, max_ellipsis_lines, "end with an ellipsis")
 
 
 def duplicate_paragraphs(view: TextView,
                          max_duplicate_paragraph_chars: Optional[float] = MAX_DUPLICATE_PARAGRAPH_CHARS
                          ) -> Optional[str]:
-    return _duplicate_chars(view.paragraphs, max_duplicate_paragraph_chars, "paragraphs")
+    return _duplicate_chars(view.paragraph_counts(), max_duplicate_paragraph_chars, "paragraphs")
 
 
 def duplicate_lines(view: TextView,
                     max_duplicate_line_chars: Optional[float] = MAX_DUPLICATE_LINE_CHARS) -> Optional[str]:
-    return _duplicate_chars(view.lines, max_duplicate_line_chars, "lines")
+    return _duplicate_chars(view.line_counts(BULLETS, ELLIPSES), max_duplicate_line_chars, "lines")
 
 
 def top_ngram_repetition(view: TextView,
@@ -207,24 +208,22 @@ def top_ngram_repetition(view: TextView,
     return None
 
 
-def _line_fraction(lines: List[str], n_matching: int,
-                   limit: Optional[float], what: str) -> Optional[str]:
-    if limit is None or not lines:
+def _line_fraction(n_lines: int, n_matching: int, limit: Optional[float], what: str) -> Optional[str]:
+    if limit is None or not n_lines:
         return None
-    fraction = n_matching / len(lines)
+    fraction = n_matching / n_lines
     if fraction > limit:
-        return f"{fraction:.2f} of {len(lines)} lines {what} > {limit}"
+        return f"{fraction:.2f} of {n_lines} lines {what} > {limit}"
     return None
 
 
-def _duplicate_chars(items: List[str], limit: Optional[float], what: str) -> Optional[str]:
+def _duplicate_chars(counts: ItemCounts, limit: Optional[float], what: str) -> Optional[str]:
     """Characters in the second and later occurrences of an item, over all characters."""
     if limit is None:
         return None
-    total_chars = sum(map(len, items))
-    duplicate_chars = total_chars - sum(map(len, set(items)))
-    if total_chars and duplicate_chars / total_chars > limit:
-        return f"{duplicate_chars / total_chars:.2f} of characters in repeated {what} > {limit}"
+    duplicate_chars = counts.chars - counts.distinct_chars
+    if counts.chars and duplicate_chars / counts.chars > limit:
+        return f"{duplicate_chars / counts.chars:.2f} of characters in repeated {what} > {limit}"
     return None
 
 

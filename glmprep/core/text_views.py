@@ -10,10 +10,11 @@ from dataclasses import dataclass, fields
 from functools import cached_property
 from itertools import filterfalse
 from operator import itemgetter, mul
-from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Pattern, Set, Tuple
 
 import numpy as np
 
+from glmprep.core.line_counts import ItemCounts, ItemPieces, count_items, count_items_in_pieces
 from glmprep.core.ngram_counts import (NgramCounts, TopCharsBound, count_ngrams, ngram_chars_bound, pair_keys,
                                       top_window)
 from glmprep.core.words import (BLANK_LINE, CAPITAL_I_WITH_DOT, CJK, CJK_CHAR, LETTER, LETTER_CHAR, char_tables,
@@ -84,26 +85,33 @@ class TextView:
         """Non-blank blocks separated by blank lines, stripped."""
         return list(filter(None, map(str.strip, BLANK_LINE.split(self.text))))
 
-    def count_lines_starting_with(self, prefixes: Tuple[str, ...]) -> int:
-        r"""How many ``lines`` start with one of ``prefixes`` (none a prefix of another),
-        counted in one string of every line's start instead of line by line.
+    def line_counts(self, prefixes: Tuple[str, ...], suffixes: Tuple[str, ...]) -> ItemCounts:
+        r"""``ItemCounts`` of the ``lines``, counting those that start with one of
+        ``prefixes`` or end with one of ``suffixes`` (none a prefix, or a suffix, of another).
 
-        >>> TextView("• one\n\n  • two\nthree -").count_lines_starting_with(("•", "-"))
-        2
+        >>> TextView("• one\n\n  • two\nwait...\n• one").line_counts(("•",), ("...",))
+        ItemCounts(n_items=4, chars=22, distinct_chars=17, n_starting=3, n_ending=1)
         """
-        width = max(map(len, prefixes))
-        starts = "\n" + "\n".join(map(itemgetter(slice(width)), self.lines))
-        return sum(starts.count("\n" + prefix) for prefix in prefixes)
+        key = ("lines", prefixes, suffixes)
+        if key not in self._item_counts:
+            self._item_counts[key] = self._count_lines(prefixes, suffixes)
+        return self._item_counts[key]
 
-    def count_lines_ending_with(self, suffixes: Tuple[str, ...]) -> int:
-        r"""How many ``lines`` end with one of ``suffixes`` (none a suffix of another).
+    def paragraph_counts(self) -> ItemCounts:
+        """``ItemCounts`` of the ``paragraphs``."""
+        if "paragraphs" not in self._item_counts:
+            self._item_counts["paragraphs"] = self._count_paragraphs()
+        return self._item_counts["paragraphs"]
 
-        >>> TextView("wait...\nmore…\n. ..").count_lines_ending_with(("...", "…"))
-        2
-        """
-        width = max(map(len, suffixes))
-        ends = "\n".join(map(itemgetter(slice(-width, None)), self.lines)) + "\n"
-        return sum(ends.count(suffix + "\n") for suffix in suffixes)
+    @cached_property
+    def _item_counts(self) -> Dict[object, ItemCounts]:
+        return {}
+
+    def _count_lines(self, prefixes: Tuple[str, ...], suffixes: Tuple[str, ...]) -> ItemCounts:
+        return count_items(self.lines, prefixes, suffixes)
+
+    def _count_paragraphs(self) -> ItemCounts:
+        return count_items(self.paragraphs)
 
     # --- n-grams ---
 
@@ -284,6 +292,23 @@ class LongTextView(TextView):
     a bound could let an n-gram pass its limit does ``top_ngram`` count the n-grams
     exactly, from a 64-bit hash of each ngram word (``ngram_hashes``, ``top_window``):
     about 16 bytes a word at peak."""
+
+    def _count_lines(self, prefixes: Tuple[str, ...], suffixes: Tuple[str, ...]) -> ItemCounts:
+        if len(self.text) <= PIECE_CHARS:
+            return super()._count_lines(prefixes, suffixes)
+        return self._count_in_pieces(None, prefixes, suffixes)
+
+    def _count_paragraphs(self) -> ItemCounts:
+        if len(self.text) <= PIECE_CHARS:
+            return super()._count_paragraphs()
+        return self._count_in_pieces(BLANK_LINE)
+
+    def _count_in_pieces(self, separator: Optional[Pattern[str]], prefixes: Tuple[str, ...] = (),
+                         suffixes: Tuple[str, ...] = ()) -> ItemCounts:
+        """``ItemCounts`` of the lines (``separator`` None) or paragraphs of a text over
+        ``PIECE_CHARS`` characters, a piece at a time, with no string per item held."""
+        pieces = ItemPieces(self.text, separator, PIECE_CHARS)
+        return count_items_in_pieces(pieces, pieces.max_items, prefixes, suffixes)
 
     @cached_property
     def _one_piece(self) -> List[TextPiece]:
