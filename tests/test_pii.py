@@ -6,6 +6,7 @@ import os
 import time
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from glmprep.core.pii import (DEFAULT_PLACEHOLDERS, PiiOptions, PiiRedactor, id_number_valid, luhn_valid,
                               parse_placeholders)
@@ -119,3 +120,39 @@ def test_redact_pii_transform_and_previews():
                     | beam.Map(lambda r: r["preview"]))
         assert_that(previews, equal_to(["{bad json: <EMAIL>", "x" * (REJECT_PREVIEW_CHARS - 12) + " call +44 "]),
                     label="Previews")
+
+
+# --- the anchors' windows against a scan of every digit window (as first written) ---
+
+def reference_find(text, kinds=PiiOptions().kinds):
+    """Every pattern in the windows around the text's digits (around "@" for emails): what
+    ``find`` did before its patterns ran only around their anchors. Do not optimise."""
+    from glmprep.core import pii
+    numeric = pii._regions([m.span() for m in pii._DIGIT_RUN.finditer(text)], pii.REACH, pii.REACH + 2, len(text))
+    around_at = pii._regions([(i, i + 1) for i, c in enumerate(text) if c == "@"], *pii.EMAIL_REACH, len(text))
+    found = []
+    for rank, kind in enumerate(k for k in pii.PII_KINDS if k in kinds):
+        for pattern, check in pii._DETECTORS[kind]:
+            for lo, hi in around_at if kind == pii.EMAIL else numeric:
+                for match in pattern.finditer(text, lo, hi):
+                    matched = match.group() if check is None else check(match.group())
+                    if matched:
+                        found.append((match.start(), -(match.start() + len(matched)), rank, kind))
+    spans = []
+    for start, neg_end, _, kind in sorted(found):
+        if not spans or start >= spans[-1][1]:
+            spans.append((start, -neg_end, kind))
+    return spans
+
+
+PII_PIECES = ["4111 1111 1111 1111", "5555555555554444", "+44 20 7946 0958", "(415) 555-0132", "13812345678",
+              "138-1234-5678", "+86 139 1234 5678", "44030419900307123X", "185.220.101.34", "2606:4700::1111",
+              "a.b@example.org", "1.2.3", "3.11.7"]
+pii_texts = st.lists(st.one_of(st.sampled_from(PII_PIECES), st.sampled_from(list("0123456789 .-+():xX@a中\n")),
+                               st.text(alphabet="0123456789 -.", max_size=25)), max_size=40).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(pii_texts)
+def test_anchor_windows_find_what_the_digit_windows_find(text):
+    assert PiiRedactor().find(text) == reference_find(text)

@@ -29,7 +29,9 @@ on each candidate, so hostile text (a megabyte of digits, of ``a.a.a.``, of ``1:
 costs a bounded amount of work per character. The patterns only run in windows around
 the ASCII digits of a text (every kind but email holds one; an IPv6 address written
 without any decimal digit is therefore not found) and around its ``@``s, so prose
-costs one scan for digits and one ``find`` for ``@``.
+costs one scan for digits and one ``find`` for ``@``; within the digits' windows, each
+pattern but IPv6's runs only around what all its matches hold (``_ANCHORS``: a ``+`` and
+a digit for international phones, 17 digits in a row for identity numbers, ...).
 
 Where matches overlap, the one starting first wins, then the longer one, then the kind
 listed first above.
@@ -162,6 +164,19 @@ _DIGIT_RUN = re.compile(r"[0-9]+")
 REACH = 46
 # Same for an email around its "@": a local part of 64, a domain of 8 labels of 63.
 EMAIL_REACH = (65, 8 * 64 + 25)
+# pattern -> (anchor, reach): what every string the pattern matches holds, and the longest
+# such string. A pattern runs only in windows reaching that far around its anchors, which
+# are searched for in the windows around digits: technical text is full of digits, and
+# few of them are near, say, a "+" and a digit (the anchors are what make a match likely;
+# the patterns then judge). IPv6 has no anchor rarer than the digits themselves.
+_ANCHORS: Dict[Pattern[str], Tuple[Pattern[str], int]] = {
+    _IPV4: (re.compile(r"\d\.\d{1,3}\.\d"), 15),  # its first three octets' inner digits and dots
+    _INTERNATIONAL_PHONE: (re.compile(r"\+[1-9]"), 24),
+    _NANP_PHONE: (re.compile(r"[2-9]\d\d[-.]\d{4}"), 14),  # the exchange and the line number
+    _CN_MOBILE: (re.compile(r"1[3-9]\d[ -]?\d{4}"), 18),
+    _ID_NUMBER: (re.compile(r"\d{17}"), 18),
+    _CARD: (re.compile(r"\d{4}[ -]?\d"), 34),
+}
 
 
 def _regions(anchors, before: int, after: int, size: int) -> List[Tuple[int, int]]:
@@ -174,6 +189,17 @@ def _regions(anchors, before: int, after: int, size: int) -> List[Tuple[int, int
         else:
             regions.append([lo, hi])
     return [(lo, hi) for lo, hi in regions]
+
+
+def _anchor_regions(text: str, pattern: Pattern[str], numeric: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
+    """Where ``pattern`` runs: ``numeric`` (the windows around digits), or windows around
+    its anchors there, wide enough that no match of it is cut (so the scan in each window
+    finds what a scan of the whole text finds), with two characters more for lookaheads."""
+    if pattern not in _ANCHORS:
+        return numeric
+    anchor, reach = _ANCHORS[pattern]
+    spans = (match.span() for lo, hi in numeric for match in anchor.finditer(text, lo, hi))
+    return _regions(spans, reach, reach + 2, len(text))
 
 
 def _at_signs(text: str):
@@ -255,7 +281,7 @@ class PiiRedactor:
         found: List[Tuple[int, int, int, str]] = []
         for rank, kind in enumerate(self._kinds):
             for pattern, check in _DETECTORS[kind]:
-                for lo, hi in around_at if kind == EMAIL else numeric:
+                for lo, hi in around_at if kind == EMAIL else _anchor_regions(text, pattern, numeric):
                     for match in pattern.finditer(text, lo, hi):
                         matched = match.group() if check is None else check(match.group())
                         if matched:
