@@ -20,7 +20,11 @@ multi_processing mode for each worker count. Reported: wall time and the peak RS
 the largest single process (the launcher, which holds Beam's local shuffles, or a
 worker), from each process's VmHWM in /proc sampled every 50 ms, plus its role.
 The ratio of interest is the peak at the largest copy count over the peak at the
-smallest (target <= 1.2x), and the bucket's peak (target < 1 GB per worker).
+smallest (target <= 1.2x), and the bucket's peak (target < 1 GB per worker). Its baseline,
+per shape: the largest worker of a pipeline of Beam alone that reads the same file,
+reshuffles and groups its lines and counts them (``scale.PASS_THROUGH``): the local runner
+sends a worker its part of a grouped collection as one message, so that worker grows with
+the corpus in any pipeline that groups documents.
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ import tempfile
 from typing import Dict, Sequence
 
 from memory import process_rss_bytes, run_sampling_peaks
+from scale import pass_through
 
 VOCAB = [f"w{i}" for i in range(30000)]
 
@@ -117,10 +122,12 @@ def main(argv=None) -> int:
                 figures = measure(["--input", path, "--output", out, "--overwrite", "--quiet", "--num-shards", "2",
                                    "--direct_running_mode=multi_processing", f"--direct_num_workers={n}"])
                 shutil.rmtree(out, ignore_errors=True)
+                figures["beam_alone"] = pass_through([path], n) * 2**20
                 results[(label, n)] = figures
                 print(f"{label:>18} ({docs:>9,} docs), {n} worker(s): {figures['seconds']:7.1f} s   peak RSS "
                       f"launcher {figures['launcher'] / 2**20:6.0f} MiB, largest worker "
-                      f"{figures['worker'] / 2**20:6.0f} MiB", flush=True)
+                      f"{figures['worker'] / 2**20:6.0f} MiB (Beam alone moving the file: "
+                      f"{figures['beam_alone'] / 2**20:6.0f} MiB)", flush=True)
             os.unlink(path)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -131,6 +138,8 @@ def main(argv=None) -> int:
                 ratio = results[(high, n)][role] / max(1, results[(low, n)][role])
                 print(f"{n} worker(s): peak RSS of the {role} at {copies[-1]:,} / {copies[0]:,} copies = "
                       f"{ratio:.2f}x (target <= 1.2x)")
+            alone = results[(high, n)]["beam_alone"] / max(1, results[(low, n)]["beam_alone"])
+            print(f"{n} worker(s): Beam alone moving the same files, largest worker {alone:.2f}x")
     return 0
 
 
