@@ -1,5 +1,7 @@
 """Words and shingles of EN and ZH text, their fixed 32-bit hashes (vectorised = reference), and
 exact Jaccard of shingle-hash sets."""
+from unittest import mock
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -68,3 +70,34 @@ def test_long_texts_shingled_in_pieces_give_the_same_hashes(texts, ngram, piece_
         shingles_module.PIECE_CHARS = before
     assert hashes.tolist() == whole_hashes.tolist()
     assert counts.tolist() == whole_counts.tolist()
+
+
+RUN_CHARACTERS = st.sampled_from(list("abZ.,-éİß") + ["\U0001d400", "\x00"])  # no space, no CJK
+BETWEEN_RUNS = st.sampled_from([" ", "\n", "\u3000", "中", "。", "カ", "x", ""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.text(alphabet=RUN_CHARACTERS, max_size=30), BETWEEN_RUNS), max_size=8),
+       st.integers(1, 6), st.integers(1, 8))
+def test_words_longer_than_a_piece_are_cut_and_carried_on_with_the_same_hashes(runs, ngram, piece_chars):
+    """Runs without a word boundary over several pieces (minified code, base64): pieces are
+    cut inside the word and its hash is continued; CJK or not, the reference hashes."""
+    import glmprep.core.shingles as shingles_module
+
+    text = "".join(run + between for run, between in runs)
+    with mock.patch.object(shingles_module, "PIECE_CHARS", piece_chars):
+        hashes = shingle_hashes(text, ngram).tolist()
+    assert hashes == [shingle_hash(s) for s in shingles(text, ngram)]
+
+
+def test_a_long_run_is_read_in_pieces_of_at_most_piece_chars():
+    import glmprep.core.shingles as shingles_module
+
+    text = "x" * 5000 + " tail"
+    seen = []
+    code_points = shingles_module._code_points
+    with mock.patch.object(shingles_module, "PIECE_CHARS", 100), \
+            mock.patch.object(shingles_module, "_code_points", lambda t: seen.append(len(t)) or code_points(t)):
+        hashes = shingle_hashes(text, 2).tolist()
+    assert hashes == [shingle_hash(("x" * 5000, "tail"))]
+    assert max(seen) <= 100

@@ -40,7 +40,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from glmprep.core.sorted_sets import sorted_distinct
-from glmprep.core.text_pieces import piece_end
+from glmprep.core.text_pieces import cut_piece_end
 from glmprep.schemas.cjk import CJK_SCRIPT_RANGES
 
 _U64 = (1 << 64) - 1
@@ -242,13 +242,21 @@ def _cjk_share(cjk_chars, non_space_chars):
 
 def _word_hashes(code_points: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """uint64 [n_words]: the word hash of every span, as :func:`_word_hash_int`."""
+    return _finish_words(_word_polynomials(code_points, starts, ends), ends - starts)
+
+
+def _word_polynomials(code_points: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """uint64 [n_words]: sum_j ord(c_j) * CHAR_BASE**j of every span's characters."""
     n = len(code_points)
     prefix = np.zeros(n + 1, dtype=np.uint64)                            # [n_chars + 1]
     np.cumsum(code_points * _powers(_CHAR_BASE, n), out=prefix[1:])      # wraps mod 2**64
     # prefix[end] - prefix[start] = CHAR_BASE**start * poly(word); undo the shift.
-    poly = (prefix[ends] - prefix[starts]) * _powers(_CHAR_BASE_INV, n)[starts]   # [n_words]
-    poly += (ends - starts).astype(np.uint64) * np.uint64(_LENGTH_SALT)
-    return _fmix64(poly)
+    return (prefix[ends] - prefix[starts]) * _powers(_CHAR_BASE_INV, n)[starts]   # [n_words]
+
+
+def _finish_words(polynomials: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """uint64 [n_words]: word hashes from the words' polynomials (uint64) and lengths (int)."""
+    return _fmix64(polynomials + lengths.astype(np.uint64) * np.uint64(_LENGTH_SALT))
 
 
 def _shingles_of_words(word_hash: np.ndarray, first: np.ndarray, width: np.ndarray, ngram: int) -> np.ndarray:
@@ -316,9 +324,11 @@ def _code_points(text: str) -> np.ndarray:
 
 
 def _long_text_hashes(lowered: str, ngram: int) -> np.ndarray:
-    """uint32 [n_shingles]: the shingle hashes of one lower-cased text, a piece of about
-    ``PIECE_CHARS`` characters at a time. Pieces end at word boundaries; the last
-    ``ngram - 1`` word hashes of a piece begin the next one's shingles."""
+    """uint32 [n_shingles]: the shingle hashes of one lower-cased text, a piece of at most
+    ``PIECE_CHARS`` characters at a time. Pieces end at word boundaries, or inside a word
+    longer than a piece (a run with no space, minified code): its polynomial and length so
+    far carry on into the next piece. The last ``ngram - 1`` word hashes of a piece begin
+    the next one's shingles."""
     classes = _char_classes()
     cjk = non_space = 0
     for lo in range(0, len(lowered), PIECE_CHARS):                       # the whole text decides
@@ -328,12 +338,14 @@ def _long_text_hashes(lowered: str, ngram: int) -> np.ndarray:
     cjk_text = bool(_cjk_share(cjk, non_space))
     out: List[np.ndarray] = []
     carry = np.zeros(0, dtype=np.uint64)                                 # [< ngram] last word hashes
+    begun = _BegunWord()
     lo = 0
     while lo < len(lowered):
         hi = _piece_end(lowered, lo, cjk_text)
         code_points = _code_points(lowered[lo:hi])
         starts, ends = _word_spans(code_points, np.zeros(1, dtype=np.int64), cjk_text)
-        words = np.concatenate((carry, _word_hashes(code_points, starts, ends)))   # [n_words]
+        cut = hi < len(lowered) and not cjk_text and classes[ord(lowered[hi - 1])] == _WORD   # inside a word
+        words = np.concatenate((carry, begun.words(code_points, starts, ends, cut)))   # [n_words]
         n_full = len(words) - ngram + 1
         if n_full > 0:
             padded = np.concatenate((words, np.zeros(ngram, dtype=np.uint64)))
@@ -346,14 +358,42 @@ def _long_text_hashes(lowered: str, ngram: int) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, dtype=np.uint32)
 
 
+class _BegunWord:
+    """The word a piece of a long text ends inside (cut there: no boundary within a piece),
+    as its polynomial and length so far, continued by the next piece."""
+
+    def __init__(self):
+        self.polynomial, self.length = 0, 0                              # length 0: no word begun
+
+    def words(self, code_points: np.ndarray, starts: np.ndarray, ends: np.ndarray, cut: bool) -> np.ndarray:
+        """uint64 [n_words]: the hashes of the words a piece (``code_points``, word spans
+        ``starts``/``ends``) finishes, the begun word first (continued when the piece starts
+        with a word character); the piece's last word begins the next one when the piece
+        ends inside it (``cut``)."""
+        polynomials, lengths = _word_polynomials(code_points, starts, ends), ends - starts   # [n_words] each
+        if self.length:
+            if _char_classes()[code_points[0]] == _WORD:                 # continued
+                shifted = (int(polynomials[0]) * pow(_CHAR_BASE, self.length, 1 << 64) + self.polynomial) & _U64
+                polynomials[0], lengths[0] = shifted, lengths[0] + self.length
+            else:                                                        # it ended with the last piece
+                polynomials = np.concatenate(([np.uint64(self.polynomial)], polynomials))
+                lengths = np.concatenate(([self.length], lengths))
+            self.polynomial, self.length = 0, 0
+        if cut:
+            self.polynomial, self.length = int(polynomials[-1]), int(lengths[-1])
+            polynomials, lengths = polynomials[:-1], lengths[:-1]
+        return _finish_words(polynomials, lengths)
+
+
 def _piece_end(lowered: str, lo: int, cjk_text: bool) -> int:
     """Where the piece starting at ``lo`` ends: just after a character no word continues
-    past (a space, or a character that is a word of its own)."""
+    past (a space, or a character that is a word of its own), or, in a word longer than a
+    piece, ``PIECE_CHARS`` characters on."""
     def word_ends(a: int, b: int) -> np.ndarray:                          # offsets in [a, b)
         cls = _char_classes()[_code_points(lowered[a:b])]
         return np.flatnonzero((cls == _SPACE) | (cls == _CJK) | ((cls == _WORD) & cjk_text)) + a
 
-    return piece_end(len(lowered), lo, PIECE_CHARS, word_ends)
+    return cut_piece_end(len(lowered), lo, PIECE_CHARS, word_ends)
 
 
 def shingle_hashes(text: str, ngram: int) -> np.ndarray:
