@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from glmprep.core import filters, line_counts, text_views
+from glmprep.core import filters, line_counts, piece_counts, text_views
 from glmprep.core.filters import FilterOptions, QualityFilter
 
 # --- slow reference: the fast code must match it exactly. Do not optimise. ---
@@ -351,3 +351,38 @@ def test_a_long_chinese_text_without_spaces_is_read_in_pieces():
     with mock.patch.object(text_views, "PIECE_CHARS", 1000):
         assert_same_verdicts(text)
         assert QualityFilter(TOUCHY).check(text)[0] == "top_ngram_repetition"
+
+
+# --- runs of characters longer than a piece: no space, no CJK character (minified code, base64) ---
+
+RUN_CHARACTERS = list("aZ09_.-!…#") + ["é", "Σ", "ς", "½", "١", "𝐀", "😀", "ﾞ", "x́", "\x00"]
+
+
+@st.composite
+def texts_with_long_runs(draw):
+    """Runs of up to 60 characters with punctuation, digits and letters at their ends,
+    between spaces, line breaks and CJK characters, in texts with CJK or without."""
+    between = draw(st.sampled_from([[" ", "\n", "\n\n"], [" ", "\n", "中", "。", "文 ", "\u3000", ""]]))
+    parts = []
+    for _ in range(draw(st.integers(1, 12))):
+        parts.append("".join(draw(st.lists(st.sampled_from(RUN_CHARACTERS), max_size=40))))
+        parts.append(draw(st.sampled_from(between)))
+    return "".join(parts)
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts_with_long_runs(), st.integers(1, 12))
+def test_runs_longer_than_a_piece_match_the_reference(text, piece_chars):
+    assert_same_verdicts_in_pieces(text, piece_chars)
+
+
+@pytest.mark.parametrize("run", ["x" * 5000, "!!" + "ab1" * 2000 + "..", "(" * 3000 + "a" + ")" * 3000,
+                                 "-" * 6000, "9" * 4000 + "z", "Σ" * 3000 + "ς_"])
+@pytest.mark.parametrize("around", [("", ""), ("one two ", " three"), ("我们", "公园。"), ("我们 ", " 公园"),
+                                    ("one two three four 我", "们 five six seven")])
+def test_a_run_over_many_pieces_is_one_word_and_is_read_a_piece_at_a_time(run, around):
+    text = around[0] + run + around[1]
+    pieces = list(piece_counts.text_pieces(text, "我" in text, 100))
+    assert sum(isinstance(piece, piece_counts.RunPiece) for piece in pieces) == 1
+    assert all(len(piece.codes) <= 100 for piece in pieces if isinstance(piece, piece_counts.TextPiece))
+    assert_same_verdicts_in_pieces(text, 100)

@@ -1,25 +1,25 @@
 """What the rules read a document through: ``TextView`` (word by word) and
-``LongTextView`` (NumPy over the code points, a piece of the text at a time), each value
-computed once and only when a rule asks for it; ``text_view`` picks one. Both give the same numbers (the tests compare
-them with a slow reference).
+``LongTextView`` (NumPy over the code points, a piece of the text at a time:
+``piece_counts``), each value computed once and only when a rule asks for it;
+``text_view`` picks one. Both give the same numbers (the tests compare them with a slow
+reference).
 """
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, fields
 from functools import cached_property
 from itertools import filterfalse
-from operator import itemgetter, mul
+from operator import mul
 from typing import Dict, Iterable, Iterator, List, Optional, Pattern, Set, Tuple
 
 import numpy as np
 
 from glmprep.core.line_counts import ItemCounts, ItemPieces, count_items, count_items_in_pieces
-from glmprep.core.ngram_counts import (NgramCounts, TopCharsBound, count_ngrams, ngram_chars_bound, pair_keys,
-                                      top_window)
-from glmprep.core.words import (BLANK_LINE, CAPITAL_I_WITH_DOT, CJK, CJK_CHAR, LETTER, LETTER_CHAR, char_tables,
-                                WordSpans, find_word_spans, has_cjk, ngram_words, piece_bounds, piece_follows_word,
-                                piece_words, split_words, text_classes, text_codes)
+from glmprep.core.ngram_counts import NgramCounts, count_ngrams, ngram_chars_bound, pair_keys, top_window
+from glmprep.core.piece_counts import (LongTextCounts, Piece, bound_top_word_and_bigram, count_long_text,
+                                      count_words_with_letter, text_pieces)
+from glmprep.core.words import (BLANK_LINE, CAPITAL_I_WITH_DOT, CJK_CHAR, LETTER_CHAR, has_cjk, ngram_words,
+                                piece_bounds, piece_words, split_words)
 
 # Below this many ngram words, n-grams are counted as tuples in a Counter: NumPy's fixed
 # cost per call (tens of microseconds per document) outweighs its speed per word.
@@ -33,9 +33,6 @@ PIECE_CHARS = 1 << 20
 # Characters of a long text split into word strings at a time when its n-grams are
 # counted exactly: bounds the lists of one piece's words (about 100 bytes a word).
 STRING_PIECE_CHARS = 1 << 16
-# Odd multipliers that mix a word's length and characters into a 32-bit n-gram key.
-_KEY_MULTIPLIERS = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1,
-                             0xD3A2646C | 1], dtype=np.uint32)
 
 
 def text_view(text: str) -> "TextView":
@@ -206,85 +203,6 @@ class TextView:
         return words[first:first + n], count
 
 
-@dataclass(frozen=True)
-class TextPiece:
-    """One piece of a long text (``piece_bounds``) as NumPy sees it."""
-
-    codes: np.ndarray  # [n_chars] code points (``text_codes``)
-    classes: np.ndarray  # [n_chars] uint8 class flags
-    spans: WordSpans  # its words, in the piece's positions
-
-
-@dataclass(frozen=True)
-class LongTextCounts:
-    """What the rules need of a long text's words, summed over its pieces."""
-
-    n_words: int
-    word_chars: int
-    cjk_word_count: int
-    n_ngram_words: int
-    ngram_chars: int
-    min_words_with_letter: int  # ngram words whose first letter or digit is a letter
-
-
-def text_pieces(text: str, has_cjk: bool) -> Iterator[TextPiece]:
-    """The ``TextPiece`` of each ``PIECE_CHARS`` piece of ``text``, one at a time."""
-    for lo, hi in piece_bounds(text, PIECE_CHARS):
-        piece = text[lo:hi]
-        codes = text_codes(piece)  # [n_chars]
-        classes = text_classes(piece, codes)  # [n_chars]
-        yield TextPiece(codes, classes, find_word_spans(classes, has_cjk, piece_follows_word(text, lo)))
-
-
-def count_long_text(pieces: Iterable[TextPiece], has_cjk: bool) -> LongTextCounts:
-    """``LongTextCounts`` of a text from its pieces."""
-    sums = dict.fromkeys((f.name for f in fields(LongTextCounts)), 0)
-    for piece in pieces:
-        spans, classes = piece.spans, piece.classes
-        sums["n_words"] += spans.n_words
-        sums["word_chars"] += spans.word_chars
-        sums["cjk_word_count"] += int(np.count_nonzero(classes & CJK)) if has_cjk else 0
-        sums["n_ngram_words"] += len(spans.ngram_starts)
-        sums["ngram_chars"] += int((spans.ngram_ends - spans.ngram_starts).sum())
-        sums["min_words_with_letter"] += int(np.count_nonzero(classes[spans.ngram_starts] & LETTER))
-    return LongTextCounts(**sums)
-
-
-def count_words_with_letter(pieces: Iterable[TextPiece]) -> int:
-    """Words holding a letter, from a text's pieces: a word's letters lie within its ngram word."""
-    n_words = 0
-    for piece in pieces:
-        letters_before = np.zeros(len(piece.classes) + 1, dtype=np.int64)  # [n_chars + 1]
-        np.cumsum((piece.classes & LETTER) != 0, out=letters_before[1:])
-        starts, ends = piece.spans.ngram_starts, piece.spans.ngram_ends
-        n_words += int(np.count_nonzero(letters_before[ends] > letters_before[starts]))
-    return n_words
-
-
-def bound_top_word_and_bigram(pieces: Iterable[TextPiece], n_words: int) -> Tuple[int, int]:
-    """Upper bounds on count x characters of a text's top ngram word and top bigram
-    (``TopCharsBound``), from its pieces and its number of ngram words: a key per ngram
-    word, a mix of its length and its first two and last two lowercase characters, that
-    equal ngram words share."""
-    lowercase = char_tables()[2]
-    word_bound, bigram_bound = TopCharsBound(n_words), TopCharsBound(n_words)
-    last_key, last_length = np.empty(0, np.uint32), np.empty(0, np.int64)  # the previous piece's last word
-    for piece in pieces:
-        starts, ends = piece.spans.ngram_starts, piece.spans.ngram_ends  # [n_ngram_words] each
-        lengths, last = ends - starts, ends - 1  # [n_ngram_words] each
-        keys = lengths.astype(np.uint32) * _KEY_MULTIPLIERS[0]  # [n_ngram_words]
-        for multiplier, at in zip(_KEY_MULTIPLIERS[1:], (starts, np.minimum(starts + 1, last),
-                                                          np.maximum(last - 1, starts), last)):
-            keys += lowercase[piece.codes[at]] * multiplier
-        word_bound.add(keys, lengths)
-        if len(last_key):  # the bigram across the pieces' border
-            keys, lengths = np.concatenate((last_key, keys)), np.concatenate((last_length, lengths))
-        bigram_bound.add(keys[:-1] * _KEY_MULTIPLIERS[5] + keys[1:], lengths[:-1] + lengths[1:])
-        if len(keys):
-            last_key, last_length = keys[-1:], lengths[-1:]
-    return word_bound.value(), bigram_bound.value()
-
-
 class LongTextView(TextView):
     """A ``TextView`` that reads a long text with NumPy a ``TextPiece`` at a time,
     holding no array over all its characters (a text of one piece is read once and
@@ -311,13 +229,13 @@ class LongTextView(TextView):
         return count_items_in_pieces(pieces, pieces.max_items, prefixes, suffixes)
 
     @cached_property
-    def _one_piece(self) -> List[TextPiece]:
-        return list(text_pieces(self.text, self.has_cjk))
+    def _one_piece(self) -> List[Piece]:
+        return list(text_pieces(self.text, self.has_cjk, PIECE_CHARS))
 
-    def _pieces(self) -> Iterable[TextPiece]:
+    def _pieces(self) -> Iterable[Piece]:
         if len(self.text) <= PIECE_CHARS:
             return self._one_piece
-        return text_pieces(self.text, self.has_cjk)
+        return text_pieces(self.text, self.has_cjk, PIECE_CHARS)
 
     @cached_property
     def counts(self) -> LongTextCounts:

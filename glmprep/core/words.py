@@ -221,6 +221,42 @@ def piece_follows_word(text: str, lo: int) -> bool:
     return lo > 0 and not char_tables()[0][ord(text[lo - 1])] & SPACE
 
 
+@dataclass(frozen=True)
+class RunWord:
+    """What ``find_word_spans`` finds of a run of characters longer than a piece (``run_word``)."""
+
+    is_word: bool
+    chars: int
+    ngram_start: int  # first letter or digit, in the text's positions; -1 when there is none
+    ngram_end: int  # one past its last letter or digit; -1 when there is none
+    holds_letter: bool
+
+
+def run_word(text: str, lo: int, hi: int, has_cjk: bool, chunk: int) -> RunWord:
+    """The word ``text[lo:hi]`` is, a run of characters without a space or a CJK character
+    that starts a piece (``piece_bounds``) and ends before a space, a CJK character or the
+    end of the text (a piece that long is such a run and the character after it), as
+    ``find_word_spans`` would find it, with class flags of ``chunk`` characters at a time.
+    Without CJK in the text it is a word; with, only when it holds a letter or digit or
+    is a whole token.
+
+    >>> run_word("中.ab!! x", 1, 6, True, 2)
+    RunWord(is_word=True, chars=5, ngram_start=2, ngram_end=4, holds_letter=True)
+    """
+    first, last, holds_letter = -1, -1, False
+    for a in range(lo, hi, chunk):
+        classes = text_classes(text[a:min(a + chunk, hi)])  # [<= chunk]
+        alnum = np.flatnonzero(classes & ALNUM)  # [n_alnum]
+        if len(alnum):
+            first = a + int(alnum[0]) if first < 0 else first
+            last = a + int(alnum[-1])
+        holds_letter = holds_letter or bool(np.any(classes & LETTER))
+    ends_token = hi == len(text) or bool(char_tables()[0][ord(text[hi])] & SPACE)
+    whole_token = not piece_follows_word(text, lo) and ends_token
+    return RunWord(is_word=not has_cjk or first >= 0 or whole_token, chars=hi - lo, ngram_start=first,
+                   ngram_end=last + 1 if last >= 0 else -1, holds_letter=holds_letter)
+
+
 def find_word_spans(classes: np.ndarray, has_cjk: bool, follows_word: bool = False) -> WordSpans:
     """The words of a text (as ``split_words`` finds them) from the class flags of its
     code points (uint8 [n_chars], see ``char_tables``), without a string per word. The
