@@ -111,7 +111,7 @@ def text_pieces(text: str, has_cjk: bool, size: int) -> Iterator[Piece]:
     gives a ``RunPiece`` of the run, then a ``TextPiece`` of that boundary."""
     for lo, hi in piece_bounds(text, size):
         if hi - lo > size:
-            run_end = hi - 1 if text_classes(text[hi - 1]) & (SPACE | CJK) else hi
+            run_end = hi - 1 if char_tables()[0][ord(text[hi - 1])] & (SPACE | CJK) else hi
             yield run_piece(text, lo, run_end, has_cjk, size)
             lo = run_end
         if lo < hi:
