@@ -442,6 +442,11 @@ def test_command_line_options():
     assert (options.threshold, options.num_perm, options.ngram) == (0.7, 64, 3)
     assert (options.false_positive_weight, options.false_negative_weight, options.verify) == (0.3, 0.7, "estimate")
     assert options.keepers == "independent"
+    options = neardedup_options_from(parser.parse_args([
+        "--near-dedup-rounds", "5", "--near-dedup-finish-after", "0", "--near-dedup-finish-limit", "10"]))
+    assert (options.rounds, options.finish_after, options.finish_limit) == (5, 0, 10)
+    with pytest.raises(ValueError, match="--near-dedup-finish-limit"):
+        neardedup_options_from(parser.parse_args(["--near-dedup-finish-limit", "-1"]))
     assert neardedup_options_from(parser.parse_args(["--no-near-dedup"])) is None
     with pytest.raises(ValueError, match="--near-dedup-threshold"):
         neardedup_options_from(parser.parse_args(["--near-dedup-threshold", "1.5"]))
@@ -503,8 +508,9 @@ def test_a_chain_needing_more_rounds_than_allowed_reports_unsettled_documents(tm
     *_, settled = run_near_dedup(tmp_path, docs, options, with_counts=True)
     assert settled.get(UNSETTLED, 0) == 0
     assert settled[ROUNDS_USED] > 1
-    kept, rejects, counters, counts = run_near_dedup(tmp_path, docs, dataclasses.replace(options, rounds=1),
-                                                     with_counts=True)
+    # one round in Beam, and for independent keepers a rest too large to finish on one worker
+    one_round = dataclasses.replace(options, rounds=1, finish_after=1, finish_limit=0)
+    kept, rejects, counters, counts = run_near_dedup(tmp_path, docs, one_round, with_counts=True)
     assert counts[UNSETTLED] > 0
     assert counts[UNSETTLED] == counters["near_dup_unconverged"]
     assert counts[ROUNDS_USED] == 1

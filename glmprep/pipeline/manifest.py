@@ -138,8 +138,8 @@ def build_manifest(options: Dict[str, object], shards: List[dict], counts: Dict[
         "near_duplicate_clusters": counts.get("near_dup_clusters", 0),
         # kept, but worth a look: records sharing an id with another text, kept under a distinct key
         "warnings": {"duplicate_id_renamed": counts.get("duplicate_id_renamed", 0)},
-        # keeper rounds that changed something (at most --near-dedup-rounds), and documents
-        # still undecided after the last one (kept)
+        # the last keeper round that removed a document (finished rounds included), and
+        # documents still undecided when the rounds stopped (kept)
         "near_dedup_rounds_used": counts.get("near_dedup_rounds_used", 0),
         "near_dedup_unsettled": counts.get("near_dedup_unsettled", 0),
         "shards": len(shards),

@@ -6,13 +6,15 @@ manifest counts ``(ROUNDS_USED, n)`` (the last round that changed anything, 0 wh
 there were no pairs) and ``(UNSETTLED, n)`` (documents still undecided after the last
 round, kept; absent when 0).
 
-A Beam graph cannot loop until a fixed point, so at most ``rounds`` rounds are
-unrolled. Settled documents stop taking part: in :class:`SelectKeepers` a decided
-document sends no more messages, so the rounds after convergence run on empty
-collections; in :class:`ConnectedComponents` a converged star keeps being re-emitted
-unchanged (the algorithm cannot tell locally that its component is done), and a round
-counts as used only if some node's edges changed. Whatever is not settled after the
-last round is kept: the worst outcome is a near-duplicate left in, and a rejected
+A Beam graph cannot loop until a fixed point, so its rounds are unrolled, and each is
+shuffles that run even when empty. In :class:`ConnectedComponents` at most ``rounds``
+rounds run; a converged star keeps being re-emitted unchanged (the algorithm cannot
+tell locally that its component is done), and a round counts as used only if some
+node's edges changed. In :class:`SelectKeepers` a decided document sends no more
+messages, so after ``finish_after`` rounds what is left is the undecided documents'
+messages; they are counted, and when there are at most ``finish_limit`` of them, one
+worker finishes the very same rounds in memory (:func:`finish_rounds`). Whatever is not
+settled is kept: the worst outcome is a near-duplicate left in, and a rejected
 document always names a kept one.
 
 - :class:`ConnectedComponents`: alternating large-star / small-star rounds (Kiveris
@@ -41,10 +43,11 @@ from apache_beam.metrics import Metrics
 from glmprep.core.minhash import MinHashOptions
 
 COUNTER_NAMESPACE = "near_dedup"
-DEFAULT_ROUNDS = MinHashOptions.rounds  # at most this many keeper rounds (see MinHashOptions)
+DEFAULT_ROUNDS = MinHashOptions.rounds  # at most this many component rounds (see MinHashOptions)
 ROUNDS_USED = "near_dedup_rounds_used"
 UNSETTLED = "near_dedup_unsettled"
 CHANGED = "changed"           # tag of a round's "something changed" output
+FINISH = "finish"             # tag of the messages gathered to finish the rounds on one worker
 
 
 def keeper_priority(key: str) -> Tuple[bytes, str]:
@@ -290,18 +293,105 @@ class FindUnsettledDoFn(beam.DoFn):
             yield u
 
 
+def finish_rounds(messages: Iterable[Tuple[str, Tuple[str, Any]]], first_round: int):
+    """The messages of the undecided documents before round ``first_round`` -> the rounds
+    of :class:`KeepLocalFirstsDoFn` and :class:`RemoveOrPassOnDoFn` run on them in memory
+    until nothing changes: (``[(removed, keeper), ...]``, documents kept in favour of which
+    others were removed, the last round that removed one or 0).
+
+    The same synchronous rounds, so the same decisions as unrolling more of them: a
+    document first in keeper order among its undecided neighbours is kept, each of them
+    is removed in favour of the first such kept neighbour in keeper order, and both leave
+    the next round. Each round costs the links still undecided; memory is one set per
+    undecided document.
+
+    >>> finish_rounds([("a", ("undecided", None)), ("b", ("undecided", None)),
+    ...                ("a", ("neighbour", "b")), ("b", ("neighbour", "a"))], 4)
+    ([('b', 'a')], 1, 4)
+    """
+    undecided, links = set(), {}
+    for u, (kind, v) in messages:
+        if kind == _UNDECIDED:
+            undecided.add(u)
+        elif kind == _NEIGHBOUR:
+            links.setdefault(u, set()).add(v)
+    # u -> its undecided neighbours; a message to a decided document is dropped, as the
+    # round would drop it, and a document without any is kept and changes nothing
+    neighbours = {u: links[u] & undecided for u in undecided if u in links}
+    neighbours = {u: vs for u, vs in neighbours.items() if vs}
+    priority = {u: keeper_priority(u) for u in neighbours}
+    decisions, keepers, last, round_ = [], 0, 0, first_round
+    while neighbours:
+        kept = [u for u, vs in neighbours.items() if all(priority[u] < priority[v] for v in vs)]
+        removed_by = {}
+        for u in kept:
+            for v in neighbours[u]:
+                if v not in removed_by or priority[u] < priority[removed_by[v]]:
+                    removed_by[v] = u
+        keepers += len(kept)
+        decisions.extend(removed_by.items())
+        last = round_  # the first in keeper order among these is always kept, removing some
+        gone = set(kept) | removed_by.keys()
+        neighbours = {u: vs - gone for u, vs in neighbours.items() if u not in gone}
+        neighbours = {u: vs for u, vs in neighbours.items() if vs}
+        round_ += 1
+    return decisions, keepers, last
+
+
+class RouteRemainderDoFn(beam.DoFn):
+    """A message of the undecided documents, with the count of all of them -> to the one
+    finishing key (``FINISH`` output) when the count is at most ``limit``, else on to
+    :class:`FindUnsettledDoFn` as it is."""
+
+    def __init__(self, limit: int):
+        self._limit = limit
+
+    def process(self, message, remainder_size: int):
+        if remainder_size <= self._limit:
+            yield beam.pvalue.TaggedOutput(FINISH, (None, message))
+        else:
+            yield message
+
+
+class FinishRoundsDoFn(beam.DoFn):
+    """(None, [message of an undecided document, ...]) -> the decisions (removed, keeper)
+    of :func:`finish_rounds`, and the last round that changed something on the ``CHANGED``
+    output. Its memory is bounded by the ``finish_limit`` that routed the messages here."""
+
+    def __init__(self, first_round: int):
+        self._first_round = first_round
+        self.keepers = Metrics.counter(COUNTER_NAMESPACE, "near_dup_keepers")
+
+    def process(self, element):
+        _, messages = element
+        decisions, keepers, last = finish_rounds(messages, self._first_round)
+        self.keepers.inc(keepers)
+        yield from decisions
+        if last:
+            yield beam.pvalue.TaggedOutput(CHANGED, last)
+
+
 class SelectKeepers(beam.PTransform):
     """PCollection[(u, v)] near-duplicate pairs -> (PCollection[(key, keeper)] for every
-    removed document, keeper being a kept near-duplicate of it; counts)."""
+    removed document, keeper being a kept near-duplicate of it; counts).
 
-    def __init__(self, rounds: int = DEFAULT_ROUNDS):
+    ``finish_after`` rounds run in Beam; then the messages of the documents still
+    undecided are counted, and if there are at most ``finish_limit`` the rounds are
+    finished on one worker (:func:`finish_rounds`), else those documents are kept and
+    counted as ``UNSETTLED``. Either way the result is that of unrolling rounds until
+    nothing changes, or of stopping after ``finish_after`` rounds.
+    """
+
+    def __init__(self, finish_after: int = MinHashOptions.finish_after,
+                 finish_limit: int = MinHashOptions.finish_limit):
         super().__init__()
-        self._rounds = rounds
+        self._finish_after = finish_after
+        self._finish_limit = finish_limit
 
     def expand(self, pairs):
         messages = pairs | "InitialMessages" >> beam.FlatMap(initial_messages)
         decisions, changed = [], []
-        for i in range(self._rounds):
+        for i in range(self._finish_after):
             round_out = (
                 messages
                 # u -> [(_UNDECIDED, None) | (_NEIGHBOUR, v), ...]
@@ -316,7 +406,21 @@ class SelectKeepers(beam.PTransform):
             messages = round_out.messages
             decisions.append(round_out.removed)
             changed.append(round_out.removed | f"Round{i}/Changed" >> beam.Map(lambda _, n=i + 1: n))
-        unsettled = (messages
+        # one number; empty when nothing is undecided, and then nothing reads it
+        remainder_size = messages | "Remainder/Count" >> beam.combiners.Count.Globally().without_defaults()
+        routed = (messages
+                  | "Remainder/Route" >> beam.ParDo(
+                      RouteRemainderDoFn(self._finish_limit),
+                      beam.pvalue.AsSingleton(remainder_size, default_value=0)).with_output_types(
+                      Tuple[str, Tuple[str, Any]]).with_outputs(FINISH, main="unsettled"))
+        finished = (routed[FINISH]
+                    # None -> [every message of the undecided documents] (at most finish_limit)
+                    | "Finish/GroupAll" >> beam.GroupByKey()
+                    | "Finish/Rounds" >> beam.ParDo(FinishRoundsDoFn(self._finish_after + 1)).with_output_types(
+                        Tuple[str, str]).with_outputs(CHANGED, main="decisions"))
+        decisions.append(finished.decisions)
+        changed.append(finished[CHANGED])
+        unsettled = (routed.unsettled
                      | "Unsettled/GroupByDoc" >> beam.GroupByKey()
                      | "Unsettled/Find" >> beam.ParDo(FindUnsettledDoFn()))
         key_to_keeper = decisions | "FlattenDecisions" >> beam.Flatten()

@@ -37,8 +37,9 @@ Steps; no key's work or memory grows with a bucket, and text crosses a shuffle p
    about ``fan_out`` right payloads (more only from small buckets: at most
    bands x ``MAX_CLIQUE_BUCKET``); pairs below the threshold go;
 5. keepers (:class:`~glmprep.transforms.graph.SelectKeepers` or
-   :class:`~glmprep.transforms.graph.ConnectedComponents`), at most
-   ``options.rounds`` rounds, stopping when nothing changes;
+   :class:`~glmprep.transforms.graph.ConnectedComponents`), rounds until nothing
+   changes: ``options.finish_after`` in Beam and the rest on one worker when at most
+   ``options.finish_limit`` messages are left, or at most ``options.rounds`` in Beam;
 6. the decisions ``key -> keeper`` are joined back to the candidates' packed texts
    (``glmprep.transforms.decisions``).
 
@@ -360,7 +361,8 @@ class NearDedup(beam.PTransform):
                      # (left, sub) -> [('L', payload) | ('R', right, payload), ...]
                      | "GroupByVerifyKey" >> beam.GroupByKey()
                      | "KeepSimilarPairs" >> beam.ParDo(KeepSimilarPairsDoFn(options.threshold, similarity)))
-        keepers = ConnectedComponents(options.rounds) if by_components else SelectKeepers(options.rounds)
+        keepers = (ConnectedComponents(options.rounds) if by_components
+                   else SelectKeepers(options.finish_after, options.finish_limit))
         key_to_keeper, counts = pairs | "Keepers" >> keepers
         decided, rejects = (routed[CANDIDATE], key_to_keeper) | "Apply" >> ApplyDecisions(
             "near_dedup", "near_duplicate", "a near-duplicate of the kept document", COUNTER_NAMESPACE,
