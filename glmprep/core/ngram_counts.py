@@ -176,7 +176,10 @@ def top_window(word_hashes: np.ndarray, n: int) -> Optional[Tuple[int, int]]:
     """
     hashes = word_hashes.view(np.uint64)  # [n_words]
     n_positions = len(hashes) - n + 1
-    keys = window_keys(hashes, n, 0, n_positions)  # [n_positions]
+    keys = np.empty(n_positions, dtype=np.uint64)  # [n_positions]
+    for lo in range(0, n_positions, SCAN_POSITIONS):  # a scan at a time: its products are temporaries
+        hi = min(lo + SCAN_POSITIONS, n_positions)
+        keys[lo:hi] = window_keys(hashes, n, lo, hi)
     keys.sort()
     count, top_keys = _longest_runs(keys)
     del keys
