@@ -35,7 +35,7 @@ document always names a kept one.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterable, Tuple
+from typing import Any, Iterable, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -47,7 +47,6 @@ DEFAULT_ROUNDS = MinHashOptions.rounds  # at most this many component rounds (se
 ROUNDS_USED = "near_dedup_rounds_used"
 UNSETTLED = "near_dedup_unsettled"
 CHANGED = "changed"           # tag of a round's "something changed" output
-FINISH = "finish"             # tag of the messages gathered to finish the rounds on one worker
 
 
 def keeper_priority(key: str) -> Tuple[bytes, str]:
@@ -279,20 +278,6 @@ class RemoveOrPassOnDoFn(beam.DoFn):
                 yield u, (_NEIGHBOUR, v)
 
 
-class FindUnsettledDoFn(beam.DoFn):
-    """(u, messages) after the last round -> u if it is undecided and still has an
-    undecided near-duplicate (both are kept)."""
-
-    def __init__(self):
-        self.unconverged = Metrics.counter(COUNTER_NAMESPACE, "near_dup_unconverged")
-
-    def process(self, element):
-        u, messages = element
-        if _is_undecided(messages) and next(iter(_neighbours(messages)), None) is not None:
-            self.unconverged.inc()
-            yield u
-
-
 def finish_rounds(messages: Iterable[Tuple[str, Tuple[str, Any]]], first_round: int):
     """The messages of the undecided documents before round ``first_round`` -> the rounds
     of :class:`KeepLocalFirstsDoFn` and :class:`RemoveOrPassOnDoFn` run on them in memory
@@ -339,36 +324,43 @@ def finish_rounds(messages: Iterable[Tuple[str, Tuple[str, Any]]], first_round: 
 
 
 class RouteRemainderDoFn(beam.DoFn):
-    """A message of the undecided documents, with the count of all of them -> to the one
-    finishing key (``FINISH`` output) when the count is at most ``limit``, else on to
-    :class:`FindUnsettledDoFn` as it is."""
+    """(u, message) of an undecided document, with the count of all such messages ->
+    (None, (u, message)) when the count is at most ``limit``, so that one key gathers
+    them all, else (u, message) as it is."""
 
     def __init__(self, limit: int):
         self._limit = limit
 
     def process(self, message, remainder_size: int):
-        if remainder_size <= self._limit:
-            yield beam.pvalue.TaggedOutput(FINISH, (None, message))
-        else:
-            yield message
+        yield (None, message) if remainder_size <= self._limit else message
 
 
-class FinishRoundsDoFn(beam.DoFn):
-    """(None, [message of an undecided document, ...]) -> the decisions (removed, keeper)
-    of :func:`finish_rounds`, and the last round that changed something on the ``CHANGED``
-    output. Its memory is bounded by the ``finish_limit`` that routed the messages here."""
+class SettleRemainderDoFn(beam.DoFn):
+    """(None, [(u, message), ...]) -> the decisions (removed, keeper) of
+    :func:`finish_rounds` and the last round that changed something (``CHANGED``
+    output); (u, [message, ...]) -> u on the ``UNSETTLED`` output if it is undecided and
+    still has an undecided near-duplicate (both are kept).
+
+    One grouping serves both, as each is a stage of its own that runs even when empty.
+    The gathered key's memory is bounded by the ``finish_limit`` that routed the
+    messages to it."""
 
     def __init__(self, first_round: int):
         self._first_round = first_round
         self.keepers = Metrics.counter(COUNTER_NAMESPACE, "near_dup_keepers")
+        self.unconverged = Metrics.counter(COUNTER_NAMESPACE, "near_dup_unconverged")
 
     def process(self, element):
-        _, messages = element
-        decisions, keepers, last = finish_rounds(messages, self._first_round)
-        self.keepers.inc(keepers)
-        yield from decisions
-        if last:
-            yield beam.pvalue.TaggedOutput(CHANGED, last)
+        u, messages = element
+        if u is None:
+            decisions, keepers, last = finish_rounds(messages, self._first_round)
+            self.keepers.inc(keepers)
+            yield from decisions
+            if last:
+                yield beam.pvalue.TaggedOutput(CHANGED, last)
+        elif _is_undecided(messages) and next(iter(_neighbours(messages)), None) is not None:
+            self.unconverged.inc()
+            yield beam.pvalue.TaggedOutput(UNSETTLED, u)
 
 
 class SelectKeepers(beam.PTransform):
@@ -408,20 +400,18 @@ class SelectKeepers(beam.PTransform):
             changed.append(round_out.removed | f"Round{i}/Changed" >> beam.Map(lambda _, n=i + 1: n))
         # one number; empty when nothing is undecided, and then nothing reads it
         remainder_size = messages | "Remainder/Count" >> beam.combiners.Count.Globally().without_defaults()
-        routed = (messages
-                  | "Remainder/Route" >> beam.ParDo(
-                      RouteRemainderDoFn(self._finish_limit),
-                      beam.pvalue.AsSingleton(remainder_size, default_value=0)).with_output_types(
-                      Tuple[str, Tuple[str, Any]]).with_outputs(FINISH, main="unsettled"))
-        finished = (routed[FINISH]
-                    # None -> [every message of the undecided documents] (at most finish_limit)
-                    | "Finish/GroupAll" >> beam.GroupByKey()
-                    | "Finish/Rounds" >> beam.ParDo(FinishRoundsDoFn(self._finish_after + 1)).with_output_types(
-                        Tuple[str, str]).with_outputs(CHANGED, main="decisions"))
-        decisions.append(finished.decisions)
-        changed.append(finished[CHANGED])
-        unsettled = (routed.unsettled
-                     | "Unsettled/GroupByDoc" >> beam.GroupByKey()
-                     | "Unsettled/Find" >> beam.ParDo(FindUnsettledDoFn()))
+        settled = (
+            messages
+            | "Remainder/Route" >> beam.ParDo(
+                RouteRemainderDoFn(self._finish_limit),
+                beam.pvalue.AsSingleton(remainder_size, default_value=0)).with_output_types(
+                Tuple[Optional[str], Any])
+            # None -> [every (u, message) left] (at most finish_limit), or else
+            # u -> [(_UNDECIDED, None) | (_NEIGHBOUR, v), ...]
+            | "Remainder/Group" >> beam.GroupByKey()
+            | "Remainder/Settle" >> beam.ParDo(SettleRemainderDoFn(self._finish_after + 1)).with_output_types(
+                Tuple[str, str]).with_outputs(CHANGED, UNSETTLED, main="decisions"))
+        decisions.append(settled.decisions)
+        changed.append(settled[CHANGED])
         key_to_keeper = decisions | "FlattenDecisions" >> beam.Flatten()
-        return key_to_keeper, round_counts("Rounds", changed, unsettled)
+        return key_to_keeper, round_counts("Rounds", changed, settled[UNSETTLED])
