@@ -516,3 +516,31 @@ def test_a_chain_needing_more_rounds_than_allowed_reports_unsettled_documents(tm
     assert counts[ROUNDS_USED] == 1
     kept_keys = {key for key, _ in kept}
     assert all(r["kept_key"] in kept_keys for r in rejects)  # never a removed keeper
+
+
+def test_packed_input_gives_what_text_input_gives():
+    """``NearDedup(packed=True)`` on (key, packed text), as exact dedup leaves documents before
+    it (their packed bytes go on instead of the text packed again): the same kept documents
+    and rejects as from the texts."""
+    from glmprep.core.records import pack_text
+    words = random_words(5, 300)
+    edited = list(words)
+    edited[100] = "changed"
+    docs = [("a", " ".join(words)), ("b", " ".join(edited)), ("c", " ".join(random_words(6, 200))),
+            ("d", "!!! ..."), ("e", "")]
+    removed = first_removed(docs)
+    expected_kept = sorted(doc for doc in docs if doc[0] != removed)
+    expected_rejects = [reject(removed, ({"a", "b"} - {removed}).pop(), dict(docs)[removed])]
+    with TestPipeline() as pipeline:
+        kept, rejects, _ = pipeline | "Texts" >> beam.Create(docs) | "FromTexts" >> NearDedup(INDEPENDENT)
+        kept_p, rejects_p, _ = (pipeline | "Packed" >> beam.Create([(key, pack_text(text)) for key, text in docs])
+                                | "FromPacked" >> NearDedup(INDEPENDENT, packed=True))
+        assert_that(kept, equal_to(expected_kept), label="Kept")
+        assert_that(kept_p, equal_to(expected_kept), label="KeptFromPacked")
+        assert_that(rejects, equal_to(expected_rejects), label="Rejects")
+        assert_that(rejects_p, equal_to(expected_rejects), label="RejectsFromPacked")
+
+
+def first_removed(docs):
+    """Of the near-duplicates a and b, the one independent keepers remove."""
+    return ({"a", "b"} - {first_kept(["a", "b"], INDEPENDENT)}).pop()

@@ -147,10 +147,11 @@ class GLMPrep(beam.PTransform):
                 cfg.decontaminate, cfg.decontaminate_ngram, cfg.decontaminate_memory_mb)
             rejects.append(bad)
             stage_counts.append(index_summary | "NameIndex" >> beam.Map(lambda d: ("decontamination", d)))
-        docs, bad = docs | "ExactDedup" >> ExactDedup()
+        # Before near dedup the documents stay packed, as exact dedup's join leaves them.
+        docs, bad = docs | "ExactDedup" >> ExactDedup(unpack=cfg.near_dedup is None)
         rejects.append(bad)
         if cfg.near_dedup is not None:
-            docs, bad, near_counts = docs | "NearDedup" >> NearDedup(cfg.near_dedup)
+            docs, bad, near_counts = docs | "NearDedup" >> NearDedup(cfg.near_dedup, packed=True)
             rejects.append(bad)
             stage_counts.append(near_counts)
         tokens, bad = docs | "Tokenize" >> TokenizeDocuments(cfg.tokenizer, cfg.tokenizer_threads)

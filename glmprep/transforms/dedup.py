@@ -77,11 +77,14 @@ def _pieces_at_spaces(text: str, size: int):
 
 
 class ExactDedup(beam.PTransform):
-    """PCollection[(key, text)] -> (docs, rejects)."""
+    """PCollection[(key, text)] -> (docs, rejects); the docs ``(key, text)``, or with
+    ``unpack=False`` ``(key, packed text)`` as they left the join (for near dedup, which
+    needs the packed bytes again)."""
 
-    def __init__(self, max_group: int = MAX_GROUP):
+    def __init__(self, max_group: int = MAX_GROUP, unpack: bool = True):
         super().__init__()
         self._max_group = max_group
+        self._unpack = unpack
 
     def expand(self, docs):
         key_to_packed = docs | "PackTexts" >> beam.Map(lambda doc: (doc[0], pack_text(doc[1])))
@@ -92,4 +95,6 @@ class ExactDedup(beam.PTransform):
                      | "Decision" >> beam.Map(lambda e: (e[0][1], e[1])))
         kept, rejects = (key_to_packed, decisions) | "Apply" >> ApplyDecisions(
             STAGE, EXACT_DUPLICATE, "the same normalised text as the kept document", STAGE, EXACT_DUPLICATE)
+        if not self._unpack:
+            return kept, rejects
         return kept | "UnpackKept" >> beam.Map(lambda doc: (doc[0], unpack_text(doc[1]))), rejects

@@ -88,8 +88,8 @@ KEPT = "kept"                    # tag: lists of (key, packed text) of documents
 
 
 class BatchDocsDoFn(beam.DoFn):
-    """(key, text) -> lists of them, at most ``max_docs`` documents and ``max_chars``
-    characters each (a longer document is a batch of its own)."""
+    """(key, text, ...) -> lists of them, at most ``max_docs`` documents and ``max_chars``
+    characters of text each (a longer document is a batch of its own)."""
 
     def __init__(self, max_docs: int = SIGNATURE_BATCH_DOCS, max_chars: int = SIGNATURE_BATCH_CHARS):
         self._max_docs = max_docs
@@ -111,9 +111,15 @@ class BatchDocsDoFn(beam.DoFn):
         self._batch, self._chars = [], 0
 
 
+def _packed(doc) -> bytes:
+    """The packed text of ``(key, text)``, or of ``(key, text, packed text)`` as it came."""
+    return doc[2] if len(doc) > 2 else pack_text(doc[1])
+
+
 class BandBatchDoFn(beam.DoFn):
-    """[(key, text), ...] batch -> (keys, packed texts, band hashes uint64 [n, bands]) of
-    the documents with a shingle; those without one are kept here (``KEPT``, one list)."""
+    """[(key, text) or (key, text, packed text), ...] batch -> (keys, packed texts, band
+    hashes uint64 [n, bands]) of the documents with a shingle; those without one are kept
+    here (``KEPT``, one list)."""
 
     def __init__(self, options: MinHashOptions, bands: Tuple[int, int]):
         self._options = options
@@ -121,15 +127,15 @@ class BandBatchDoFn(beam.DoFn):
         self.no_shingles = Metrics.counter(COUNTER_NAMESPACE, "no_shingles")
 
     def process(self, batch):
-        hashes, counts = batch_shingle_hashes([text for _, text in batch], self._options.ngram)
+        hashes, counts = batch_shingle_hashes([doc[1] for doc in batch], self._options.ngram)
         sigs = signatures_of_hashes(hashes, counts, self._options.num_perm, self._options.seed)
         with_shingles = np.flatnonzero(counts)
         without = np.flatnonzero(counts == 0)
         if len(without):
             self.no_shingles.inc(len(without))
-            yield beam.pvalue.TaggedOutput(KEPT, [(batch[i][0], pack_text(batch[i][1])) for i in without])
+            yield beam.pvalue.TaggedOutput(KEPT, [(batch[i][0], _packed(batch[i])) for i in without])
         if len(with_shingles):
-            yield (tuple(batch[i][0] for i in with_shingles), tuple(pack_text(batch[i][1]) for i in with_shingles),
+            yield (tuple(batch[i][0] for i in with_shingles), tuple(_packed(batch[i]) for i in with_shingles),
                    band_hashes(sigs[with_shingles], *self._bands))
 
 
@@ -313,16 +319,22 @@ def tag(name):
 class NearDedup(beam.PTransform):
     """PCollection[(key, text)] -> (docs, rejects, counts): one document per near-duplicate
     component, or (``keepers="independent"``) removes documents that have a kept
-    near-duplicate; counts: rounds used and unsettled documents for the manifest."""
+    near-duplicate; counts: rounds used and unsettled documents for the manifest. With
+    ``packed=True`` the input is ``(key, packed text)`` (as exact dedup's join leaves it):
+    unpacked for shingling, and its packed bytes go on instead of packing the text again."""
 
-    def __init__(self, options: MinHashOptions = MinHashOptions(), max_clique: int = MAX_CLIQUE_BUCKET):
+    def __init__(self, options: MinHashOptions = MinHashOptions(), max_clique: int = MAX_CLIQUE_BUCKET,
+                 packed: bool = False):
         super().__init__()
         self._options = options
         self._max_clique = max_clique
+        self._packed = packed
 
     def expand(self, docs):
         options = self._options
         by_components = options.keepers == "components"
+        if self._packed:
+            docs = docs | "UnpackForShingles" >> beam.Map(lambda doc: (doc[0], unpack_text(doc[1]), doc[1]))
         batches = (
             docs
             | "BatchDocs" >> beam.ParDo(BatchDocsDoFn())
