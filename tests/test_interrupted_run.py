@@ -159,8 +159,11 @@ def test_ctrl_c_exits_130_with_one_line(corpus, tmp_path, beam_flags, moment):
     """SIGINT to the whole process group, as a terminal sends it: while glmprep is still
     importing, or once the pipeline writes shards."""
     out = tmp_path / "out"
+    # A suite started in the background by a non-interactive shell inherits SIGINT ignored,
+    # and Python then installs no handler: the terminal's default is what is tested.
     child = subprocess.Popen([sys.executable, "-m", "glmprep"] + run_args(corpus, out, *beam_flags),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         if moment == "mid_beam":
             deadline = time.monotonic() + 120
