@@ -180,9 +180,10 @@ def test_ctrl_c_exits_130_with_one_line(corpus, tmp_path, beam_flags, moment):
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
-    # 130, or killed by the SIGINT itself, which a shell reports as 130 too: CPython ends that
-    # way, after glmprep has handled the interrupt and printed its line, when the interrupt
-    # landed in Python code an extension module ran while being imported (rare; seen twice)
+    # 130, or killed by the SIGINT itself, which a shell reports as 130 too. Rarely (seen
+    # twice) CPython ends that way after glmprep has handled the interrupt and printed its
+    # line; likely when the interrupt landed in code an extension module ran through the C
+    # API while being imported, which marks it unhandled for the interpreter's exit
     assert child.returncode in (130, -signal.SIGINT), err
     assert len(err.strip().splitlines()) == 1, err
     assert "interrupted" in err, err
