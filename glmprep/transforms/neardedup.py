@@ -111,15 +111,10 @@ class BatchDocsDoFn(beam.DoFn):
         self._batch, self._chars = [], 0
 
 
-def _packed(doc) -> bytes:
-    """The packed text of ``(key, text)``, or of ``(key, text, packed text)`` as it came."""
-    return doc[2] if len(doc) > 2 else pack_text(doc[1])
-
-
 class BandBatchDoFn(beam.DoFn):
-    """[(key, text) or (key, text, packed text), ...] batch -> (keys, packed texts, band
-    hashes uint64 [n, bands]) of the documents with a shingle; those without one are kept
-    here (``KEPT``, one list)."""
+    """[(key, text, packed text), ...] batch -> (keys, packed texts, band hashes uint64
+    [n, bands]) of the documents with a shingle; those without one are kept here
+    (``KEPT``, one list)."""
 
     def __init__(self, options: MinHashOptions, bands: Tuple[int, int]):
         self._options = options
@@ -133,9 +128,9 @@ class BandBatchDoFn(beam.DoFn):
         without = np.flatnonzero(counts == 0)
         if len(without):
             self.no_shingles.inc(len(without))
-            yield beam.pvalue.TaggedOutput(KEPT, [(batch[i][0], _packed(batch[i])) for i in without])
+            yield beam.pvalue.TaggedOutput(KEPT, [(batch[i][0], batch[i][2]) for i in without])
         if len(with_shingles):
-            yield (tuple(batch[i][0] for i in with_shingles), tuple(_packed(batch[i]) for i in with_shingles),
+            yield (tuple(batch[i][0] for i in with_shingles), tuple(batch[i][2] for i in with_shingles),
                    band_hashes(sigs[with_shingles], *self._bands))
 
 
@@ -333,8 +328,11 @@ class NearDedup(beam.PTransform):
     def expand(self, docs):
         options = self._options
         by_components = options.keepers == "components"
+        # (key, text, packed text): the text for shingling, the packed bytes to pass on
         if self._packed:
             docs = docs | "UnpackForShingles" >> beam.Map(lambda doc: (doc[0], unpack_text(doc[1]), doc[1]))
+        else:
+            docs = docs | "PackTexts" >> beam.Map(lambda doc: (doc[0], doc[1], pack_text(doc[1])))
         batches = (
             docs
             | "BatchDocs" >> beam.ParDo(BatchDocsDoFn())
