@@ -32,6 +32,7 @@ from glmprep.transforms.mixing import MixSources
 from glmprep.transforms.neardedup import NearDedup
 from glmprep.transforms.pii import RedactPii, RedactPreviewDoFn
 from glmprep.transforms.read import ReadDocuments
+from glmprep.transforms.shard_runs import runs_dir
 from glmprep.transforms.shards import DEFAULT_TOKENS_PER_SHARD, WriteShards
 from glmprep.transforms.tokenize import TokenizeDocuments
 from glmprep.transforms.unique_keys import UniqueKeys
@@ -122,7 +123,9 @@ class GLMPrep(beam.PTransform):
                     lambda doc, name: (source_key(name, doc[0]), doc[1]), source.name))
             docs = per_source | "FlattenSources" >> beam.Flatten()
         # the documents read: one per distinct key
-        read, bad, renamed_count = docs | "UniqueKeys" >> UniqueKeys(cfg.duplicate_ids)
+        # Texts wait in run files while their references go through deduplication's joins.
+        runs = runs_dir(cfg.output)
+        read, bad, renamed_count = docs | "UniqueKeys" >> UniqueKeys(cfg.duplicate_ids, runs=runs)
         stage_counts.append(renamed_count)
         rejects.append(bad)
         docs, bad = read | "Clean" >> CleanDocuments()
@@ -147,11 +150,11 @@ class GLMPrep(beam.PTransform):
                 cfg.decontaminate, cfg.decontaminate_ngram, cfg.decontaminate_memory_mb)
             rejects.append(bad)
             stage_counts.append(index_summary | "NameIndex" >> beam.Map(lambda d: ("decontamination", d)))
-        # Before near dedup the documents stay packed, as exact dedup's join leaves them.
-        docs, bad = docs | "ExactDedup" >> ExactDedup(unpack=cfg.near_dedup is None)
+        # Before near dedup the documents stay handles, as exact dedup's join leaves them.
+        docs, bad = docs | "ExactDedup" >> ExactDedup(unpack=cfg.near_dedup is None, runs=runs)
         rejects.append(bad)
         if cfg.near_dedup is not None:
-            docs, bad, near_counts = docs | "NearDedup" >> NearDedup(cfg.near_dedup, packed=True)
+            docs, bad, near_counts = docs | "NearDedup" >> NearDedup(cfg.near_dedup, packed=True, runs=runs)
             rejects.append(bad)
             stage_counts.append(near_counts)
         tokens, bad = docs | "Tokenize" >> TokenizeDocuments(cfg.tokenizer, cfg.tokenizer_threads)

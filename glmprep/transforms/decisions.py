@@ -1,61 +1,73 @@
-"""Documents meet their deduplication decisions: ``ApplyDecisions`` joins packed documents
-``(key, packed text)`` and decisions ``(key, kept key)`` by document key. A document
-without a decision is kept, still packed; one with a decision becomes a reject naming the
-kept key, its preview the document's own text. Keys are unique, so a group holds one
+"""Documents meet their deduplication decisions: ``ApplyDecisions`` joins documents
+``(key, handle)`` (a packed text or where it waits: ``glmprep.transforms.text_runs``) and
+decisions ``(key, kept key)`` by document key. A document without a decision is kept, its
+handle as it came; one with a decision becomes a reject naming the kept key, its preview
+the document's own text (read back from its run). Keys are unique, so a group holds one
 document and its decision, if any: no group grows with the data. Exact dedup and near
 dedup both end this way.
 """
 from __future__ import annotations
+
+from typing import Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from glmprep.core.records import unpack_text
 from glmprep.schemas.rejects import make_reject
+from glmprep.transforms.text_runs import ResolveTexts
 
 REJECTS = "rejects"  # tag of the rejects output
 
 
 class ApplyDecisionDoFn(beam.DoFn):
-    """(key, [packed text (bytes) | kept key (str), ...]) -> (key, packed text) when no kept
-    key came with the document, else a reject on ``REJECTS`` naming the first kept key."""
+    """(key, [handle | kept key (str), ...]) -> (key, handle) when no kept key came with the
+    document, else (handle, (key, the first kept key)) on ``REJECTS``: a reject once its
+    text is back."""
 
-    def __init__(self, stage: str, reason: str, detail: str, namespace: str, name: str):
-        self._stage, self._reason, self._detail = stage, reason, detail
+    def __init__(self, namespace: str, name: str):
         self.removed = Metrics.counter(namespace, name)
 
     def process(self, element):
         key, values = element
-        packed = kept_key = None
+        handle = kept_key = None
         for value in values:
-            if isinstance(value, bytes):
-                packed = value
+            if not isinstance(value, str):
+                handle = value
             elif kept_key is None:
                 kept_key = value
-        if packed is None:  # a decision without its document (cannot happen: decisions come from documents)
+        if handle is None:  # a decision without its document (cannot happen: decisions come from documents)
             return
         if kept_key is None:
-            yield key, packed
+            yield key, handle
             return
         self.removed.inc()
-        yield beam.pvalue.TaggedOutput(REJECTS, make_reject(
-            key, self._stage, self._reason, self._detail, unpack_text(packed), kept_key=kept_key))
+        yield beam.pvalue.TaggedOutput(REJECTS, (handle, (key, kept_key)))
 
 
 class ApplyDecisions(beam.PTransform):
-    """(PCollection[(key, packed text)], PCollection[(key, kept key)]) -> (kept documents
-    (key, packed text), rejects): rejects of stage ``stage`` with ``reason`` and ``detail``,
-    counted by the counter ``namespace:name``."""
+    """(PCollection[(key, handle)], PCollection[(key, kept key)]) -> (kept documents
+    (key, handle), rejects): rejects of stage ``stage`` with ``reason`` and ``detail``,
+    counted by the counter ``namespace:name``; ``runs``: where texts wait (None: every
+    handle is a packed text)."""
 
-    def __init__(self, stage: str, reason: str, detail: str, namespace: str, name: str):
+    def __init__(self, stage: str, reason: str, detail: str, namespace: str, name: str,
+                 runs: Optional[str] = None):
         super().__init__()
-        self._fn_args = (stage, reason, detail, namespace, name)
+        self._reject_args = (stage, reason, detail)
+        self._counter = (namespace, name)
+        self._runs = runs
 
     def expand(self, docs_and_decisions):
+        stage, reason, detail = self._reject_args
         result = (
             docs_and_decisions
             | "FlattenDocsAndDecisions" >> beam.Flatten()
-            # key -> [packed text, kept key?]: the document and at most one decision
+            # key -> [handle, kept key?]: the document and at most one decision
             | "JoinDecisions" >> beam.GroupByKey()
-            | "ApplyDecision" >> beam.ParDo(ApplyDecisionDoFn(*self._fn_args)).with_outputs(REJECTS, main="docs"))
-        return result.docs, result[REJECTS]
+            | "ApplyDecision" >> beam.ParDo(ApplyDecisionDoFn(*self._counter)).with_outputs(REJECTS, main="docs"))
+        rejects = (result[REJECTS]
+                   | "RejectTexts" >> ResolveTexts(self._runs)
+                   | "Reject" >> beam.Map(lambda e: make_reject(e[1][0], stage, reason, detail, unpack_text(e[0]),
+                                                                kept_key=e[1][1])))
+        return result.docs, rejects

@@ -14,10 +14,11 @@ million times), and no step holding many digests holds their texts:
    (hot digests through a side input holding only them, the others grouped with their
    keeper, at most ``max_group`` + 1 small records per group). Each copy gets a
    decision ``(key, kept key)``.
-2. ``ApplyDecisions`` (``glmprep.transforms.decisions``): documents (packed text) and
-   decisions meet in a group by document key, at most two values per group: a document
-   without a decision is kept, one with a decision becomes the reject. This is the only
-   shuffle text crosses.
+2. ``ApplyDecisions`` (``glmprep.transforms.decisions``): documents and decisions meet
+   in a group by document key, at most two values per group: a document without a
+   decision is kept, one with a decision becomes the reject. A document goes there as
+   its handle (``glmprep.transforms.text_runs``): a short text packed, a longer one a
+   reference to the run file it waits in, read back once the decision is known.
 
 A rejected copy's ``preview`` is its own text.
 """
@@ -26,12 +27,14 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from typing import Optional
 
 import apache_beam as beam
 
 from glmprep.core.records import pack_text, unpack_text
 from glmprep.transforms.decisions import ApplyDecisions
 from glmprep.transforms.smallest import MAX_GROUP, NotSmallest
+from glmprep.transforms.text_runs import ResolveTexts, SpillTextsDoFn
 
 STAGE = "exact_dedup"
 EXACT_DUPLICATE = "exact_duplicate"
@@ -78,23 +81,32 @@ def _pieces_at_spaces(text: str, size: int):
 
 class ExactDedup(beam.PTransform):
     """PCollection[(key, text)] -> (docs, rejects); the docs ``(key, text)``, or with
-    ``unpack=False`` ``(key, packed text)`` as they left the join (for near dedup, which
-    needs the packed bytes again)."""
+    ``unpack=False`` ``(key, handle)`` as they left the join (for near dedup). With
+    ``runs`` (a directory), texts longer than ``text_runs.INLINE_BYTES`` packed wait there
+    and only their references cross the join (``glmprep.transforms.text_runs``)."""
 
-    def __init__(self, max_group: int = MAX_GROUP, unpack: bool = True):
+    def __init__(self, max_group: int = MAX_GROUP, unpack: bool = True, runs: Optional[str] = None):
         super().__init__()
         self._max_group = max_group
         self._unpack = unpack
+        self._runs = runs
 
     def expand(self, docs):
-        key_to_packed = docs | "PackTexts" >> beam.Map(lambda doc: (doc[0], pack_text(doc[1])))
+        key_to_handle = docs | "PackTexts" >> beam.Map(lambda doc: (doc[0], pack_text(doc[1])))
+        if self._runs is not None:
+            key_to_handle = key_to_handle | "SpillTexts" >> beam.ParDo(SpillTextsDoFn(self._runs))
         decisions = (docs
                      | "KeyByNormalisedDigest" >> beam.Map(lambda doc: (normalised_digest(doc[1]), doc[0]))
                      # ((digest, key), keeper) for every key that is not its digest's smallest
                      | "NotKeeper" >> NotSmallest(self._max_group)
                      | "Decision" >> beam.Map(lambda e: (e[0][1], e[1])))
-        kept, rejects = (key_to_packed, decisions) | "Apply" >> ApplyDecisions(
-            STAGE, EXACT_DUPLICATE, "the same normalised text as the kept document", STAGE, EXACT_DUPLICATE)
+        kept, rejects = (key_to_handle, decisions) | "Apply" >> ApplyDecisions(
+            STAGE, EXACT_DUPLICATE, "the same normalised text as the kept document", STAGE, EXACT_DUPLICATE,
+            runs=self._runs)
         if not self._unpack:
             return kept, rejects
-        return kept | "UnpackKept" >> beam.Map(lambda doc: (doc[0], unpack_text(doc[1]))), rejects
+        texts = (kept
+                 | "Handles" >> beam.Map(lambda doc: (doc[1], doc[0]))
+                 | "KeptTexts" >> ResolveTexts(self._runs)
+                 | "UnpackKept" >> beam.Map(lambda e: (e[1], unpack_text(e[0]))))
+        return texts, rejects

@@ -29,7 +29,8 @@ Steps; no key's work or memory grows with a bucket, and text crosses a shuffle p
    A star's partners are spread over ``ceil(partners / options.fan_out)`` sub-keys of
    its centre, by a hash of the partner's key; a bucket of one (a key the sketch let
    through) yields nothing;
-   routing: each document with a maybe shared band key learns, in one grouping
+   routing: each document with a maybe shared band key, its text read back if it waits
+   in a run (``glmprep.transforms.text_runs``), learns, in one grouping
    with its packed text, the verification keys ``(left key, sub-key)`` it belongs to,
    computes its payload (shingle-hash set, or signature for ``"estimate"``) and sends
    it only there; one without a request is kept there;
@@ -41,7 +42,8 @@ Steps; no key's work or memory grows with a bucket, and text crosses a shuffle p
    changes: ``options.finish_after`` in Beam and the rest on one worker when at most
    ``options.finish_limit`` messages are left, or at most ``options.rounds`` in Beam;
 6. the decisions ``key -> keeper`` are joined back to the candidates' packed texts
-   (``glmprep.transforms.decisions``).
+   (``glmprep.transforms.decisions``); every kept document's text is read back (when it
+   waits in a run) where it leaves near dedup.
 
 Sub-keys rather than anchor documents: every partner is still verified against the
 star's centre, so the result is the one an unbounded star gives (a test checks it),
@@ -73,6 +75,7 @@ from glmprep.core.shingles import batch_shingle_hashes, hash_set_jaccard, shingl
 from glmprep.core.options import add_option_arguments, build, option_values
 from glmprep.core.records import pack_text, unpack_text
 from glmprep.transforms.decisions import ApplyDecisions
+from glmprep.transforms.text_runs import ResolveTexts, handles_of
 from glmprep.transforms.graph import (COUNTER_NAMESPACE, ConnectedComponents, SelectKeepers,
                                       first_in_keeper_order)
 
@@ -83,8 +86,8 @@ SIGNATURE_BATCH_DOCS = 256       # documents per vectorised signature call
 # recomputes (a quarter of the signature time at 4 M characters).
 SIGNATURE_BATCH_CHARS = (1 << 20) - SIGNATURE_BATCH_DOCS
 CANDIDATE = "candidate"          # tag: the packed texts of documents with a candidate pair
-CANDIDATE_DOC = "candidate_doc"  # tag: the packed texts of documents with a maybe shared band key
-KEPT = "kept"                    # tag: lists of (key, packed text) of documents kept without a pair
+CANDIDATE_DOC = "candidate_doc"  # tag: the handles of documents with a maybe shared band key
+KEPT = "kept"                    # tag: lists of (key, handle) of documents kept without a pair
 
 
 class BatchDocsDoFn(beam.DoFn):
@@ -112,7 +115,7 @@ class BatchDocsDoFn(beam.DoFn):
 
 
 class BandBatchDoFn(beam.DoFn):
-    """[(key, text, packed text), ...] batch -> (keys, packed texts, band hashes uint64
+    """[(key, text, handle), ...] batch -> (keys, handles, band hashes uint64
     [n, bands]) of the documents with a shingle; those without one are kept here
     (``KEPT``, one list)."""
 
@@ -156,27 +159,27 @@ class BandSketchFn(beam.CombineFn):
 
 
 class EmitBandKeysDoFn(beam.DoFn):
-    """(keys, packed texts, band hashes) batch, the band sketch -> (band key, key) for
-    every band key the sketch says may be shared, and the packed text of each document
+    """(keys, handles, band hashes) batch, the band sketch -> (band key, key) for
+    every band key the sketch says may be shared, and (handle, key) of each document
     with one (``CANDIDATE_DOC``); the documents whose band keys are all their own are kept
-    here (``KEPT``, one list per batch, texts still packed): they have no candidate pair,
+    here (``KEPT``, one list per batch of handles): they have no candidate pair,
     so they cross no further shuffle, and no element of their own crosses a stage."""
 
     def __init__(self):
         self.single = Metrics.counter(COUNTER_NAMESPACE, "documents_without_shared_band")
 
     def process(self, batch, sketch):
-        keys, packed, hashes = batch
+        keys, handles, hashes = batch
         shared = band_sketch.maybe_shared(sketch, hashes)                      # [n, bands]
         any_shared = shared.any(axis=1)                                        # [n]
         singles = np.flatnonzero(~any_shared)
         if len(singles):
             self.single.inc(len(singles))
-            yield beam.pvalue.TaggedOutput(KEPT, [(keys[i], packed[i]) for i in singles])
+            yield beam.pvalue.TaggedOutput(KEPT, [(keys[i], handles[i]) for i in singles])
         candidates = np.flatnonzero(any_shared)
         for i in candidates:
             key = keys[i]
-            yield beam.pvalue.TaggedOutput(CANDIDATE_DOC, (key, ("doc", packed[i])))
+            yield beam.pvalue.TaggedOutput(CANDIDATE_DOC, (handles[i], key))
             for band in np.flatnonzero(shared[i]):
                 yield band_key(int(band), int(hashes[i, band])), key
 
@@ -301,12 +304,6 @@ class KeepSimilarPairsDoFn(beam.DoFn):
                     self.below.inc()
 
 
-def unpack_docs(docs):
-    """[(key, packed text), ...] -> (key, text) each: run where the kept documents are used."""
-    for key, packed in docs:
-        yield key, unpack_text(packed)
-
-
 def tag(name):
     return lambda element: (element[0], (name, element[1]))
 
@@ -315,22 +312,27 @@ class NearDedup(beam.PTransform):
     """PCollection[(key, text)] -> (docs, rejects, counts): one document per near-duplicate
     component, or (``keepers="independent"``) removes documents that have a kept
     near-duplicate; counts: rounds used and unsettled documents for the manifest. With
-    ``packed=True`` the input is ``(key, packed text)`` (as exact dedup's join leaves it):
-    unpacked for shingling, and its packed bytes go on instead of packing the text again."""
+    ``packed=True`` the input is ``(key, handle)`` as exact dedup's join leaves it (a
+    packed text or a reference into ``runs``: ``glmprep.transforms.text_runs``): its
+    text read for shingling, its handle passed on instead of the text packed again."""
 
     def __init__(self, options: MinHashOptions = MinHashOptions(), max_clique: int = MAX_CLIQUE_BUCKET,
-                 packed: bool = False):
+                 packed: bool = False, runs: Optional[str] = None):
         super().__init__()
         self._options = options
         self._max_clique = max_clique
         self._packed = packed
+        self._runs = runs
 
     def expand(self, docs):
         options = self._options
         by_components = options.keepers == "components"
-        # (key, text, packed text): the text for shingling, the packed bytes to pass on
+        # (key, text, handle): the text for shingling, the handle to pass on
         if self._packed:
-            docs = docs | "UnpackForShingles" >> beam.Map(lambda doc: (doc[0], unpack_text(doc[1]), doc[1]))
+            docs = (docs
+                    | "Handles" >> beam.Map(lambda doc: (doc[1], doc))
+                    | "TextsForShingles" >> ResolveTexts(self._runs)
+                    | "UnpackForShingles" >> beam.Map(lambda e: (e[1][0], unpack_text(e[0]), e[1][1])))
         else:
             docs = docs | "PackTexts" >> beam.Map(lambda doc: (doc[0], doc[1], pack_text(doc[1])))
         batches = (
@@ -353,8 +355,11 @@ class NearDedup(beam.PTransform):
             | "EmitVerifyRequests" >> beam.ParDo(EmitVerifyRequestsDoFn(
                 self._max_clique, options.fan_out, min if by_components else first_in_keeper_order)))
         payload = {"exact": shingle_set_payload, "estimate": signature_payload, "none": no_payload}[options.verify]
+        candidate_docs = (shared[CANDIDATE_DOC]
+                          | "CandidateTexts" >> ResolveTexts(self._runs)
+                          | "TagDocs" >> beam.Map(lambda e: (e[1], ("doc", e[0]))))
         routed = (
-            (shared[CANDIDATE_DOC], requests | "TagRequests" >> beam.Map(tag("to")))
+            (candidate_docs, requests | "TagRequests" >> beam.Map(tag("to")))
             | "FlattenDocsAndRequests" >> beam.Flatten()
             # key -> [('doc', packed text) | ('to', (left, sub)), ...]
             | "GroupByDoc" >> beam.GroupByKey()
@@ -377,11 +382,13 @@ class NearDedup(beam.PTransform):
         decided, rejects = (routed[CANDIDATE], key_to_keeper) | "Apply" >> ApplyDecisions(
             "near_dedup", "near_duplicate", "a near-duplicate of the kept document", COUNTER_NAMESPACE,
             "near_dup_removed")
-        # Unpacked after the flatten, so in the stage that uses the documents: they cross
-        # the stage boundary in lists, packed.
+        # Read back and unpacked after the flatten, so in the stage that uses the
+        # documents: they cross the stage boundary as handles, in lists.
         kept = ((batches[KEPT], shared[KEPT], routed[KEPT], decided | "AsLists" >> beam.Map(lambda doc: [doc]))
                 | "FlattenKept" >> beam.Flatten()
-                | "UnpackKept" >> beam.FlatMap(unpack_docs).with_output_types(Tuple[str, str]))
+                | "KeptHandles" >> beam.FlatMap(handles_of)
+                | "KeptTexts" >> ResolveTexts(self._runs)
+                | "UnpackKept" >> beam.Map(lambda e: (e[1], unpack_text(e[0]))).with_output_types(Tuple[str, str]))
         return kept, rejects, counts
 
 

@@ -31,15 +31,17 @@ many of them holds more than a configured number of bytes of texts:
    records at a time): an entry whose digest is not its key's smallest gets a mark.
 3. ``GroupCopies``: entries and marks meet in a group per (key, digest): at most two
    values per entry, so its size is bounded by the bundles that saw the record, not by
-   its copies; ``ApplyKeyDecisionDoFn`` reads the group once, holding one packed text.
-   This is the only shuffle text crosses; it also spreads a compressed file's
-   documents, read by one worker, over all of them.
+   its copies; ``ApplyKeyDecisionDoFn`` reads the group once, holding one handle. With
+   a runs directory, each bundle's merged texts wait in a run file
+   (``glmprep.transforms.text_runs``) and only references cross this shuffle; the texts
+   are read back, a run at a time, by whichever worker gets the run: that also spreads a
+   compressed file's documents, read by one worker, over all of them.
 """
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -49,6 +51,7 @@ from glmprep.core.records import pack_text, unpack_text
 from glmprep.schemas.rejects import make_reject
 from glmprep.transforms.bundle_buffer import BundleBufferDoFn
 from glmprep.transforms.smallest import MAX_GROUP, NotSmallest
+from glmprep.transforms.text_runs import ResolveTexts, spill_texts
 
 STAGE = "read"
 DUPLICATE_ID = "duplicate_id"
@@ -81,8 +84,9 @@ class MergeLocalCopiesDoFn(BundleBufferDoFn):
     bundle (``BundleBufferDoFn``), so a bundle holds at most about that much whatever its
     records' shape."""
 
-    def __init__(self, max_bytes: int = MERGE_BYTES):
+    def __init__(self, max_bytes: int = MERGE_BYTES, runs: Optional[str] = None):
         super().__init__(max_bytes)
+        self.runs = runs
 
     def empty(self) -> Dict[Tuple[str, bytes], list]:
         return {}  # (key, digest) -> [copies, packed text]
@@ -97,14 +101,19 @@ class MergeLocalCopiesDoFn(BundleBufferDoFn):
         yield from self.added(ENTRY_BYTES + len(record_key[0]) + len(packed))
 
     def drain(self, entries):
-        return [(record_key, (copies, packed)) for record_key, (copies, packed) in sorted(entries.items())]
+        merged = sorted(entries.items())
+        handles = [packed for _, (_, packed) in merged]
+        if self.runs is not None:  # the texts wait in one run; references go to the shuffle
+            handles = spill_texts(self.runs, handles)
+        return [(record_key, (copies, handle)) for (record_key, (copies, _)), handle in zip(merged, handles)]
 
 
 class ApplyKeyDecisionDoFn(beam.DoFn):
-    """((key, digest), [(copies, packed text) | True, ...]) -> the document under its key
-    (or, for a later text under ``keep``, its distinct key), and ``duplicate_id``
-    rejects. The values (a bundle's entry or a ``True`` mark: not the key's first text)
-    are read once and never held: one packed text is kept, the copies summed."""
+    """((key, digest), [(copies, handle) | True, ...]) -> (handle, the document's key: its
+    key or, for a later text under ``keep``, its distinct key), and on ``REJECTS``
+    (handle, (key, detail, kept key, copies)): that many ``duplicate_id`` rejects once the
+    text is back. The values (a bundle's entry or a ``True`` mark: not the key's first
+    text) are read once and never held: one handle is kept, the copies summed."""
 
     def __init__(self, policy: str):
         self._policy = policy
@@ -113,53 +122,62 @@ class ApplyKeyDecisionDoFn(beam.DoFn):
 
     def process(self, element):
         (key, digest), values = element
-        copies, packed, later = 0, None, False
+        copies, handle, later = 0, None, False
         for value in values:
             if value is True:
                 later = True
             else:
                 copies += value[0]
-                packed = value[1] if packed is None else packed  # identical texts: any one will do
+                handle = value[1] if handle is None else handle  # identical texts: any one will do
         if copies == 0:  # marks of a text that is not here (cannot happen: marks come from records)
             return
-        text = unpack_text(packed)
         if later and self._policy == "reject":
             self.duplicate_ids.inc(copies)
-            for _ in range(copies):
-                yield beam.pvalue.TaggedOutput(REJECTS, make_reject(
-                    key, STAGE, DUPLICATE_ID, "another record with this id and a different text "
-                    "(the kept one's digest is smaller)", text, kept_key=key))
+            yield beam.pvalue.TaggedOutput(REJECTS, (handle, (
+                key, "another record with this id and a different text (the kept one's digest is smaller)",
+                key, copies)))
             return
         kept_key = key
         if later:
             kept_key = distinct_key(key, digest)
             self.renamed.inc()
             yield beam.pvalue.TaggedOutput(RENAMED, kept_key)
-        yield kept_key, text
-        self.duplicate_ids.inc(copies - 1)
-        for _ in range(copies - 1):
-            yield beam.pvalue.TaggedOutput(REJECTS, make_reject(
-                key, STAGE, DUPLICATE_ID, "another record with this id and the same text", text,
-                kept_key=kept_key))
+        yield handle, kept_key
+        if copies > 1:
+            self.duplicate_ids.inc(copies - 1)
+            yield beam.pvalue.TaggedOutput(REJECTS, (handle, (
+                key, "another record with this id and the same text", kept_key, copies - 1)))
+
+
+def duplicate_id_rejects(element):
+    """(packed text, (key, detail, kept key, copies)) -> that many ``duplicate_id`` rejects."""
+    packed, (key, detail, kept_key, copies) = element
+    text = unpack_text(packed)
+    for _ in range(copies):
+        yield make_reject(key, STAGE, DUPLICATE_ID, detail, text, kept_key=kept_key)
 
 
 class UniqueKeys(beam.PTransform):
     """``(key, text)`` -> ``(docs with distinct keys, duplicate_id rejects, counts)``;
-    ``counts``: ``(DUPLICATE_ID_RENAMED, n)`` for the manifest (absent when n is 0)."""
+    ``counts``: ``(DUPLICATE_ID_RENAMED, n)`` for the manifest (absent when n is 0);
+    ``runs``: a directory where the texts wait while their references are grouped (None:
+    the texts themselves are grouped)."""
 
-    def __init__(self, policy: str = "keep", max_group: int = MAX_GROUP, merge_bytes: int = MERGE_BYTES):
+    def __init__(self, policy: str = "keep", max_group: int = MAX_GROUP, merge_bytes: int = MERGE_BYTES,
+                 runs: Optional[str] = None):
         super().__init__()
         if policy not in DUPLICATE_ID_POLICIES:
             raise ValueError(f"duplicate-id policy {policy!r}: expected one of {DUPLICATE_ID_POLICIES}")
         self._policy = policy
         self._max_group = max_group
         self._merge_bytes = merge_bytes
+        self._runs = runs
 
     def expand(self, docs):
         # (key, digest) -> (copies, packed text): one entry per bundle (and merge_bytes) that saw the record
         entries = (docs
                    | "KeyByKeyAndDigest" >> beam.Map(lambda doc: ((doc[0], text_digest(doc[1])), pack_text(doc[1])))
-                   | "MergeLocalCopies" >> beam.ParDo(MergeLocalCopiesDoFn(self._merge_bytes)))
+                   | "MergeLocalCopies" >> beam.ParDo(MergeLocalCopiesDoFn(self._merge_bytes, self._runs)))
         marks = (entries
                  | "DropTexts" >> beam.Keys()
                  # ((key, digest), first digest) for every entry whose text is not its key's first
@@ -168,14 +186,20 @@ class UniqueKeys(beam.PTransform):
         result = (
             (entries, marks)
             | "FlattenEntriesAndMarks" >> beam.Flatten()
-            # (key, digest) -> [(copies, packed text) | True, ...]: two values at most per entry
+            # (key, digest) -> [(copies, handle) | True, ...]: two values at most per entry
             | "GroupCopies" >> beam.GroupByKey()
             | "ApplyKeyDecision" >> beam.ParDo(ApplyKeyDecisionDoFn(self._policy)).with_outputs(
                 REJECTS, RENAMED, main="docs"))
+        docs = (result.docs
+                | "DocTexts" >> ResolveTexts(self._runs)
+                | "Unpack" >> beam.Map(lambda e: (e[1], unpack_text(e[0]))))
+        rejects = (result[REJECTS]
+                   | "RejectTexts" >> ResolveTexts(self._runs)
+                   | "Rejects" >> beam.FlatMap(duplicate_id_rejects))
         counts = (result[RENAMED]
                   | "CountRenamed" >> beam.combiners.Count.Globally().without_defaults()
                   | "NameRenamed" >> beam.Map(lambda n: (DUPLICATE_ID_RENAMED, n)))
-        return result.docs, result[REJECTS], counts
+        return docs, rejects, counts
 
 
 @dataclass(frozen=True)
