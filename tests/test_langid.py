@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from glmprep.core.langid import (UNDETERMINED, LanguageIdentifier, LanguageOptions, parse_languages,
                                  script_language)
@@ -35,6 +36,39 @@ def test_only_the_head_is_read():
     text = "This document is written in English. " * 10 + "这是中文。" * 2000
     assert LanguageIdentifier(max_chars=300).identify(text)[0] == "en"
     assert LanguageIdentifier().identify(text)[0] == "zh"
+
+
+BATCH_TEXTS = [
+    "The pipeline reads documents, cleans them and writes training shards.",
+    "流水线读取文档，清洗之后写出训练用的分片文件。", "猫はマットの上に座って、庭の鳥を見ています。",
+    "Debian 参考手册 (第一版)", "使用 apt-get install 安装软件包", "", "   ", "123 456 -- !!", "。，！",
+    "Le chat est assis sur le tapis.", "line one\nline two\n\nline three", "x", "Ünïcödé wörds",
+    "This document is written in English. " * 10 + "这是中文。" * 2000, "a" * 5000, "\t\x0b\x0c\r",
+]
+
+
+@pytest.mark.parametrize("max_chars", [4000, 300, 1])
+def test_languages_of_a_batch_are_those_of_one_text_at_a_time(max_chars):
+    identifier = LanguageIdentifier(max_chars=max_chars)
+    assert identifier.languages(BATCH_TEXTS) == [identifier.identify(text)[0] for text in BATCH_TEXTS]
+    assert identifier.languages([]) == [] and identifier.languages(["123"]) == [UNDETERMINED]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(st.characters(blacklist_categories=("Cs",)), max_size=80)
+                | st.lists(st.sampled_from(BATCH_TEXTS[:10] + ["ΣΟΦΟΣ", "Привет мир", "안녕하세요"]),
+                           max_size=8).map(" ".join), max_size=12))
+def test_languages_of_any_batch_are_those_of_one_text_at_a_time(texts):
+    identifier = LanguageIdentifier()
+    assert identifier.languages(texts) == [identifier.identify(text)[0] for text in texts]
+
+
+@pytest.mark.parametrize("options", [LanguageOptions(), LanguageOptions(("en", "zh")),
+                                     LanguageOptions(None, 0.5), LanguageOptions(("en",), 0.2)])
+@pytest.mark.parametrize("language", ["en", "zh", "fr", UNDETERMINED])
+def test_a_language_that_may_not_be_rejected_is_kept_at_any_score(options, language):
+    verdicts = [options.check(language, score / 1000) for score in range(1001)]
+    assert options.may_reject(language) == any(verdict is not None for verdict in verdicts)
 
 
 def test_options_check():
@@ -71,6 +105,38 @@ def test_identify_language_transform():
         assert_that(rejects | beam.Map(lambda r: (r["key"], r["stage"], r["reason"], r["detail"].split()[0])),
                     equal_to([("fr", "language", "language", "fr")]), label="Rejects")
         assert_that(identified, equal_to([("en", (1, 0)), ("zh", (1, 0)), ("fr", (1, 1))]), label="Identified")
+
+
+@pytest.mark.parametrize("max_chars", [1, 100, 1 << 18])
+@pytest.mark.parametrize("options", [LanguageOptions(), LanguageOptions(("en", "zh")), LanguageOptions(None, 0.9)])
+def test_identify_language_transform_in_batches(max_chars, options):
+    """Whether documents are identified one, a few or all at a time, the same outputs as
+    one by one (scores in the reject details included)."""
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from glmprep.transforms.langid import IdentifyLanguageDoFn, LANGUAGES, REJECTS
+
+    docs = [(f"d{i}", text) for i, text in enumerate(BATCH_TEXTS)]
+    identifier = LanguageIdentifier()
+    expected_kept, expected_details, expected_languages = [], [], []
+    for key, text in docs:
+        language, score = identifier.identify(text)
+        detail = options.check(language, score)
+        expected_languages.append((language, 0 if detail is None else 1))
+        if detail is None:
+            expected_kept.append((key, text, language))
+        else:
+            expected_details.append((key, detail))
+    with TestPipeline() as p:
+        results = p | beam.Create(docs) | beam.ParDo(IdentifyLanguageDoFn(options, max_chars)).with_outputs(
+            REJECTS, LANGUAGES, main="docs")
+        assert_that(results.docs, equal_to(expected_kept), label="Kept")
+        assert_that(results[REJECTS] | beam.Map(lambda r: (r["key"], r["detail"])), equal_to(expected_details),
+                    label="Rejects")
+        assert_that(results[LANGUAGES] | beam.Map(lambda kv: (kv[0], kv[1][1])), equal_to(expected_languages),
+                    label="Languages")
 
 
 # A Chinese how-to with more Latin words than Chinese characters: the share guess takes it

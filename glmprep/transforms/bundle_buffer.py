@@ -3,7 +3,7 @@ shuffle, so that a shuffle gets a few large values rather than one element per r
 
 ``BundleBufferDoFn`` keeps what its subclass adds (``held``, made by ``empty``) and the
 bytes it says each addition costs; once they reach ``max_bytes``, and at the end of the
-bundle, the subclass turns what is held into outputs (``drain``). A bundle therefore
+bundle, the subclass turns what is held into outputs (``drain``; tagged ones too). A bundle therefore
 holds at most about ``max_bytes``, whatever the shape of its records.
 """
 from __future__ import annotations
@@ -42,4 +42,7 @@ class BundleBufferDoFn(beam.DoFn):
 
     def finish_bundle(self):
         for output in self.flush():
-            yield GlobalWindows.windowed_value(output)
+            if isinstance(output, beam.pvalue.TaggedOutput):
+                yield beam.pvalue.TaggedOutput(output.tag, GlobalWindows.windowed_value(output.value))
+            else:
+                yield GlobalWindows.windowed_value(output)

@@ -14,19 +14,30 @@ from apache_beam.metrics import Metrics
 
 from glmprep.core.langid import LANGUAGE, LanguageIdentifier, LanguageOptions
 from glmprep.schemas.rejects import make_reject
+from glmprep.transforms.bundle_buffer import BundleBufferDoFn
 from glmprep.transforms.combiners import sum_pairs
 
 REJECTS = "rejects"
 LANGUAGES = "languages"
 STAGE = "language"
+# Characters of documents held before they are identified in one call into the model:
+# the batch call saves about 7 us a short document; 256 K characters hold a few thousand
+# short ones (at most 1 MB of text) and are identified in about 0.1 s.
+BATCH_CHARS = 1 << 18
 
 
-class IdentifyLanguageDoFn(beam.DoFn):
+class IdentifyLanguageDoFn(BundleBufferDoFn):
     """``(key, text)`` -> ``(key, text, language)`` when its language is kept (the
     filters read it, then the shard writer: identified once), else a reject on ``rejects``;
-    ``(language, (1, 0 or 1))`` of every document on ``languages``."""
+    ``(language, (1, 0 or 1))`` of every document on ``languages``.
 
-    def __init__(self, options: LanguageOptions):
+    Documents are held until ``max_chars`` characters of them are (``BundleBufferDoFn``),
+    then identified in one call into the model (``LanguageIdentifier.languages``); a
+    document that the options may reject (``LanguageOptions.may_reject``) is identified
+    again on its own for the score its reject detail gives."""
+
+    def __init__(self, options: LanguageOptions, max_chars: int = BATCH_CHARS):
+        super().__init__(max_chars)
         self.options = options
         self._rejected = Metrics.counter(STAGE, LANGUAGE)
         self._per_language = {}
@@ -34,13 +45,24 @@ class IdentifyLanguageDoFn(beam.DoFn):
     def setup(self):
         self.identifier = LanguageIdentifier()
 
+    def empty(self):
+        return []
+
     def process(self, doc):
-        key, text = doc
-        language, score = self.identifier.identify(text)
+        self.held.append(doc)
+        yield from self.added(len(doc[1]))
+
+    def drain(self, held):
+        for (key, text), language in zip(held, self.identifier.languages([text for _, text in held])):
+            yield from self._outputs(key, text, language)
+
+    def _outputs(self, key, text, language):
         if language not in self._per_language:
             self._per_language[language] = Metrics.counter(STAGE, f"docs_{language}")
         self._per_language[language].inc()
-        detail = self.options.check(language, score)
+        detail = None
+        if self.options.may_reject(language):
+            detail = self.options.check(*self.identifier.identify(text))
         yield beam.pvalue.TaggedOutput(LANGUAGES, (language, (1, 0 if detail is None else 1)))
         if detail is None:
             yield key, text, language
