@@ -386,3 +386,46 @@ def test_a_run_over_many_pieces_is_one_word_and_is_read_a_piece_at_a_time(run, a
     assert sum(isinstance(piece, piece_counts.RunPiece) for piece in pieces) == 1
     assert all(len(piece.codes) <= 100 for piece in pieces if isinstance(piece, piece_counts.TextPiece))
     assert_same_verdicts_in_pieces(text, 100)
+
+
+# --- the short-text shortcuts against the general code they stand in for ---
+
+SHORT_TEXTS = [
+    "", " ", "\n\n", "...", "!!! ??? ...", "。，！？", "— — —", "• • • • •", "#", "# # # # # # #",
+    "Simplicity is prerequisite for reliability.", "To be or not to be, that is the question.",
+    "to be or not to be to be or not to be to be or not to be",
+    "Buy now! Buy now! Buy now! Buy now! Buy now! Buy now!", "wait...\nwait...\nwait...",
+    "• one\n• two\n• three\n- four\n* five", "— a dash opens this line\n— and this one",
+    "床前明月光，疑是地上霜。举头望明月，低头思故乡。", "特价促销特价促销特价促销特价促销！",
+    "用GPU训练GLM模型，第3章 A4纸 İstanbul ΣΑΣ", "x" * 3000, "a" + "!" * 2500 + "a " * 3,
+    "supercalifragilisticexpialidocious " * 8, " ".join(["antidisestablishmentarianism"] * 60),
+    "İ İ İ İ (İ) (İ) x İ.", "a a a a a a a a b", " ".join(str(i) for i in range(60)),
+]
+
+
+@pytest.mark.parametrize("text", SHORT_TEXTS)
+def test_short_texts_match_the_reference_and_the_numpy_path(text):
+    assert_same_verdicts(text)
+    with mock.patch.object(text_views, "NUMPY_MIN_CHARS", 0):
+        assert_same_verdicts(text)
+
+
+def reference_top_ngram(words, n):
+    ngram, count = Counter(zip(*(words[i:] for i in range(n)))).most_common(1)[0]
+    return list(ngram), count
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "ab", "中", "文"]) | st.text("xyz", min_size=1, max_size=3),
+                min_size=4, max_size=80), st.integers(2, 4))
+def test_top_ngram_of_a_short_text_is_most_commons(words, n):
+    """Without a repeated n-gram the first one is returned without ranking; else ranked."""
+    view = text_views.TextView(" ".join(words))
+    assert view.top_ngram(n) == reference_top_ngram(view.ngram_words, n)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(st.sampled_from("•-*— ab…\t"), max_size=4), max_size=30),
+       st.sampled_from([filters.BULLETS, ("-", "*"), ("•",), ("--", "*"), ("- ", "—")]))
+def test_count_starting_with_one_character_prefixes_is_startswith(items, prefixes):
+    assert line_counts.count_starting(items, prefixes) == sum(item.startswith(prefixes) for item in items)

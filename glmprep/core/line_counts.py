@@ -35,7 +35,9 @@ class ItemCounts:
 
 def count_starting(items: List[str], prefixes: Tuple[str, ...]) -> int:
     r"""How many ``items`` start with one of ``prefixes`` (none a prefix of another),
-    counted in one string of every item's start instead of item by item.
+    counted in one string of every item's start instead of item by item. When every
+    prefix is one character (the bullets), that string is the items' first characters,
+    each prefix counted in it with no separator.
 
     >>> count_starting(["• one", "• two", "three -"], ("•", "-"))
     2
@@ -43,6 +45,8 @@ def count_starting(items: List[str], prefixes: Tuple[str, ...]) -> int:
     if not prefixes:
         return 0
     width = max(map(len, prefixes))
+    if width == 1:
+        return sum(map("".join(map(itemgetter(slice(1)), items)).count, prefixes))
     starts = "\n" + "\n".join(map(itemgetter(slice(width)), items))
     return sum(starts.count("\n" + prefix) for prefix in prefixes)
 

@@ -7,7 +7,6 @@ reference).
 from __future__ import annotations
 
 from collections import Counter
-from functools import cached_property
 from itertools import filterfalse
 from operator import mul
 from typing import Dict, Iterable, Iterator, List, Optional, Pattern, Set, Tuple
@@ -35,6 +34,27 @@ PIECE_CHARS = 1 << 20
 STRING_PIECE_CHARS = 1 << 16
 
 
+class computed_once:
+    """``functools.cached_property`` without its lock: a method whose value, computed on
+    first access, is kept in the instance's ``__dict__``. Python 3.11's cached_property
+    takes a lock on every first access (about 1 us); a view computes a dozen values per
+    document and belongs to one thread. On the fortunes corpora's documents of 50 words
+    and more (the ratio rules' texts), the lock took about an eighth of the filters' time."""
+
+    def __init__(self, method):
+        self.method = method
+        self.__doc__ = method.__doc__
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.method(instance)
+        return value
+
+
 def text_view(text: str) -> "TextView":
     """The view the rules read ``text`` through: ``LongTextView`` from ``NUMPY_MIN_CHARS``
     characters on (unless the text holds "İ"), else ``TextView``."""
@@ -50,11 +70,11 @@ class TextView:
     def __init__(self, text: str):
         self.text = text
 
-    @cached_property
+    @computed_once
     def has_cjk(self) -> bool:
         return has_cjk(self.text)
 
-    @cached_property
+    @computed_once
     def words(self) -> List[str]:
         return split_words(self.text, self.has_cjk)
 
@@ -62,22 +82,22 @@ class TextView:
     def n_words(self) -> int:
         return len(self.words)
 
-    @cached_property
+    @computed_once
     def cjk_word_count(self) -> int:
         """Words that are one CJK character: exactly the CJK characters of the text."""
         return len(CJK_CHAR.findall(self.text)) if self.has_cjk else 0
 
-    @cached_property
+    @computed_once
     def word_chars(self) -> int:
         """Characters in all words."""
         return sum(map(len, self.words))
 
-    @cached_property
+    @computed_once
     def lines(self) -> List[str]:
         """Non-blank lines, stripped."""
         return list(filter(None, map(str.strip, self.text.split("\n"))))
 
-    @cached_property
+    @computed_once
     def paragraphs(self) -> List[str]:
         """Non-blank blocks separated by blank lines, stripped."""
         return list(filter(None, map(str.strip, BLANK_LINE.split(self.text))))
@@ -100,7 +120,7 @@ class TextView:
             self._item_counts["paragraphs"] = self._count_paragraphs()
         return self._item_counts["paragraphs"]
 
-    @cached_property
+    @computed_once
     def _item_counts(self) -> Dict[object, ItemCounts]:
         return {}
 
@@ -112,7 +132,7 @@ class TextView:
 
     # --- n-grams ---
 
-    @cached_property
+    @computed_once
     def ngram_words(self) -> List[str]:
         """Words lowercased and without leading/trailing punctuation, empty ones dropped,
         so that "Buy now!" and "buy now." repeat the same bigram (``ngram_words``)."""
@@ -122,49 +142,49 @@ class TextView:
     def n_ngram_words(self) -> int:
         return len(self.ngram_words)
 
-    @cached_property
+    @computed_once
     def ngram_chars(self) -> int:
         """Characters in all ngram words."""
         return sum(map(len, self.ngram_words))
 
-    @cached_property
+    @computed_once
     def min_words_with_letter(self) -> int:
         """A lower bound on ``n_words_with_letter``, cheaper to count: the alphabetic
         (ngram) words surely hold a letter, and are often enough to pass ``alpha_ratio``."""
         return sum(map(str.isalpha, self.ngram_words))
 
-    @cached_property
+    @computed_once
     def n_words_with_letter(self) -> int:
         """Words holding a letter: the alphabetic ngram words and the others with a letter
         (a word holds a letter exactly when its ngram word does: stripping removes none)."""
         others = filterfalse(str.isalpha, self.ngram_words)
         return self.min_words_with_letter + sum(1 for word in others if LETTER_CHAR.search(word))
 
-    @cached_property
+    @computed_once
     def ngram_word_counts(self) -> Counter:
         """Occurrences of each distinct ngram word, in order of first occurrence."""
         return Counter(self.ngram_words)
 
-    @cached_property
+    @computed_once
     def top_word_chars(self) -> int:
         """The most characters one distinct ngram word covers (count x length)."""
         word_to_count = self.ngram_word_counts
         return max(map(mul, word_to_count.values(), map(len, word_to_count)), default=0)
 
-    @cached_property
+    @computed_once
     def ngram_word_ids(self) -> np.ndarray:
         """Each ngram word as the index of its distinct word (int64 [n_ngram_words])."""
         word_to_id = dict(zip(self.ngram_word_counts, range(len(self.ngram_word_counts))))
         return np.fromiter(map(word_to_id.__getitem__, self.ngram_words), dtype=np.int64,
                            count=len(self.ngram_words))
 
-    @cached_property
+    @computed_once
     def bigram_counts(self) -> NgramCounts:
         """``count_ngrams`` of the bigrams of the ngram words (at least two)."""
         ids = self.ngram_word_ids  # [n_words]
         return count_ngrams(pair_keys(ids[:-1], ids[1:], len(self.ngram_word_counts)))
 
-    @cached_property
+    @computed_once
     def top_bigram_chars(self) -> int:
         """The most characters one distinct bigram covers (count x characters)."""
         lengths = np.fromiter(map(len, self.ngram_words), dtype=np.int64,
@@ -189,7 +209,10 @@ class TextView:
         (bigram, word), a 4-gram as (bigram, bigram)."""
         words = self.ngram_words
         if len(words) < NUMPY_MIN_WORDS:
-            ngram, count = Counter(zip(*(words[i:] for i in range(n)))).most_common(1)[0]
+            ngram_to_count = Counter(zip(*(words[i:] for i in range(n))))
+            if len(ngram_to_count) == len(words) - n + 1:
+                return words[:n], 1  # no n-gram repeats: the first one, as most_common picks
+            ngram, count = ngram_to_count.most_common(1)[0]
             return list(ngram), count
         bigrams = self.bigram_counts
         if n == 2:
@@ -228,7 +251,7 @@ class LongTextView(TextView):
         pieces = ItemPieces(self.text, separator, PIECE_CHARS)
         return count_items_in_pieces(pieces, pieces.max_items, prefixes, suffixes)
 
-    @cached_property
+    @computed_once
     def _one_piece(self) -> List[Piece]:
         return list(text_pieces(self.text, self.has_cjk, PIECE_CHARS))
 
@@ -237,7 +260,7 @@ class LongTextView(TextView):
             return self._one_piece
         return text_pieces(self.text, self.has_cjk, PIECE_CHARS)
 
-    @cached_property
+    @computed_once
     def counts(self) -> LongTextCounts:
         return count_long_text(self._pieces(), self.has_cjk)
 
@@ -265,11 +288,11 @@ class LongTextView(TextView):
     def min_words_with_letter(self) -> int:
         return self.counts.min_words_with_letter
 
-    @cached_property
+    @computed_once
     def n_words_with_letter(self) -> int:
         return count_words_with_letter(self._pieces())
 
-    @cached_property
+    @computed_once
     def bucket_bounds(self) -> Tuple[int, int]:
         """``bound_top_word_and_bigram``: the same for every n."""
         return bound_top_word_and_bigram(self._pieces(), self.n_ngram_words)
@@ -283,7 +306,7 @@ class LongTextView(TextView):
         for lo, hi in piece_bounds(self.text, STRING_PIECE_CHARS):
             yield ngram_words(piece_words(self.text, lo, hi, self.has_cjk), self.text[lo:hi])
 
-    @cached_property
+    @computed_once
     def ngram_hashes(self) -> np.ndarray:
         """Python's hash of each ngram word (int64 [n_ngram_words])."""
         hashes = np.empty(self.n_ngram_words, dtype=np.int64)
