@@ -29,11 +29,11 @@ Steps; no key's work or memory grows with a bucket, and text crosses a shuffle p
    A star's partners are spread over ``ceil(partners / options.fan_out)`` sub-keys of
    its centre, by a hash of the partner's key; a bucket of one (a key the sketch let
    through) yields nothing;
-   routing: each document with a maybe shared band key, its text read back if it waits
-   in a run (``glmprep.transforms.text_runs``), learns, in one grouping
-   with its packed text, the verification keys ``(left key, sub-key)`` it belongs to,
-   computes its payload (shingle-hash set, or signature for ``"estimate"``) and sends
-   it only there; one without a request is kept there;
+   routing: each document with a maybe shared band key learns, in one grouping with
+   its handle (``glmprep.transforms.text_runs``: its packed text, or where the text
+   waits), the verification keys ``(left key, sub-key)`` it belongs to; with a request,
+   its text is read back, its payload (shingle-hash set, or signature for
+   ``"estimate"``) computed and sent only there; one without a request is kept there;
 4. verification: at each ``(left, sub-key)``, the left payload against at most
    about ``fan_out`` right payloads (more only from small buckets: at most
    bands x ``MAX_CLIQUE_BUCKET``); pairs below the threshold go;
@@ -41,7 +41,7 @@ Steps; no key's work or memory grows with a bucket, and text crosses a shuffle p
    :class:`~glmprep.transforms.graph.ConnectedComponents`), rounds until nothing
    changes: ``options.finish_after`` in Beam and the rest on one worker when at most
    ``options.finish_limit`` messages are left, or at most ``options.rounds`` in Beam;
-6. the decisions ``key -> keeper`` are joined back to the candidates' packed texts
+6. the decisions ``key -> keeper`` are joined back to the candidates' handles
    (``glmprep.transforms.decisions``); every kept document's text is read back (when it
    waits in a run) where it leaves near dedup.
 
@@ -85,7 +85,7 @@ SIGNATURE_BATCH_DOCS = 256       # documents per vectorised signature call
 # shingle hash's cached power tables (minhash._POWER_CACHE_LIMIT), which a longer batch
 # recomputes (a quarter of the signature time at 4 M characters).
 SIGNATURE_BATCH_CHARS = (1 << 20) - SIGNATURE_BATCH_DOCS
-CANDIDATE = "candidate"          # tag: the packed texts of documents with a candidate pair
+CANDIDATE = "candidate"          # tag: the handles of documents with a candidate pair
 CANDIDATE_DOC = "candidate_doc"  # tag: the handles of documents with a maybe shared band key
 KEPT = "kept"                    # tag: lists of (key, handle) of documents kept without a pair
 
@@ -239,31 +239,41 @@ def signature_payload(text: str, options: MinHashOptions) -> bytes:
     return signatures_of_hashes(hashes, counts, options.num_perm, options.seed)[0].tobytes()
 
 
-class RoutePayloadDoFn(beam.DoFn):
-    """(key, [('doc', packed text) | ('to', (left, sub)), ...]) -> without a request the
-    document, kept (``KEPT``, a list of one); with one, its packed text (``CANDIDATE``) and
-    ((left, sub), ('L', payload)) or ((left, sub), ('R', key, payload)) per distinct request."""
+class RouteCandidateDoFn(beam.DoFn):
+    """(key, [('doc', handle) | ('to', (left, sub)), ...]) -> without a request the
+    document, kept (``KEPT``, a list of one); with one, (key, handle) on ``CANDIDATE`` and
+    (handle, (key, its distinct requests, sorted)): where its payload goes, once its text
+    is back."""
+
+    def process(self, element):
+        key, values = element
+        handle, destinations = None, set()
+        for tag, value in values:
+            if tag == "doc":
+                handle = value
+            else:
+                destinations.add(value)
+        if handle is None:  # requests for a document filtered out before (cannot happen)
+            return
+        if not destinations:
+            yield beam.pvalue.TaggedOutput(KEPT, [(key, handle)])
+            return
+        yield beam.pvalue.TaggedOutput(CANDIDATE, (key, handle))
+        yield handle, (key, sorted(destinations))
+
+
+class SendPayloadDoFn(beam.DoFn):
+    """(packed text, (key, requests)) -> ((left, sub), ('L', payload)) or ((left, sub),
+    ('R', key, payload)) per request."""
 
     def __init__(self, payload: Callable[[str, MinHashOptions], bytes], options: MinHashOptions):
         self._payload = payload
         self._options = options
 
     def process(self, element):
-        key, values = element
-        packed, destinations = None, set()
-        for tag, value in values:
-            if tag == "doc":
-                packed = value
-            else:
-                destinations.add(value)
-        if packed is None:  # requests for a document filtered out before (cannot happen)
-            return
-        if not destinations:
-            yield beam.pvalue.TaggedOutput(KEPT, [(key, packed)])
-            return
-        yield beam.pvalue.TaggedOutput(CANDIDATE, (key, packed))
+        packed, (key, destinations) = element
         payload = self._payload(unpack_text(packed), self._options)
-        for destination in sorted(destinations):
+        for destination in destinations:
             yield destination, ("L", payload) if destination[0] == key else ("R", key, payload)
 
 
@@ -355,24 +365,26 @@ class NearDedup(beam.PTransform):
             | "EmitVerifyRequests" >> beam.ParDo(EmitVerifyRequestsDoFn(
                 self._max_clique, options.fan_out, min if by_components else first_in_keeper_order)))
         payload = {"exact": shingle_set_payload, "estimate": signature_payload, "none": no_payload}[options.verify]
-        candidate_docs = (shared[CANDIDATE_DOC]
-                          | "CandidateTexts" >> ResolveTexts(self._runs)
-                          | "TagDocs" >> beam.Map(lambda e: (e[1], ("doc", e[0]))))
         routed = (
-            (candidate_docs, requests | "TagRequests" >> beam.Map(tag("to")))
+            (shared[CANDIDATE_DOC] | "TagDocs" >> beam.Map(lambda e: (e[1], ("doc", e[0]))),
+             requests | "TagRequests" >> beam.Map(tag("to")))
             | "FlattenDocsAndRequests" >> beam.Flatten()
-            # key -> [('doc', packed text) | ('to', (left, sub)), ...]
+            # key -> [('doc', handle) | ('to', (left, sub)), ...]
             | "GroupByDoc" >> beam.GroupByKey()
-            | "RoutePayload" >> beam.ParDo(RoutePayloadDoFn(payload, options)).with_output_types(
-                Tuple[Any, Any]).with_outputs(
-                CANDIDATE, KEPT, main="payloads"))
+            | "RouteCandidates" >> beam.ParDo(RouteCandidateDoFn()).with_output_types(
+                Tuple[Any, Any]).with_outputs(CANDIDATE, KEPT, main="requests"))
+        # the candidates' texts read back (a run at a time) where their payloads are made
+        payloads = (routed.requests
+                    | "CandidateTexts" >> ResolveTexts(self._runs)
+                    | "SendPayloads" >> beam.ParDo(SendPayloadDoFn(payload, options)).with_output_types(
+                        Tuple[Any, Any]))
         if options.verify == "none":
-            pairs = (routed.payloads
+            pairs = (payloads
                      | "RightsOnly" >> beam.Filter(lambda e: e[1][0] == "R")
                      | "Pair" >> beam.Map(lambda e: (e[0][0], e[1][1])))
         else:
             similarity = estimated_similarity if options.verify == "estimate" else exact_similarity
-            pairs = (routed.payloads
+            pairs = (payloads
                      # (left, sub) -> [('L', payload) | ('R', right, payload), ...]
                      | "GroupByVerifyKey" >> beam.GroupByKey()
                      | "KeepSimilarPairs" >> beam.ParDo(KeepSimilarPairsDoFn(options.threshold, similarity)))
@@ -381,7 +393,7 @@ class NearDedup(beam.PTransform):
         key_to_keeper, counts = pairs | "Keepers" >> keepers
         decided, rejects = (routed[CANDIDATE], key_to_keeper) | "Apply" >> ApplyDecisions(
             "near_dedup", "near_duplicate", "a near-duplicate of the kept document", COUNTER_NAMESPACE,
-            "near_dup_removed")
+            "near_dup_removed", runs=self._runs)
         # Read back and unpacked after the flatten, so in the stage that uses the
         # documents: they cross the stage boundary as handles, in lists.
         kept = ((batches[KEPT], shared[KEPT], routed[KEPT], decided | "AsLists" >> beam.Map(lambda doc: [doc]))

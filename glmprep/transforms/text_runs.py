@@ -34,6 +34,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple, Union
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
 
 from glmprep.transforms.bundle_buffer import BundleBufferDoFn
 from glmprep.transforms.publish import OutputWriteError, discard
@@ -43,6 +44,8 @@ SPILL_BYTES = 16 << 20  # packed texts a bundle holds before writing them as one
 INLINE_BATCH_BYTES = 1 << 20  # packed texts gathered into one element on their way through ``ResolveTexts``
 INLINE_PREFIX = "texts-"      # the group name of such a batch (a run's is 32 hex digits)
 ENTRY_BYTES = 100             # a gathered text's cost beside its bytes: tuple, payload, list slot
+
+_WRITTEN = Metrics.counter("text_runs", "bytes_written")  # packed text bytes written to runs
 
 Reference = Tuple[str, int, int]   # (run name: 32 hex digits, offset, length)
 Handle = Union[bytes, Reference]   # a packed text, or where it waits
@@ -65,6 +68,7 @@ def spill_texts(directory: str, packed_texts: Sequence[bytes], inline_bytes: int
         return handles
     name = uuid.uuid4().hex
     path = run_path(directory, name)
+    _WRITTEN.inc(sum(len(packed_texts[i]) for i in long_ones))
     try:
         fh = FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED)
         try:
