@@ -210,3 +210,24 @@ def test_the_shard_writer_takes_each_documents_language_from_its_record(tmp_path
     in_flight = {"x": ["en", 0], "y": ["zh", 0]}
     assert piece_languages(["x", "y", "x"], np.array([2, 1, 2]), in_flight) == ["en", "zh", "en"]
     assert in_flight == {}
+
+
+@pytest.mark.parametrize("max_chars", [1, 1 << 18])
+def test_language_counters_count_every_document_in_batches(max_chars):
+    import apache_beam as beam
+    from apache_beam.metrics.metric import MetricsFilter
+    from apache_beam.testing.test_pipeline import TestPipeline
+
+    from glmprep.transforms.langid import IdentifyLanguageDoFn, STAGE
+
+    identifier = LanguageIdentifier()
+    expected = {}
+    for text in BATCH_TEXTS:
+        language = identifier.identify(text)[0]
+        expected[f"docs_{language}"] = expected.get(f"docs_{language}", 0) + 1
+    p = TestPipeline()
+    _ = p | beam.Create(list(enumerate(BATCH_TEXTS))) | beam.ParDo(IdentifyLanguageDoFn(LanguageOptions(), max_chars))
+    result = p.run()
+    result.wait_until_finish()
+    counters = result.metrics().query(MetricsFilter().with_namespace(STAGE))["counters"]
+    assert {c.key.metric.name: c.committed for c in counters if c.key.metric.name.startswith("docs_")} == expected

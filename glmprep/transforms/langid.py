@@ -9,6 +9,8 @@ Counters: namespace ``language``, ``docs_<code>`` per identified language and
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
@@ -53,13 +55,15 @@ class IdentifyLanguageDoFn(BundleBufferDoFn):
         yield from self.added(len(doc[1]))
 
     def drain(self, held):
-        for (key, text), language in zip(held, self.identifier.languages([text for _, text in held])):
+        languages = self.identifier.languages([text for _, text in held])
+        for language, n_docs in Counter(languages).items():  # one counter update a language a batch
+            if language not in self._per_language:
+                self._per_language[language] = Metrics.counter(STAGE, f"docs_{language}")
+            self._per_language[language].inc(n_docs)
+        for (key, text), language in zip(held, languages):
             yield from self._outputs(key, text, language)
 
     def _outputs(self, key, text, language):
-        if language not in self._per_language:
-            self._per_language[language] = Metrics.counter(STAGE, f"docs_{language}")
-        self._per_language[language].inc()
         detail = None
         if self.options.may_reject(language):
             detail = self.options.check(*self.identifier.identify(text))
