@@ -15,6 +15,7 @@ from glmprep.core.minhash import MinHashOptions
 from glmprep.core.records import pack_text
 from glmprep.transforms.dedup import ExactDedup
 from glmprep.transforms.neardedup import NearDedup
+from glmprep.transforms.publish import OutputWriteError
 from glmprep.transforms.text_runs import (ReadRunDoFn, ResolveTexts, SpillTextsDoFn, is_reference, run_path,
                                           spill_texts)
 from glmprep.transforms.unique_keys import UniqueKeys
@@ -116,3 +117,11 @@ def test_dedup_through_references_equals_dedup_through_texts(tmp_path, options):
         # the same documents and rejects, every record accounted for, every stage rejecting
         assert_that(outcome, equal_to([(True, True, len(records), ["exact_dedup", "near_dedup", "read"])]))
     assert run_files(tmp_path)  # the texts did wait in runs
+
+
+def test_a_run_that_cannot_be_written_is_one_clear_error(tmp_path):
+    not_a_directory = tmp_path / "a-file"
+    not_a_directory.write_bytes(b"")
+    with pytest.raises(OutputWriteError, match="cannot write document texts to .*a-file"):
+        spill_texts(str(not_a_directory), [b"w" * 100])
+    assert sorted(os.listdir(tmp_path)) == ["a-file"]

@@ -26,7 +26,7 @@ import heapq
 import os
 import re
 import uuid
-from typing import Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple, TypeVar
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -39,6 +39,7 @@ RUN = "run"                        # tag of a section reference in a shard's gro
 RUN_NAME = re.compile(r"run-[0-9a-f]{32}\.run")  # a run file's name (uuid4 hex)
 FAN_IN = 16  # sections a writer reads at once; more are first merged this many at a time on local disk
 
+T = TypeVar("T")
 Section = Tuple[str, int, int]  # (path, offset, length) of one shard's documents in a run file
 
 
@@ -46,27 +47,43 @@ def runs_dir(output_dir: str) -> str:
     return FileSystems.join(output_dir, RUNS_DIR)
 
 
-def write_run(directory: str, gathered: Dict[int, List[Tuple[str, bytes]]]) -> List[Tuple[int, tuple]]:
-    """Write ``gathered`` (shard index -> [(key, packed token ids), ...]) as one new run
-    file in ``directory``; ``[(shard index, (RUN, path, offset, length)), ...]``, one
-    reference per shard, in shard order."""
-    path = FileSystems.join(directory, f"run-{uuid.uuid4().hex}.run")
-    references = []
+def run_path(directory: str, name: str) -> str:
+    """The run file called ``name`` (32 hex digits) in ``directory``."""
+    return FileSystems.join(directory, f"run-{name}.run")
+
+
+def create_run(directory: str, what: str, write: Callable[[Any, str], T]) -> Tuple[str, str, T]:
+    """A new run file in ``directory`` under a name unique to this call, written by
+    ``write(file, name)``; (name, path, what ``write`` returned). A failed write leaves no
+    file and is one ``OutputWriteError`` saying it could not write ``what``."""
+    name = uuid.uuid4().hex
+    path = run_path(directory, name)
     try:
         fh = FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED)
         try:
-            offset = 0
-            for shard in sorted(gathered):
-                docs = sorted(gathered[shard])
-                length = spill_docs(docs, fh)
-                references.append((shard, (RUN, path, offset, length)))
-                offset += length
+            result = write(fh, name)
         finally:
             fh.close()
     except OSError as exc:  # disk full, read-only, quota: one line, no partial file
         discard(path)
-        raise OutputWriteError(f"cannot write shard documents to {path}: {exc.strerror or exc}") from exc
-    return references
+        raise OutputWriteError(f"cannot write {what} to {path}: {exc.strerror or exc}") from exc
+    return name, path, result
+
+
+def write_run(directory: str, gathered: Dict[int, List[Tuple[str, bytes]]]) -> List[Tuple[int, tuple]]:
+    """Write ``gathered`` (shard index -> [(key, packed token ids), ...]) as one new run
+    file in ``directory``; ``[(shard index, (RUN, path, offset, length)), ...]``, one
+    reference per shard, in shard order."""
+    def write(fh, _name):
+        sections, offset = [], 0
+        for shard in sorted(gathered):
+            length = spill_docs(sorted(gathered[shard]), fh)
+            sections.append((shard, offset, length))
+            offset += length
+        return sections
+
+    _, path, sections = create_run(directory, "shard documents", write)
+    return [(shard, (RUN, path, offset, length)) for shard, offset, length in sections]
 
 
 def read_section(section: Section) -> Iterator[Tuple[str, bytes]]:

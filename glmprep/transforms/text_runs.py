@@ -37,7 +37,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from glmprep.transforms.bundle_buffer import BundleBufferDoFn
-from glmprep.transforms.publish import OutputWriteError, discard
+from glmprep.transforms.shard_runs import create_run, run_path
 
 INLINE_BYTES = 64       # a packed text at most this long travels as itself (its reference is as long)
 SPILL_BYTES = 16 << 20  # packed texts a bundle holds before writing them as one run
@@ -55,10 +55,6 @@ def is_reference(handle: Handle) -> bool:
     return isinstance(handle, tuple)
 
 
-def run_path(directory: str, name: str) -> str:
-    return FileSystems.join(directory, f"run-{name}.run")
-
-
 def spill_texts(directory: str, packed_texts: Sequence[bytes], inline_bytes: int = INLINE_BYTES) -> List[Handle]:
     """The handles of ``packed_texts``, in order: the short ones themselves, the others
     references into one new run file in ``directory`` (no file when none is long)."""
@@ -66,22 +62,16 @@ def spill_texts(directory: str, packed_texts: Sequence[bytes], inline_bytes: int
     long_ones = [i for i, packed in enumerate(packed_texts) if len(packed) > inline_bytes]
     if not long_ones:
         return handles
-    name = uuid.uuid4().hex
-    path = run_path(directory, name)
     _WRITTEN.inc(sum(len(packed_texts[i]) for i in long_ones))
-    try:
-        fh = FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED)
-        try:
-            offset = 0
-            for i in long_ones:
-                fh.write(packed_texts[i])
-                handles[i] = (name, offset, len(packed_texts[i]))
-                offset += len(packed_texts[i])
-        finally:
-            fh.close()
-    except OSError as exc:  # disk full, read-only, quota: one line, no partial file
-        discard(path)
-        raise OutputWriteError(f"cannot write document texts to {path}: {exc.strerror or exc}") from exc
+
+    def write(fh, name):
+        offset = 0
+        for i in long_ones:
+            fh.write(packed_texts[i])
+            handles[i] = (name, offset, len(packed_texts[i]))
+            offset += len(packed_texts[i])
+
+    create_run(directory, "document texts", write)
     return handles
 
 
