@@ -36,7 +36,8 @@ class IdentifyLanguageDoFn(BundleBufferDoFn):
     Documents are held until ``max_chars`` characters of them are (``BundleBufferDoFn``),
     then identified in one call into the model (``LanguageIdentifier.languages``); a
     document that the options may reject (``LanguageOptions.may_reject``) is identified
-    again on its own for the score its reject detail gives."""
+    again on its own for the score its reject detail gives. With a minimum score every
+    document needs its score, so each is identified once on its own instead."""
 
     def __init__(self, options: LanguageOptions, max_chars: int = BATCH_CHARS):
         super().__init__(max_chars)
@@ -55,18 +56,25 @@ class IdentifyLanguageDoFn(BundleBufferDoFn):
         yield from self.added(len(doc[1]))
 
     def drain(self, held):
-        languages = self.identifier.languages([text for _, text in held])
-        for language, n_docs in Counter(languages).items():  # one counter update a language a batch
-            if language not in self._per_language:
+        texts = [text for _, text in held]
+        if self.options.min_score > 0:  # every document's score is read: one call each, not two
+            identified = [self.identifier.identify(text) for text in texts]
+        else:
+            identified = [(language, None) for language in self.identifier.languages(texts)]
+        for language, n_docs in Counter(language for language, _ in identified).items():
+            if language not in self._per_language:  # one counter update a language a batch
                 self._per_language[language] = Metrics.counter(STAGE, f"docs_{language}")
             self._per_language[language].inc(n_docs)
-        for (key, text), language in zip(held, languages):
-            yield from self._outputs(key, text, language)
+        for (key, text), (language, score) in zip(held, identified):
+            yield from self._outputs(key, text, language, score)
 
-    def _outputs(self, key, text, language):
+    def _outputs(self, key, text, language, score):
+        """``score`` None: not known yet (the batch call gives none), computed only if needed."""
         detail = None
         if self.options.may_reject(language):
-            detail = self.options.check(*self.identifier.identify(text))
+            if score is None:
+                score = self.identifier.identify(text)[1]
+            detail = self.options.check(language, score)
         yield beam.pvalue.TaggedOutput(LANGUAGES, (language, (1, 0 if detail is None else 1)))
         if detail is None:
             yield key, text, language
