@@ -114,7 +114,7 @@ def upstream_labels(applied):
 
 
 def test_the_manifest_waits_for_the_rejects_sink(tmp_path):
-    """WriteManifest depends on the renamed rejects files, not only on the shards."""
+    """WriteManifest depends on the published rejects files, not only on the shards."""
     import apache_beam as beam
 
     from glmprep.pipeline.api import GLMPrep, RunConfig
@@ -124,7 +124,8 @@ def test_the_manifest_waits_for_the_rejects_sink(tmp_path):
     manifest_step = [t for t in pipeline.transforms_stack[0].parts[0].parts if t.full_label.endswith("Accounting")]
     [write_manifest] = [t for t in manifest_step[0].parts if t.full_label.endswith("WriteManifest")]
     upstream = upstream_labels(write_manifest)
-    assert any("WriteRejects" in label and "FinalizeWrite" in label for label in upstream)
+    assert any(label.endswith("FinalizeRejects/Publish") for label in upstream)
+    assert any(label.endswith("ExactDedupRejects/WriteFiles") for label in upstream)
     assert any("WriteShards" in label for label in upstream)
 
 

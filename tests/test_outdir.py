@@ -37,8 +37,10 @@ def finished(tmp_path):
 def test_own_files_are_recognised_by_name(tmp_path):
     names = ["manifest.json", "part-00000-of-00002.arrow", "part-00001-of-00002.arrow.0123456789abcdef0123456789abcdef.inprogress",
              "report.html", "rejects/rejects-00000-of-00001.jsonl",
+             "rejects/rejects-bundle.jsonl.0123456789abcdef0123456789abcdef.inprogress",
              "rejects/beam-temp-rejects-52c790e4ed7611f1/017f2a60-387e-4b23-816a-026f16035275.rejects.jsonl"]
-    strangers = ["notes.txt", "part-final.arrow", "rejects/mine.jsonl", "manifest.json.bak"]
+    strangers = ["notes.txt", "part-final.arrow", "rejects/mine.jsonl", "manifest.json.bak",
+                 "rejects/rejects-bundle.jsonl.mine.inprogress"]
     for name in names + strangers:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")

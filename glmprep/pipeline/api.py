@@ -1,14 +1,15 @@
 """The public API: ``GLMPrep(config)``, the whole pipeline as one composite PTransform.
 
     read -> clean -> pii -> language -> filter -> decontaminate -> exact dedup -> near dedup
-      -> tokenize -> mixing -> shards;  every stage's rejects --> rejects/ (previews redacted),
-                                        counts --> manifest.json
+      -> tokenize -> mixing -> shards;  each stage writes its rejects --> rejects/ (previews
+                                        redacted), counts --> manifest.json
 
 Users who embed glmprep apply ``GLMPrep(config)`` to their own pipeline; ``glmprep
 run`` builds the same transform from its command line (``glmprep.pipeline.run``).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Sequence
 
@@ -23,7 +24,7 @@ from glmprep.core.pii import PiiOptions
 from glmprep.core.samples import SampleOptions
 from glmprep.pipeline import manifest as manifest_lib
 from glmprep.pipeline import progress
-from glmprep.pipeline.accounting import WriteAccounting
+from glmprep.pipeline.accounting import UnreadablePaths, WriteAccounting
 from glmprep.transforms.clean import CleanDocuments, FilterDocuments
 from glmprep.transforms.decontaminate import Decontaminate
 from glmprep.transforms.dedup import ExactDedup
@@ -32,6 +33,7 @@ from glmprep.transforms.mixing import MixSources
 from glmprep.transforms.neardedup import NearDedup
 from glmprep.transforms.pii import RedactPii, RedactPreviewDoFn
 from glmprep.transforms.read import ReadDocuments
+from glmprep.transforms.reject_files import WriteRejects
 from glmprep.transforms.shard_runs import runs_dir
 from glmprep.transforms.shards import DEFAULT_TOKENS_PER_SHARD, WriteShards
 from glmprep.transforms.tokenize import TokenizeDocuments
@@ -107,18 +109,27 @@ class GLMPrep(beam.PTransform):
 
     def expand(self, pbegin):
         cfg = self.config
-        rejects = []
+        reject_files = []  # each stage's rejects, written where they are made (reject_files.py)
         stage_counts = []  # (manifest key, small dict) from the optional stages
+
+        def write_rejects(bad, step: str):
+            prepare = None if cfg.pii is None else RedactPreviewDoFn(cfg.pii)  # previews as they came in
+            reject_files.append(bad | f"{step}Rejects" >> WriteRejects(
+                cfg.output, prepare, note=functools.partial(progress.note, progress.REJECTED)))
+            return bad
+
+        unreadable = []
         if cfg.mixing is None:
             docs, bad = pbegin | "Read" >> ReadDocuments(cfg.inputs, **read_kwargs(cfg.read),
                                                          note_progress=progress.note)
-            rejects.append(bad)
+            unreadable.append(write_rejects(bad, "Read") | "Unreadable" >> UnreadablePaths())
         else:  # one reader per source; its keys become SOURCE/KEY
             per_source = []
             for source in cfg.mixing.sources:
                 source_docs, bad = pbegin | f"Read[{source.name}]" >> ReadDocuments(
                     list(source.inputs), **read_kwargs(cfg.read), note_progress=progress.note)
-                rejects.append(bad)
+                unreadable.append(write_rejects(bad, f"Read[{source.name}]")
+                                  | f"Unreadable[{source.name}]" >> UnreadablePaths())
                 per_source.append(source_docs | f"SourceKeys[{source.name}]" >> beam.Map(
                     lambda doc, name: (source_key(name, doc[0]), doc[1]), source.name))
             docs = per_source | "FlattenSources" >> beam.Flatten()
@@ -127,20 +138,20 @@ class GLMPrep(beam.PTransform):
         runs = runs_dir(cfg.output)
         read, bad, renamed_count = docs | "UniqueKeys" >> UniqueKeys(cfg.duplicate_ids, runs=runs)
         stage_counts.append(renamed_count)
-        rejects.append(bad)
+        write_rejects(bad, "UniqueKeys")
         docs, bad = read | "Clean" >> CleanDocuments()
-        rejects.append(bad)
+        write_rejects(bad, "Clean")
         if cfg.pii is not None:
             docs, per_kind = docs | "Pii" >> RedactPii(cfg.pii)
             stage_counts.append(per_kind | "PiiDict" >> beam.combiners.ToDict()
                                 | "NamePii" >> beam.Map(lambda d: ("pii", d)))
         if cfg.language is not None:
             docs, bad, per_language = docs | "Language" >> IdentifyLanguage(cfg.language)
-            rejects.append(bad)
+            write_rejects(bad, "Language")
             stage_counts.append(per_language | "LanguageDict" >> beam.combiners.ToDict()
                                 | "NameLanguages" >> beam.Map(lambda d: ("languages", d)))
         docs, bad = docs | "Filter" >> FilterDocuments(cfg.filters or FilterOptions())
-        rejects.append(bad)
+        write_rejects(bad, "Filter")
         languages = None  # key -> language, for the shards' source_languages
         if cfg.language is not None:  # (key, text, language) -> (key, text) and (key, language)
             languages = docs | "KeyLanguage" >> beam.Map(lambda doc: (doc[0], doc[2]))
@@ -148,24 +159,24 @@ class GLMPrep(beam.PTransform):
         if cfg.decontaminate:
             docs, bad, index_summary = docs | "Decontaminate" >> Decontaminate(
                 cfg.decontaminate, cfg.decontaminate_ngram, cfg.decontaminate_memory_mb)
-            rejects.append(bad)
+            write_rejects(bad, "Decontaminate")
             stage_counts.append(index_summary | "NameIndex" >> beam.Map(lambda d: ("decontamination", d)))
         # Before near dedup the documents stay handles, as exact dedup's join leaves them.
         docs, bad = docs | "ExactDedup" >> ExactDedup(unpack=cfg.near_dedup is None, runs=runs)
-        rejects.append(bad)
+        write_rejects(bad, "ExactDedup")
         if cfg.near_dedup is not None:
             docs, bad, near_counts = docs | "NearDedup" >> NearDedup(cfg.near_dedup, packed=True, runs=runs)
-            rejects.append(bad)
+            near_dup_rejects = write_rejects(bad, "NearDedup")
             stage_counts.append(near_counts)
         tokens, bad = docs | "Tokenize" >> TokenizeDocuments(cfg.tokenizer, cfg.tokenizer_threads)
-        rejects.append(bad)
+        write_rejects(bad, "Tokenize")
         if cfg.mixing is not None:
             if languages is None:
                 tokens, bad, mixing_summary = tokens | "Mixing" >> MixSources(cfg.mixing, cfg.tokenizer)
             else:
                 tokens, bad, mixing_summary, languages = (tokens, languages) | "Mixing" >> MixSources(
                     cfg.mixing, cfg.tokenizer)
-            rejects.append(bad)
+            write_rejects(bad, "Mixing")
             stage_counts.append(mixing_summary | "NameMixing" >> beam.Map(lambda d: ("mixing", d)))
         _ = tokens | "ProgressKept" >> progress.CountProgress(progress.KEPT)
 
@@ -173,11 +184,11 @@ class GLMPrep(beam.PTransform):
             cfg.output, cfg.sample, cfg.tokenizer, cfg.num_shards, cfg.tokens_per_shard,
             extra_metadata={"glmprep_version": manifest_lib.glmprep_version()},
             compression=cfg.compression)
-        all_rejects = (rejects | "FlattenRejects" >> beam.Flatten()
-                       | "ProgressRejected" >> progress.CountProgress(progress.REJECTED))
-        if cfg.pii is not None:  # read and clean rejects hold the text as it came in
-            all_rejects = all_rejects | "RedactPreviews" >> beam.ParDo(RedactPreviewDoFn(cfg.pii))
-        _ = ({"read": read, "rejects": all_rejects, "shards": summaries,
-              "stage_counts": stage_counts | "FlattenStageCounts" >> beam.Flatten(pipeline=pbegin.pipeline)}
-             | "Accounting" >> WriteAccounting(cfg.output, cfg.describe(), near_dedup=cfg.near_dedup is not None))
+        parts = {"read": read, "shards": summaries,
+                 "reject_files": reject_files | "FlattenRejectFiles" >> beam.Flatten(),
+                 "unreadable": unreadable | "FlattenUnreadable" >> beam.Flatten(),
+                 "stage_counts": stage_counts | "FlattenStageCounts" >> beam.Flatten(pipeline=pbegin.pipeline)}
+        if cfg.near_dedup is not None:
+            parts["near_dup_rejects"] = near_dup_rejects
+        _ = parts | "Accounting" >> WriteAccounting(cfg.output, cfg.describe(), near_dedup=cfg.near_dedup is not None)
         return summaries

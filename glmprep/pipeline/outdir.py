@@ -7,8 +7,10 @@ glmprep recognises its own files by name and removes nothing else:
     manifest.json                            (+ .<attempt>.inprogress while written)
     run.toml                                 the run's options (``glmprep.pipeline.config``)
     report.html, report.json                 ``--report`` / ``glmprep report``
-    rejects/rejects-NNNNN-of-NNNNN.jsonl     rejects
-    rejects/beam-temp-rejects-<id>/*         the rejects sink's files of an unfinished run
+    rejects/rejects-NNNNN-of-NNNNN.jsonl     rejects (+ rejects-bundle.jsonl.<attempt>.inprogress
+                                             while written, ``reject_files.py``)
+    rejects/beam-temp-rejects-<id>/*         the rejects sink's files of an unfinished run of
+                                             an earlier glmprep (Beam's text sink)
     .glmprep-shard-runs/run-<id>.run         tokenized documents on their way to the shard
                                              writers (``shard_runs.py``); removed before the manifest
     .glmprep.lock                            the lock of a run (``lock.py``)
@@ -29,6 +31,7 @@ from apache_beam.io.filesystems import FileSystems
 from glmprep.schemas.manifest import MANIFEST_NAME, RUN_CONFIG_NAME
 from glmprep.schemas.rejects import REJECTS_DIR, REJECTS_FILE_PREFIX, REJECTS_FILE_SUFFIX
 from glmprep.transforms.publish import IN_PROGRESS_SUFFIX, is_remote
+from glmprep.transforms.reject_files import BUNDLE_FILE
 from glmprep.transforms.shard_runs import RUN_NAME, RUNS_DIR, run_files
 
 LOCK_NAME = ".glmprep.lock"
@@ -36,7 +39,8 @@ REPORT_NAMES = ("report.html", "report.json")  # glmprep.core.report's HTML_NAME
 _ATTEMPT = r"(?:\.[0-9a-f]{32})?" + re.escape(IN_PROGRESS_SUFFIX)
 _TOP = re.compile(r"part-\d{5,}-of-\d{5,}(?:-epoch-\d{3,})?\.arrow(?:%s)?|%s(?:%s)?|%s" % (
     _ATTEMPT, re.escape(MANIFEST_NAME), _ATTEMPT, "|".join(map(re.escape, REPORT_NAMES + (RUN_CONFIG_NAME,)))))
-_REJECTS = re.compile(r"%s-\d{5,}-of-\d{5,}%s" % (re.escape(REJECTS_FILE_PREFIX), re.escape(REJECTS_FILE_SUFFIX)))
+_REJECTS = re.compile(r"%s-\d{5,}-of-\d{5,}%s|%s\.[0-9a-f]{32}%s" % (
+    re.escape(REJECTS_FILE_PREFIX), re.escape(REJECTS_FILE_SUFFIX), re.escape(BUNDLE_FILE), re.escape(IN_PROGRESS_SUFFIX)))
 _BEAM_TEMP = re.compile(r"beam-temp-%s-[0-9a-f]+" % re.escape(REJECTS_FILE_PREFIX))
 _BEAM_TEMP_FILE = re.compile(r"[0-9a-f-]{32,36}(?:\.%s)?(?:%s)?" % (re.escape(REJECTS_FILE_PREFIX),
                                                                        re.escape(REJECTS_FILE_SUFFIX)))
