@@ -140,6 +140,14 @@ def main(argv=None) -> int:
                       f"{ratio:.2f}x (target <= 1.2x)")
             alone = results[(high, n)]["beam_alone"] / max(1, results[(low, n)]["beam_alone"])
             print(f"{n} worker(s): Beam alone moving the same files, largest worker {alone:.2f}x")
+    for copy_count in copies:  # the hot digest's own cost: copies N against N distinct texts
+        control = f"distinct {copy_count:,}"
+        for n in workers:
+            if (control, n) in results:
+                hot = results[(f"copies {copy_count:,}", n)]
+                ratios = ", ".join(f"{role} {hot[role] / max(1, results[(control, n)][role]):.2f}x"
+                                   for role in ("worker", "launcher"))
+                print(f"{n} worker(s): peak RSS at {copy_count:,} copies / {copy_count:,} distinct texts: {ratios}")
     return 0
 
 
