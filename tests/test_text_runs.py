@@ -2,6 +2,7 @@
 through references giving exactly what it gives with the texts in the shuffles."""
 from __future__ import annotations
 
+import math
 import os
 import random
 
@@ -16,8 +17,8 @@ from glmprep.core.records import pack_text
 from glmprep.transforms.dedup import ExactDedup
 from glmprep.transforms.neardedup import NearDedup
 from glmprep.transforms.publish import OutputWriteError
-from glmprep.transforms.text_runs import (ReadRunDoFn, ResolveTexts, SpillTextsDoFn, is_reference, run_path,
-                                          spill_texts)
+from glmprep.transforms.text_runs import (ReadRunDoFn, ResolveTexts, RouteHandlesDoFn, SpillTextsDoFn, is_reference,
+                                          run_path, spill_texts)
 from glmprep.transforms.unique_keys import UniqueKeys
 
 TWO_WORKERS = PipelineOptions(direct_running_mode="multi_processing", direct_num_workers=2)
@@ -67,13 +68,30 @@ def test_spilled_and_resolved_texts_come_back_unchanged(tmp_path, options):
     assert len(run_files(tmp_path)) > 3
 
 
+@pytest.mark.parametrize("options", [None, TWO_WORKERS], ids=["in_memory", "2 workers"])
+def test_a_run_is_read_back_a_piece_per_group(tmp_path, options):
+    """With pieces of 2,000 bytes, one run of about 30 KB is some fifteen groups, each
+    reading its own part of the run; every text comes back once."""
+    directory = str(tmp_path)
+    docs = [(f"k{i:03d}", f"text {i} ".encode() * 40) for i in range(100)]
+    handles = spill_texts(directory, [packed for _, packed in docs], inline_bytes=64)
+    assert len({h[0] for h in handles}) == 1
+    pieces = {key for h in handles for key, _ in RouteHandlesDoFn(piece_bytes=2000).process((h, "k"))}
+    assert len(pieces) == math.ceil(sum(len(p) for _, p in docs) / 2000)
+    with beam.Pipeline(options=options) as p:
+        resolved = (p | beam.Create([(h, key) for (key, _), h in zip(docs, handles)])
+                    | ResolveTexts(directory, piece_bytes=2000)
+                    | "Docs" >> beam.Map(lambda e: (e[1], e[0])))
+        assert_that(resolved, equal_to(docs))
+
+
 def test_a_run_cut_short_is_an_error_not_fewer_texts(tmp_path):
     (handle,) = spill_texts(str(tmp_path), [b"q" * 500], inline_bytes=64)
     name, offset, length = handle
     with open(run_path(str(tmp_path), name), "r+b") as fh:
         fh.truncate(length - 1)
     with pytest.raises(EOFError, match="ends before byte 500"):
-        list(ReadRunDoFn(str(tmp_path)).process((name, [(offset, length, "k")])))
+        list(ReadRunDoFn(str(tmp_path)).process((f"{name}/0", [(offset, length, "k")])))
 
 
 def test_a_reference_without_a_runs_directory_is_refused(tmp_path):

@@ -14,9 +14,12 @@ shuffle writes them to a *run file* and sends a *handle* in their place:
 ``spill_texts`` writes the texts a step holds (a bundle's, at most a configured number
 of bytes) as one run and returns their handles; ``SpillTextsDoFn`` does that for a
 stream of ``(key, packed text)``. After the join, ``ResolveTexts`` turns handles back
-into packed texts: references are grouped by run file (a group is at most one run: its
-size is bounded by the bytes a bundle holds, not by the data) and each run is read once,
-in offset order; packed texts come along through the same grouping, a bundle's in one
+into packed texts: references are grouped by piece of run file (the texts starting in one
+``PIECE_BYTES`` of a run: a group's size is bounded by that, not by the data) and each
+piece is read once, in offset order. Pieces rather than whole runs, so that the step
+after (tokenization, for the kept documents) spreads over the workers evenly: a run
+holds a whole bundle's texts, and a few runs of different sizes would leave a worker
+idle while another reads the largest. Packed texts come along through the same grouping, a bundle's in one
 batch, so that the texts reach the next step only from there: never through a flatten,
 which a runner may hold whole.
 
@@ -41,6 +44,7 @@ from glmprep.transforms.shard_runs import create_run, run_path
 
 INLINE_BYTES = 64       # a packed text at most this long travels as itself (its reference is as long)
 SPILL_BYTES = 16 << 20  # packed texts a bundle holds before writing them as one run
+PIECE_BYTES = 1 << 20   # of a run: the texts starting in one piece are one group of ``ResolveTexts``
 INLINE_BATCH_BYTES = 1 << 20  # packed texts gathered into one element on their way through ``ResolveTexts``
 INLINE_PREFIX = "texts-"      # the group name of such a batch (a run's is 32 hex digits)
 ENTRY_BYTES = 100             # a gathered text's cost beside its bytes: tuple, payload, list slot
@@ -98,14 +102,16 @@ class SpillTextsDoFn(BundleBufferDoFn):
 
 
 class RouteHandlesDoFn(BundleBufferDoFn):
-    """(handle, payload) -> (run name, (offset, length, payload)) for a reference; packed
+    """(handle, payload) -> ("run name/piece", (offset, length, payload)) for a reference
+    (``piece``: ``offset // piece_bytes``); packed
     texts are gathered, up to ``max_bytes`` per bundle, into (batch name, [(packed,
     payload), ...]) under a name of their own, so that every text reaches the step after
     the grouping from the grouping itself (a flatten of texts would be held whole by a
     runner that materialises it)."""
 
-    def __init__(self, max_bytes: int = INLINE_BATCH_BYTES):
+    def __init__(self, max_bytes: int = INLINE_BATCH_BYTES, piece_bytes: int = PIECE_BYTES):
         super().__init__(max_bytes)
+        self.piece_bytes = piece_bytes
 
     def empty(self) -> list:
         return []
@@ -114,7 +120,7 @@ class RouteHandlesDoFn(BundleBufferDoFn):
         handle, payload = element
         if is_reference(handle):
             name, offset, length = handle
-            yield name, (offset, length, payload)
+            yield f"{name}/{offset // self.piece_bytes}", (offset, length, payload)
             return
         self.held.append(element)
         yield from self.added(len(handle) + ENTRY_BYTES)
@@ -124,19 +130,20 @@ class RouteHandlesDoFn(BundleBufferDoFn):
 
 
 class ReadRunDoFn(beam.DoFn):
-    """(run name, [(offset, length, payload), ...]) -> (packed text, payload) each, the run
-    read once in offset order; (batch name, [[(packed text, payload), ...]]) -> its items."""
+    """("run name/piece", [(offset, length, payload), ...]) -> (packed text, payload) each,
+    the piece read once in offset order; (batch name, [[(packed text, payload), ...]]) ->
+    its items."""
 
     def __init__(self, directory: str):
         self.directory = directory
 
     def process(self, element):
-        name, wanted = element
-        if name.startswith(INLINE_PREFIX):
+        group, wanted = element
+        if group.startswith(INLINE_PREFIX):
             for batch in wanted:
                 yield from batch
             return
-        path = run_path(self.directory, name)
+        path = run_path(self.directory, group.partition("/")[0])
         fh = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
         try:
             for offset, length, payload in sorted(wanted, key=lambda w: (w[0], w[1])):
@@ -153,16 +160,17 @@ class ResolveTexts(beam.PTransform):
     """PCollection[(handle, payload)] -> PCollection[(packed text, payload)]. Without a
     directory every handle must be a packed text (nothing was spilled)."""
 
-    def __init__(self, directory: Optional[str]):
+    def __init__(self, directory: Optional[str], piece_bytes: int = PIECE_BYTES):
         super().__init__()
         self.directory = directory
+        self.piece_bytes = piece_bytes
 
     def expand(self, pcoll):
         if self.directory is None:
             return pcoll | "AsPacked" >> beam.Map(_packed_only)
         return (pcoll
-                | "RouteHandles" >> beam.ParDo(RouteHandlesDoFn())
-                # run name -> [(offset, length, payload), ...]: at most one run's texts;
+                | "RouteHandles" >> beam.ParDo(RouteHandlesDoFn(piece_bytes=self.piece_bytes))
+                # "run/piece" -> [(offset, length, payload), ...]: the texts starting in one piece;
                 # batch name -> [one bundle's packed texts, at most INLINE_BATCH_BYTES]
                 | "GroupByRun" >> beam.GroupByKey()
                 | "ReadRuns" >> beam.ParDo(ReadRunDoFn(self.directory)))
