@@ -227,6 +227,7 @@ def _train(args) -> int:
     from glmprep.trainer import checkpoint
     from glmprep.trainer import train as T
     from glmprep.trainer.data import BatchStream, check_tokenizer, open_shards, split_rows, tokenizer_fingerprint
+    from glmprep.trainer.threads import thread_count
 
     use_threads(args.threads)
     expected = _tokenizer_metadata(args.tokenizer) if args.tokenizer else None
@@ -256,8 +257,8 @@ def _train(args) -> int:
     n_params = sum(p.size for p in state.params.values())
     print(f"{len(shards.paths)} shard(s), {len(train_rows)} training rows, {len(eval_rows)} held out; "
           f"vocabulary {len(state.vocab)} of {shards.metadata.vocab_size}; "
-          f"model d={mc.d_model} layers={mc.n_layers} heads={mc.n_heads}, {n_params:,} parameters",
-          file=sys.stderr)
+          f"model d={mc.d_model} layers={mc.n_layers} heads={mc.n_heads}, {n_params:,} parameters; "
+          f"{thread_count()} thread(s)", file=sys.stderr)
     if tc.warmup_steps > tc.steps:
         print(f"warning: --warmup {tc.warmup_steps} exceeds --steps {tc.steps}: the learning rate "
               f"stays in warmup and never reaches --lr (it ends at "

@@ -12,6 +12,7 @@ Until ``use_threads`` is called nothing changes: one thread, BLAS as it was.
 from __future__ import annotations
 
 import ctypes
+import functools
 import glob
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ _pool: Optional[ThreadPoolExecutor] = None
 _threads = 1
 
 
+@functools.lru_cache(maxsize=1)
 def _numpy_openblas() -> Optional[ctypes.CDLL]:
     """The OpenBLAS library NumPy has loaded (its wheel keeps it in numpy.libs or numpy/.dylibs),
     or None for another BLAS or layout."""
