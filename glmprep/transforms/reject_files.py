@@ -135,7 +135,7 @@ def finalize_rejects(directory: str, records: Sequence[FileRecord]) -> Dict[str,
     """Publish the files of ``records`` as ``rejects-NNNNN-of-NNNNN.jsonl`` in
     ``directory``, remove the files of other attempts; stage/reason -> rejects, summed.
     With no rejects at all, one empty file, so ``rejects/`` always holds the run's."""
-    records = sorted(records)
+    records = sorted(records, key=lambda record: record[0])  # by attempt file: unique names
     reasons: Counter = Counter()
     for _, counts in records:
         reasons.update(counts)
