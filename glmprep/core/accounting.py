@@ -18,7 +18,7 @@ import json
 import os
 from typing import Dict, List, Mapping, Sequence, Tuple
 
-from glmprep.schemas.rejects import REJECTS_DIR, REJECTS_FILE_PREFIX, REJECTS_FILE_SUFFIX
+from glmprep.schemas.rejects import REJECTS_DIR, REJECTS_FILE_PREFIX, REJECTS_FILE_SUFFIX, reason_key
 from glmprep.schemas.reader import ShardReader
 from glmprep.schemas.shard import ShardFormatError
 
@@ -35,8 +35,7 @@ def rejects_on_disk(directory: str) -> Tuple[Dict[str, int], List[str]]:
         with open(path, "rb") as fh:
             for number, line in enumerate(fh, 1):
                 try:
-                    record = json.loads(line)
-                    reason = f"{record['stage']}/{record['reason']}"
+                    reason = reason_key(json.loads(line))
                 except (ValueError, TypeError, KeyError):
                     problems.append(f"{name} line {number} is not a reject record")
                     continue

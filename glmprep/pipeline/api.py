@@ -190,5 +190,6 @@ class GLMPrep(beam.PTransform):
                  "stage_counts": stage_counts | "FlattenStageCounts" >> beam.Flatten(pipeline=pbegin.pipeline)}
         if cfg.near_dedup is not None:
             parts["near_dup_rejects"] = near_dup_rejects
-        _ = parts | "Accounting" >> WriteAccounting(cfg.output, cfg.describe(), near_dedup=cfg.near_dedup is not None)
+        _ = parts | "Accounting" >> WriteAccounting(cfg.output, cfg.describe(),
+                                                    near_dedup=cfg.near_dedup is not None)
         return summaries

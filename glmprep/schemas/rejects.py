@@ -121,6 +121,15 @@ def make_reject(key: str, stage: str, reason: str, detail: str = "",
     }
 
 
+def reason_key(reject) -> str:
+    """A reject record's ``stage/reason``, as the manifest counts it.
+
+    >>> reason_key({"stage": "clean", "reason": "empty"})
+    'clean/empty'
+    """
+    return f"{reject['stage']}/{reject['reason']}"
+
+
 def reasons_table() -> str:
     """The README's table of reject reasons (Markdown), generated from ``REJECT_REASONS``."""
     lines = ["| stage | reason | meaning |", "|---|---|---|"]

@@ -78,3 +78,10 @@ class OutputWriteError(OSError):
     """A file of the run's output could not be written (disk full, read-only, ...).
 
     Its message is one line naming the file; ``glmprep run`` prints it as the run's error."""
+
+
+def write_failed(path: str, what: str, exc: OSError) -> OutputWriteError:
+    """After ``exc`` (disk full, read-only, quota) while writing ``path``: the partial file
+    removed, and the one-line error saying ``what`` could not be written there."""
+    discard(path)
+    return OutputWriteError(f"cannot write {what} to {path}: {exc.strerror or exc}")

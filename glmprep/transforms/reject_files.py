@@ -31,8 +31,8 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 
-from glmprep.schemas.rejects import REJECTS_DIR, REJECTS_FILE_PREFIX, REJECTS_FILE_SUFFIX
-from glmprep.transforms.publish import OutputWriteError, attempt_temp, discard, leftovers, publish
+from glmprep.schemas.rejects import REJECTS_DIR, REJECTS_FILE_PREFIX, REJECTS_FILE_SUFFIX, reason_key
+from glmprep.transforms.publish import OutputWriteError, attempt_temp, leftovers, publish, write_failed
 
 BUNDLE_FILE = f"{REJECTS_FILE_PREFIX}-bundle{REJECTS_FILE_SUFFIX}"  # attempts: <this>.<attempt>.inprogress
 MAX_FILE_BYTES = 64 << 20  # a bundle's rejects past this go on in another file
@@ -79,7 +79,7 @@ class WriteRejectFilesDoFn(beam.DoFn):
         except OSError as exc:
             self._failed(exc)
         self.written += len(line)
-        self.counts[f"{reject['stage']}/{reject['reason']}"] += 1
+        self.counts[reason_key(reject)] += 1
         if self.note is not None:
             self.note()
         if self.written >= self.max_file_bytes:
@@ -108,10 +108,9 @@ class WriteRejectFilesDoFn(beam.DoFn):
         return record
 
     def _failed(self, exc: OSError):
-        """Disk full, read-only, quota: one line naming the file, and no partial file."""
+        """One line naming the file, and no partial file."""
         path, self.file = self.path, None
-        discard(path)
-        raise OutputWriteError(f"cannot write rejects to {path}: {exc.strerror or exc}") from exc
+        raise write_failed(path, "rejects", exc) from exc
 
 
 class WriteRejects(beam.PTransform):

@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple, TypeVar
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from glmprep.transforms.publish import OutputWriteError, discard, is_remote
+from glmprep.transforms.publish import is_remote, write_failed
 from glmprep.transforms.shard_sort import read_docs, read_run, spill_docs, spill_to_temp
 
 RUNS_DIR = ".glmprep-shard-runs"  # in the output directory, while a run writes shards
@@ -64,9 +64,8 @@ def create_run(directory: str, what: str, write: Callable[[Any, str], T]) -> Tup
             result = write(fh, name)
         finally:
             fh.close()
-    except OSError as exc:  # disk full, read-only, quota: one line, no partial file
-        discard(path)
-        raise OutputWriteError(f"cannot write {what} to {path}: {exc.strerror or exc}") from exc
+    except OSError as exc:  # one line, no partial file
+        raise write_failed(path, what, exc) from exc
     return name, path, result
 
 

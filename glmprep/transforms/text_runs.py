@@ -19,9 +19,9 @@ into packed texts: references are grouped by piece of run file (the texts starti
 piece is read once, in offset order. Pieces rather than whole runs, so that the step
 after (tokenization, for the kept documents) spreads over the workers evenly: a run
 holds a whole bundle's texts, and a few runs of different sizes would leave a worker
-idle while another reads the largest. Packed texts come along through the same grouping, a bundle's in one
-batch, so that the texts reach the next step only from there: never through a flatten,
-which a runner may hold whole.
+idle while another reads the largest. Packed texts come along through the same
+grouping, a bundle's in one batch, so that the texts reach the next step only from
+there: never through a flatten, which a runner may hold whole.
 
 Runs live in the output's runs directory beside the shard writers' (``shard_runs``),
 under the same kind of name: a name unique to the flush that wrote it, never changed
@@ -46,7 +46,7 @@ INLINE_BYTES = 64       # a packed text at most this long travels as itself (its
 SPILL_BYTES = 16 << 20  # packed texts a bundle holds before writing them as one run
 PIECE_BYTES = 1 << 20   # of a run: the texts starting in one piece are one group of ``ResolveTexts``
 INLINE_BATCH_BYTES = 1 << 20  # packed texts gathered into one element on their way through ``ResolveTexts``
-INLINE_PREFIX = "texts-"      # the group name of such a batch (a run's is 32 hex digits)
+INLINE_PREFIX = "texts-"      # the group name of such a batch (a piece's: "<run name>/<piece>")
 ENTRY_BYTES = 100             # a gathered text's cost beside its bytes: tuple, payload, list slot
 
 _WRITTEN = Metrics.counter("text_runs", "bytes_written")  # packed text bytes written to runs

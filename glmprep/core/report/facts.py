@@ -22,7 +22,7 @@ from glmprep.core.report.files import LocalFiles
 from glmprep.core.report.stats import language_of
 from glmprep.core.tokenizer import GLMTokenizer
 from glmprep.core.view import spans_of_row, uncorrupted_tokens
-from glmprep.schemas.rejects import REJECT_FIELDS, REJECT_PREVIEW_CHARS, REJECTS_GLOB
+from glmprep.schemas.rejects import REJECT_FIELDS, REJECT_PREVIEW_CHARS, REJECTS_GLOB, reason_key
 from glmprep.schemas.shard import OBJECTIVES
 
 # Rows are read in windows this long at seeded random places of each shard: a document
@@ -162,7 +162,7 @@ def gather_rejects(records: Iterable[Dict[str, str]], kept: Dict[str, Tuple[int,
     facts = RejectFacts()
     measured = 0
     for r in records:
-        reason = f"{r['stage']}/{r['reason']}"
+        reason = reason_key(r)
         facts.by_reason[reason] += 1
         keys = facts.examples.setdefault(reason, [])
         if len(keys) < 2:
