@@ -25,9 +25,11 @@ from glmprep.core.lsh_bands import optimal_bands
 from glmprep.core.options import Switch, option
 from glmprep.core.shingles import batch_shingle_hashes
 
-# Permutations x shingles computed per step: the temporary matrix stays at 4 MiB (a
-# contiguous row per permutation, so the min-reduction runs along memory).
-_CHUNK_ELEMENTS = 1 << 20
+# Permutations x shingles computed per step: the temporary matrix stays at 1 MiB (a
+# contiguous row per permutation, so the min-reduction runs along memory), within the CPU's
+# caches and at the size where local runs' malloc maps a block of its own (pipeline/heap.py).
+# Measured with the batches of neardedup.SIGNATURE_BATCH_CHARS: see there.
+_CHUNK_ELEMENTS = 1 << 18
 
 _MAX_HASH32 = np.uint32(0xFFFFFFFF)
 

@@ -81,10 +81,13 @@ from glmprep.transforms.graph import (COUNTER_NAMESPACE, ConnectedComponents, Se
 
 MAX_CLIQUE_BUCKET = 20           # a bucket up to this size emits all its pairs (at most 190)
 SIGNATURE_BATCH_DOCS = 256       # documents per vectorised signature call
-# Characters per call, about 35 MB at peak: with the separators a batch stays within the
-# shingle hash's cached power tables (minhash._POWER_CACHE_LIMIT), which a longer batch
-# recomputes (a quarter of the signature time at 4 M characters).
-SIGNATURE_BATCH_CHARS = (1 << 20) - SIGNATURE_BATCH_DOCS
+# Characters per call, about 4.5 MB at peak. Longer batches are not faster: on the shared
+# corpora (36 MB) signatures took 1.24-1.26 s of CPU in calls of 1 M characters (and a 4 MiB
+# permutation matrix, minhash._CHUNK_ELEMENTS) and 1.15-1.18 s in calls of 128 K (and 1 MiB);
+# with local runs' fixed malloc thresholds (pipeline/heap.py), under which each larger array
+# is fresh pages, 1.73-1.77 s against 1.33-1.36 s. Past 1 M characters a batch would also
+# leave the shingle hash's cached power tables.
+SIGNATURE_BATCH_CHARS = (1 << 17) - SIGNATURE_BATCH_DOCS
 CANDIDATE = "candidate"          # tag: the handles of documents with a candidate pair
 CANDIDATE_DOC = "candidate_doc"  # tag: the handles of documents with a maybe shared band key
 KEPT = "kept"                    # tag: lists of (key, handle) of documents kept without a pair
