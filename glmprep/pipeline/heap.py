@@ -7,9 +7,9 @@ A local run moves multi-megabyte messages between the runner and its workers, an
 dedup and the shard writer make multi-megabyte arrays: after the first one is freed, the
 next ones come from the heap, and what is freed there stays resident as long as anything
 above it lives. Measured on the long-document corpora with two workers and near dedup on:
-the summed PSS of the run's processes peaked at 885 MiB with glibc's moving thresholds and
-634 MiB with fixed ones (``bench/neardedup_cost.py``), the launcher alone at 318 and 244 MiB,
-in the same wall time (0.995x).
+the summed PSS of the run's processes peaked at 889 MiB with glibc's moving thresholds and
+661-669 MiB with fixed ones (``bench/neardedup_cost.py``), the launcher alone at 314 and 248
+MiB, in the same wall time (1.01x).
 
 ``fix_thresholds`` fixes both thresholds (``mallopt``; fixing one stops glibc moving
 either) in this process, before it forks the worker template, and puts the same values
