@@ -1,4 +1,5 @@
 """glibc's thresholds fixed for local runs (glmprep/pipeline/heap.py): freed buffers leave."""
+import ctypes
 import os
 import subprocess
 import sys
@@ -54,3 +55,16 @@ def test_cold_workers_inherit_the_thresholds_and_a_users_own_setting_stays(monke
         pytest.skip("no mallopt in this C library")
     assert os.environ["MALLOC_MMAP_THRESHOLD_"] == str(heap.MMAP_THRESHOLD)
     assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "123456"
+
+
+@pytest.mark.parametrize("flags, fixed", [
+    (["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK"], True),
+    (["--runner=PortableRunner", "--job_endpoint=localhost:8099", "--environment_type=DOCKER"], False),
+])
+def test_runs_whose_workers_are_this_process_fix_the_thresholds(monkeypatch, flags, fixed):
+    from glmprep.pipeline.local import build_pipeline_options, new_pipeline
+    if not hasattr(ctypes.CDLL(None), "mallopt"):
+        pytest.skip("no mallopt in this C library")
+    monkeypatch.setattr(os, "environ", {})  # where fix_thresholds leaves its mark; restored afterwards
+    new_pipeline(build_pipeline_options(flags))
+    assert ("MALLOC_MMAP_THRESHOLD_" in os.environ) is fixed

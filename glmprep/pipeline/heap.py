@@ -15,7 +15,10 @@ MiB, in the same wall time (1.01x).
 either) in this process, before it forks the worker template, and puts the same values
 in the environment, where glibc reads them at start-up, for worker interpreters started
 cold (``--no-fork-workers``). A value the user already set in the environment is left
-alone. Remote runners' workers are not touched.
+alone. A portable run whose SDK workers loop back into the launching process
+(``--environment_type=LOOPBACK``) gets the same: its peak RSS on the long-document corpora was
+466-477 MiB in three runs, against 468, 599 and 607 MiB without, in about the same time.
+Workers in other processes of a remote runner are not touched.
 """
 from __future__ import annotations
 

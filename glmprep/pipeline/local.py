@@ -13,7 +13,8 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, TypeOptions
+from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions, PortableOptions, StandardOptions,
+                                                  TypeOptions)
 from apache_beam.portability import python_urns
 from apache_beam.runners.portability.fn_api_runner import fn_runner
 
@@ -56,6 +57,11 @@ def build_pipeline_options(flags: Sequence[str], values: Optional[Dict[str, obje
 
 def is_local(options: PipelineOptions) -> bool:
     return options.view_as(StandardOptions).runner in ("DirectRunner", "direct")
+
+
+def loops_back(options: PipelineOptions) -> bool:
+    """Whether a portable run's SDK workers run inside this process (``--environment_type=LOOPBACK``)."""
+    return (options.view_as(PortableOptions).environment_type or "").upper() == "LOOPBACK"
 
 
 def local_workers(options: PipelineOptions) -> Tuple[str, int]:
@@ -149,9 +155,12 @@ def new_pipeline(options: PipelineOptions) -> beam.Pipeline:
     a worker pool (half a second per run, and a network call) before falling back.
 
     Local multi-process runs fork their workers from a warm template (``workers.py``)
-    unless ``--no-fork-workers`` is given. Local runs fix glibc's memory thresholds first
-    (``heap.py``), so the runner and its workers give freed buffers back."""
+    unless ``--no-fork-workers`` is given. Local runs, and portable runs whose workers loop
+    back into this process, fix glibc's memory thresholds first (``heap.py``), so the runner
+    and its workers give freed buffers back."""
     if not is_local(options):
+        if loops_back(options):
+            heap.fix_thresholds()
         return beam.Pipeline(options=options)
     heap.fix_thresholds()  # freed buffers go back to the system (heap.py), in the workers too
     # Everything loaded so far (Beam, pyarrow, glmprep: a few hundred thousand objects)
