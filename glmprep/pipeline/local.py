@@ -158,11 +158,10 @@ def new_pipeline(options: PipelineOptions) -> beam.Pipeline:
     unless ``--no-fork-workers`` is given. Local runs, and portable runs whose workers loop
     back into this process, fix glibc's memory thresholds first (``heap.py``), so the runner
     and its workers give freed buffers back."""
+    if is_local(options) or loops_back(options):
+        heap.fix_thresholds()  # freed buffers go back to the system (heap.py), in the workers too
     if not is_local(options):
-        if loops_back(options):
-            heap.fix_thresholds()
         return beam.Pipeline(options=options)
-    heap.fix_thresholds()  # freed buffers go back to the system (heap.py), in the workers too
     # Everything loaded so far (Beam, pyarrow, glmprep: a few hundred thousand objects)
     # lives as long as the process. Frozen, the cyclic garbage collector stops walking it:
     # each full collection during a run cost 0.1 s, and a forked worker's also copied
