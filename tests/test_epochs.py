@@ -137,17 +137,3 @@ def test_pipeline_epochs_are_deterministic_and_epoch_zero_is_the_one_epoch_run(t
         a = ShardReader(str(tmp_path / "one" / single["file"])).table
         b = ShardReader(str(three_epochs / epoch0["file"])).table
         assert a.equals(b.replace_schema_metadata(a.schema.metadata))
-
-
-@pytest.mark.parametrize("max_bytes", [1 << 30, 64])   # in memory; spilled to sorted runs on disk
-def test_sorted_documents_read_again_for_each_epoch(max_bytes):
-    from glmprep.transforms.shard_sort import SortedDocs, join_docs
-    rng = np.random.default_rng(2)
-    docs = [(f"k{int(i)}", bytes(rng.integers(0, 256, int(rng.integers(0, 40)), dtype=np.uint8)))
-            for i in rng.permutation(60)]
-    sorted_once = SortedDocs([join_docs(docs[:25]), join_docs(docs[25:])], max_bytes)
-    try:
-        assert bool(sorted_once.runs) == (max_bytes == 64)
-        assert list(sorted_once) == list(sorted_once) == sorted(docs)
-    finally:
-        sorted_once.close()

@@ -188,8 +188,7 @@ def test_the_shard_writer_takes_each_documents_language_from_its_record(tmp_path
     from glmprep.core.records import pack
     from glmprep.core.samples import SampleOptions
     from glmprep.core.tokenizer import cached_tokenizer
-    from glmprep.transforms.shard_runs import write_run
-    from glmprep.transforms.shard_sort import join_docs
+    from glmprep.transforms.shard_runs import LANGUAGE_RUN, write_run
     from glmprep.transforms.shards import WriteShardDoFn, piece_languages
 
     tokenizer = cached_tokenizer(None)
@@ -201,7 +200,8 @@ def test_the_shard_writer_takes_each_documents_language_from_its_record(tmp_path
     fn.setup()
     [first], [second] = (
         [ref for _, ref in write_run(str(tmp_path / "runs"), {0: part})] for part in (docs[:2], docs[2:]))
-    [summary] = fn.process((0, [first, ("languages", join_docs(codes)), second]), num_shards=1)
+    [codes_ref] = [ref for _, ref in write_run(str(tmp_path / "runs"), {0: codes}, LANGUAGE_RUN)]
+    [summary] = fn.process((0, [first, codes_ref, second]), num_shards=1)
     table = pa.ipc.open_file(pa.memory_map(str(tmp_path / "part-00000-of-00001.arrow"))).read_all()
     pairs = {(k, lang) for ks, ls in zip(table.column("source_ids").to_pylist(),
                                          table.column("source_languages").to_pylist()) for k, lang in zip(ks, ls)}

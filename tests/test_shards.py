@@ -12,7 +12,6 @@ from apache_beam.testing.util import assert_that, equal_to
 from glmprep.core.samples import builder as samples_lib
 from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
 from glmprep.schemas.reader import ShardReader
-from glmprep.transforms.shard_sort import join_docs
 from glmprep.transforms.shards import WriteShards, num_shards_for, shard_of
 from glmprep.transforms.tokenize import TokenizeDocuments
 from glmprep.core.validate import validate_paths

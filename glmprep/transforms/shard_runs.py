@@ -35,7 +35,8 @@ from glmprep.transforms.publish import is_remote, write_failed
 from glmprep.transforms.shard_sort import read_docs, read_run, spill_docs, spill_to_temp
 
 RUNS_DIR = ".glmprep-shard-runs"  # in the output directory, while a run writes shards
-RUN = "run"                        # tag of a section reference in a shard's group
+RUN = "run"                        # tag of a section reference in a shard's group: documents
+LANGUAGE_RUN = "languages"         # ... of a section of the documents' languages, (key, code)
 RUN_NAME = re.compile(r"run-[0-9a-f]{32}\.run")  # a run file's name (uuid4 hex)
 FAN_IN = 16  # sections a writer reads at once; more are first merged this many at a time on local disk
 
@@ -69,10 +70,11 @@ def create_run(directory: str, what: str, write: Callable[[Any, str], T]) -> Tup
     return name, path, result
 
 
-def write_run(directory: str, gathered: Dict[int, List[Tuple[str, bytes]]]) -> List[Tuple[int, tuple]]:
-    """Write ``gathered`` (shard index -> [(key, packed token ids), ...]) as one new run
-    file in ``directory``; ``[(shard index, (RUN, path, offset, length)), ...]``, one
-    reference per shard, in shard order."""
+def write_run(directory: str, gathered: Dict[int, List[Tuple[str, bytes]]], tag: str = RUN
+              ) -> List[Tuple[int, tuple]]:
+    """Write ``gathered`` (shard index -> [(key, packed token ids or another payload), ...])
+    as one new run file in ``directory``; ``[(shard index, (tag, path, offset, length)),
+    ...]``, one reference per shard, in shard order."""
     def write(fh, _name):
         sections, offset = [], 0
         for shard in sorted(gathered):
@@ -82,7 +84,7 @@ def write_run(directory: str, gathered: Dict[int, List[Tuple[str, bytes]]]) -> L
         return sections
 
     _, path, sections = create_run(directory, "shard documents", write)
-    return [(shard, (RUN, path, offset, length)) for shard, offset, length in sections]
+    return [(shard, (tag, path, offset, length)) for shard, offset, length in sections]
 
 
 def read_section(section: Section) -> Iterator[Tuple[str, bytes]]:

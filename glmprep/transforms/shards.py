@@ -4,8 +4,8 @@
                 --SpillByShard-------> (shard index, ("run", path, offset, length))   (shard_runs.py)
                    (without --num-shards: SpillTokens to runs of one section, then, once the
                    token count is known, SplitRunsByShard)
-    (key, language) --GatherLanguagesByShard--> (shard index, ("languages", joined [(key, code), ...]))
-                --GroupByShard-------> shard index -> [run sections | ("languages", joined codes), ...]
+    (key, language) --SpillLanguagesByShard--> (shard index, ("languages", path, offset, length))
+                --GroupByShard-------> shard index -> [run sections of documents and of languages, ...]
                 --BuildAndWrite------> one shard summary per written file
 
 A document goes to shard ``blake2b(key) mod num_shards``, so the assignment depends
@@ -23,9 +23,12 @@ grouped and re-encoded on their way (on the DirectRunner by the runner process; 
 Dataflow every element is a shuffle record).
 
 The language of each document (``source_languages``) is the one the language stage
-identified: its ``(key, language)`` records go to the document's shard the same way (a
-few bytes per document) and meet the documents in key order in the writer (a merge of two
-sorted streams, ``with_languages``); without language ID every piece says "und".
+identified: its ``(key, language)`` records go to the document's shard the same way,
+through run files of their own (a few bytes per document, but one record for every
+document that reached the language stage, so a corpus with a million copies of one text
+would otherwise hand a writer a million of them in its group), and meet the documents in
+key order in the writer (a merge of two sorted streams, ``with_languages``); without
+language ID every piece says "und".
 """
 from __future__ import annotations
 
@@ -46,8 +49,7 @@ from glmprep.core.tokenizer import cached_tokenizer
 from glmprep.schemas.shard import OBJECTIVES, UNKNOWN_LANGUAGE, ShardMetadata, write_shard_columns
 from glmprep.transforms.bundle_buffer import BundleBufferDoFn
 from glmprep.transforms.publish import OutputWriteError, attempt_temp, discard, publish
-from glmprep.transforms.shard_runs import FAN_IN, RUN, MergedRuns, read_section, runs_dir, write_run
-from glmprep.transforms.shard_sort import SORT_BYTES, SortedDocs, join_docs
+from glmprep.transforms.shard_runs import FAN_IN, LANGUAGE_RUN, RUN, MergedRuns, read_section, runs_dir, write_run
 from glmprep.transforms.tokenize import packed_token_count, unpack_tokens
 
 GATHER_BYTES = 32 << 20  # most packed tokens a bundle holds before writing them to a run (or the shuffle)
@@ -186,14 +188,16 @@ class ShardStats:
         }
 
 
-class GatherByShardDoFn(BundleBufferDoFn):
-    """(key, payload bytes) -> (shard index, (tag, joined records)): one bundle's records
-    (the languages' ``(key, code)``), gathered by shard and joined (``join_docs``), passed
-    on once they hold ``max_bytes`` (whatever the number of shards) and at the end of the
-    bundle (``BundleBufferDoFn``)."""
+class SpillByShardDoFn(BundleBufferDoFn):
+    """(key, payload bytes) -> (shard index, (tag, path, offset, length)): one bundle's
+    records (packed token ids, or the languages' ASCII codes) gathered by shard, and
+    written, whenever they hold ``max_bytes`` (whatever the number of shards) and at the
+    end of the bundle (``BundleBufferDoFn``), to a run file in ``directory``
+    (``shard_runs.write_run``); one section reference per shard is passed on."""
 
-    def __init__(self, max_bytes: int, tag: str):
+    def __init__(self, directory: str, max_bytes: int = GATHER_BYTES, tag: str = RUN):
         super().__init__(max_bytes)
+        self.directory = directory
         self.tag = tag
 
     def empty(self) -> Dict[int, list]:
@@ -205,25 +209,12 @@ class GatherByShardDoFn(BundleBufferDoFn):
         yield from self.added(len(key) + len(packed))
 
     def drain(self, gathered):
-        return [(shard, (self.tag, join_docs(docs))) for shard, docs in sorted(gathered.items())]
-
-
-class SpillByShardDoFn(GatherByShardDoFn):
-    """(key, packed token ids) -> (shard index, (RUN, path, offset, length)): documents
-    gathered by shard as in ``GatherByShardDoFn``, but each flush writes them to a run file
-    in ``directory`` (``shard_runs.write_run``) and passes on one section reference per shard."""
-
-    def __init__(self, directory: str, max_bytes: int = GATHER_BYTES):
-        super().__init__(max_bytes, RUN)
-        self.directory = directory
-
-    def drain(self, gathered):
-        return write_run(self.directory, gathered) if gathered else []
+        return write_run(self.directory, gathered, self.tag) if gathered else []
 
 
 class SplitRunByShardDoFn(SpillByShardDoFn):
-    """(any, (RUN, path, offset, length)) -> (shard index, (RUN, path, offset, length)): the
-    documents of one run section (written before the number of shards was known) written
+    """(any, (tag, path, offset, length)) -> (shard index, (tag, path, offset, length)): the
+    records of one run section (written before the number of shards was known) written
     again, gathered by shard, as ``SpillByShardDoFn`` writes them; with one shard, the
     section itself."""
 
@@ -236,8 +227,8 @@ class SplitRunByShardDoFn(SpillByShardDoFn):
 
 
 class WriteShardDoFn(beam.DoFn):
-    """(shard index, [(RUN, path, offset, length) | ("languages", joined (key, code)), ...])
-    -> one shard summary per epoch, after writing that epoch's file of the shard
+    """(shard index, [(RUN | LANGUAGE_RUN, path, offset, length), ...]) -> one shard
+    summary per epoch, after writing that epoch's file of the shard
     (``--epochs``; one file with one epoch).
 
     The shard is streamed: its documents come merged in key order from their runs
@@ -245,10 +236,8 @@ class WriteShardDoFn(beam.DoFn):
     samples is written to the file as it is built. No step holds the shard."""
 
     def __init__(self, output_dir: str, sample_options: SampleOptions, ranks_path: Optional[str],
-                 extra_metadata: Dict[str, object], sort_bytes: int = SORT_BYTES,
-                 compression: str = "none", fan_in: int = FAN_IN):
-        self.sort_bytes = sort_bytes  # of the languages' (key, code) records
-        self.fan_in = fan_in          # run sections read at once (MergedRuns)
+                 extra_metadata: Dict[str, object], compression: str = "none", fan_in: int = FAN_IN):
+        self.fan_in = fan_in  # run sections read at once (MergedRuns), of documents and of languages
         self.output_dir = output_dir
         self.sample_options = sample_options
         self.ranks_path = ranks_path
@@ -280,7 +269,7 @@ class WriteShardDoFn(beam.DoFn):
         # the values are read twice (Beam allows it): run sections, then languages
         docs = MergedRuns([v[1:] for v in gathered if v[0] == RUN], self.fan_in)
         try:
-            codes = SortedDocs((v[1] for v in gathered if v[0] != RUN), self.sort_bytes)
+            codes = MergedRuns([v[1:] for v in gathered if v[0] == LANGUAGE_RUN], self.fan_in)
             try:
                 seen = {"documents": 0, "document_tokens": 0}
                 languages: Dict[str, List[int]] = {}  # language -> [documents, document tokens]
@@ -382,15 +371,21 @@ class WriteShards(beam.PTransform):
                                                            num_shards=num_shards))
         gathered = [sections]
         if languages is not None:
-            gathered.append(
-                languages
-                | "EncodeLanguages" >> beam.Map(lambda kv: (kv[0], kv[1].encode("ascii")))
-                | "GatherLanguagesByShard" >> beam.ParDo(GatherByShardDoFn(GATHER_BYTES, "languages"),
-                                                         num_shards=num_shards))
+            codes = languages | "EncodeLanguages" >> beam.Map(lambda kv: (kv[0], kv[1].encode("ascii")))
+            if self.num_shards > 0:
+                language_sections = codes | "SpillLanguagesByShard" >> beam.ParDo(
+                    SpillByShardDoFn(runs, GATHER_BYTES, LANGUAGE_RUN), num_shards=num_shards)
+            else:  # as the documents: to runs of one section as they come, split once the count is known
+                language_sections = (
+                    codes
+                    | "SpillLanguages" >> beam.ParDo(SpillByShardDoFn(runs, GATHER_BYTES, LANGUAGE_RUN), num_shards=1)
+                    | "SplitLanguagesByShard" >> beam.ParDo(
+                        SplitRunByShardDoFn(runs, GATHER_BYTES, LANGUAGE_RUN), num_shards=num_shards))
+            gathered.append(language_sections)
         return (
             gathered
             | "FlattenGathered" >> beam.Flatten()
-            # shard index -> [joined documents | ("languages", joined codes), ...]
+            # shard index -> [run sections of documents and of languages, ...]
             | "GroupByShard" >> beam.GroupByKey()
             | "BuildAndWrite" >> beam.ParDo(
                 WriteShardDoFn(self.output_dir, self.sample_options, self.ranks_path, self.extra_metadata,
