@@ -161,7 +161,7 @@ class GLMPrep(beam.PTransform):
                 cfg.decontaminate, cfg.decontaminate_ngram, cfg.decontaminate_memory_mb)
             write_rejects(bad, "Decontaminate")
             stage_counts.append(index_summary | "NameIndex" >> beam.Map(lambda d: ("decontamination", d)))
-        # Before near dedup the documents stay handles, as exact dedup's join leaves them.
+        # Before near dedup the documents stay handles, as exact dedup leaves them.
         docs, bad = docs | "ExactDedup" >> ExactDedup(unpack=cfg.near_dedup is None, runs=runs)
         write_rejects(bad, "ExactDedup")
         if cfg.near_dedup is not None:

@@ -3,8 +3,8 @@
 decisions ``(key, kept key)`` by document key. A document without a decision is kept, its
 handle as it came; one with a decision becomes a reject naming the kept key, its preview
 the document's own text (read back from its run). Keys are unique, so a group holds one
-document and its decision, if any: no group grows with the data. Exact dedup and near
-dedup both end this way.
+document and its decision, if any: no group grows with the data. Near dedup ends this
+way (exact dedup decides each document in its digest's group: ``glmprep.transforms.dedup``).
 """
 from __future__ import annotations
 

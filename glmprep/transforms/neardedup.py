@@ -325,7 +325,7 @@ class NearDedup(beam.PTransform):
     """PCollection[(key, text)] -> (docs, rejects, counts): one document per near-duplicate
     component, or (``keepers="independent"``) removes documents that have a kept
     near-duplicate; counts: rounds used and unsettled documents for the manifest. With
-    ``packed=True`` the input is ``(key, handle)`` as exact dedup's join leaves it (a
+    ``packed=True`` the input is ``(key, handle)`` as exact dedup leaves it (a
     packed text or a reference into ``runs``: ``glmprep.transforms.text_runs``): its
     text read for shingling, its handle passed on instead of the text packed again."""
 

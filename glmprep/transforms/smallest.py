@@ -1,29 +1,30 @@
-"""Every member of a group learns the group's smallest member, with no hot key.
+"""Each group's smallest member, found with no hot key, for decisions made where the
+records are.
 
-``NotSmallest(max_group)``: ``(group, member)`` records -> ``((group, member), smallest)``
-for every record whose member is not the smallest of its group. Exact dedup asks it which
-documents (members) do not keep their digest (group); ``UniqueKeys`` which texts
-(digests) are not the first of their key.
+``GroupSmallest(max_group)``: ``(group, member)`` records -> the smallest member of each
+group of several records, split in two by the group's size. Exact dedup asks it which
+document (member) keeps each digest (group); ``UniqueKeys`` which text (digest) is the
+first of each key. The caller then decides each record with its payload (a document's
+text handle) where it stands:
 
-No step holds a group's members, however many there are (a licence header copied a
-million times), and nothing rides along with them but the two small values:
+- a record of a hot group (more than ``max_group`` records: a licence header copied a
+  million times) looks its group's smallest member up in the side input ``hot``, which
+  holds only hot groups (at most records / ``max_group`` entries), and is decided on the
+  spot: no hot group is ever gathered;
+- the records of every other group are grouped with their group's mark (its smallest
+  member), at most ``max_group`` + 1 values per group, and decided there.
 
-1. ``SmallestMember``: a lifted combiner reduces each group to ``(smallest member,
-   count)``. Beam's pre-combine table keeps up to 100,000 accumulators per bundle (a
-   number of keys, not bytes), so an accumulator must stay small: a payload in it (a
-   document's text) would make a worker hold up to 100,000 of them.
-2. Groups of more than ``max_group`` records ("hot") are looked up in a side input
-   holding only hot groups (at most records / ``max_group`` entries); every other group
-   is grouped with its smallest member, at most ``max_group`` + 1 small records per
-   group.
+No step holds a group's members, and nothing rides along in the counting but two small
+values: ``SmallestMember`` is a lifted combiner reducing each group to ``(smallest
+member, count)``. Beam's pre-combine table keeps up to 100,000 accumulators per bundle (a
+number of keys, not bytes), so an accumulator must stay small: a payload in it (a
+document's text) would make a worker hold up to 100,000 of them.
 """
 from __future__ import annotations
 
-from typing import Any, Tuple
-
 import apache_beam as beam
 
-MAX_GROUP = 1000  # records of a group grouped with its smallest member; more go through the side input
+MAX_GROUP = 1000  # records of a group grouped with its mark; a group of more is decided through the side input
 
 
 class SmallestFn(beam.CombineFn):
@@ -60,35 +61,12 @@ class SmallestFn(beam.CombineFn):
         return accumulator
 
 
-class PairHotMembersDoFn(beam.DoFn):
-    """(group, member) -> ((group, member), smallest) if the group is hot (in ``hot``: group
-    -> smallest member) and member is not its smallest; else (group, (member, False)) on
-    the ``grouped`` output."""
-
-    def process(self, record, hot):
-        group, member = record
-        smallest = hot.get(group)
-        if smallest is None:
-            yield beam.pvalue.TaggedOutput("grouped", (group, (member, False)))
-        elif member != smallest:
-            yield (group, member), smallest
-
-
-def pair_grouped_members(element):
-    """(group, [(member, False) | (smallest, True), ...]) -> ((group, member), smallest) for
-    every member but the smallest. The values are read twice (Beam allows it), never held."""
-    group, members = element
-    smallest = next((member for member, is_smallest in members if is_smallest), None)
-    if smallest is None:  # a group of one record
-        return
-    for member, is_smallest in members:
-        if not is_smallest and member != smallest:
-            yield (group, member), smallest
-
-
-class NotSmallest(beam.PTransform):
-    """PCollection[(group, member)] -> PCollection[((group, member), smallest member)], one
-    for every record whose member is not its group's smallest."""
+class GroupSmallest(beam.PTransform):
+    """PCollection[(group, member)] -> ``(hot, marks)``, both ``(group, smallest member)``
+    for groups of several records: ``hot`` those of more than ``max_group`` records (a
+    side input: at most records / ``max_group`` entries), ``marks`` the others (one
+    message per group, to meet the group's records in a grouping of at most ``max_group``
+    + 1 values). A group of one record is in neither: its member is the smallest."""
 
     def __init__(self, max_group: int = MAX_GROUP):
         super().__init__()
@@ -100,17 +78,10 @@ class NotSmallest(beam.PTransform):
         repeated = (records
                     | "SmallestMember" >> beam.CombinePerKey(SmallestFn())
                     | "Repeated" >> beam.Filter(lambda e: e[1][1] > 1))
-        hot = (repeated | "Hot" >> beam.Filter(lambda e: e[1][1] > max_group)
+        hot = (repeated
+               | "Hot" >> beam.Filter(lambda e: e[1][1] > max_group)
                | "HotSmallest" >> beam.Map(lambda e: (e[0], e[1][0])))
-        routed = records | "PairHotMembers" >> beam.ParDo(
-            PairHotMembersDoFn(), hot=beam.pvalue.AsDict(hot)).with_output_types(
-            Tuple[Any, Any]).with_outputs("grouped", main="paired")
-        smallest = (repeated | "NotHot" >> beam.Filter(lambda e: e[1][1] <= max_group)
-                    | "SmallestMessage" >> beam.Map(lambda e: (e[0], (e[1][0], True))))
-        grouped = (
-            (smallest, routed.grouped)
-            | "FlattenMembers" >> beam.Flatten()
-            # group -> [(member, False) | (smallest, True), ...]: at most max_group + 1
-            | "GroupWithSmallest" >> beam.GroupByKey()
-            | "PairGroupedMembers" >> beam.FlatMap(pair_grouped_members).with_output_types(Tuple[Any, Any]))
-        return (routed.paired, grouped) | "FlattenPairs" >> beam.Flatten()
+        marks = (repeated
+                 | "NotHot" >> beam.Filter(lambda e: e[1][1] <= max_group)
+                 | "Mark" >> beam.Map(lambda e: (e[0], e[1][0])))
+        return hot, marks

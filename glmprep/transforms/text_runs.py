@@ -80,9 +80,9 @@ def spill_texts(directory: str, packed_texts: Sequence[bytes], inline_bytes: int
 
 
 class SpillTextsDoFn(BundleBufferDoFn):
-    """(key, packed text) -> (key, handle): a bundle's texts held up to ``max_bytes``,
-    then written as one run (``spill_texts``); handles are passed on only once their run
-    is closed."""
+    """(key, packed text) -> (key, handle), the key anything small: a bundle's texts held
+    up to ``max_bytes``, then written as one run (``spill_texts``); handles are passed on
+    only once their run is closed."""
 
     def __init__(self, directory: str, max_bytes: int = SPILL_BYTES, inline_bytes: int = INLINE_BYTES):
         super().__init__(max_bytes)
@@ -94,7 +94,7 @@ class SpillTextsDoFn(BundleBufferDoFn):
 
     def process(self, doc):
         self.held.append(doc)
-        yield from self.added(len(doc[0]) + len(doc[1]))
+        yield from self.added(len(doc[1]) + ENTRY_BYTES)
 
     def drain(self, docs):
         handles = spill_texts(self.directory, [packed for _, packed in docs], self.inline_bytes)
@@ -157,19 +157,26 @@ class ReadRunDoFn(beam.DoFn):
 
 
 class ResolveTexts(beam.PTransform):
-    """PCollection[(handle, payload)] -> PCollection[(packed text, payload)]. Without a
-    directory every handle must be a packed text (nothing was spilled)."""
+    """PCollection[(handle, payload)], or a tuple of them, -> PCollection[(packed text,
+    payload)]. The handles of several collections are routed each where it is and meet in
+    the one grouping (no flatten of handles before it). Without a directory every handle
+    must be a packed text (nothing was spilled)."""
 
     def __init__(self, directory: Optional[str], piece_bytes: int = PIECE_BYTES):
         super().__init__()
         self.directory = directory
         self.piece_bytes = piece_bytes
 
-    def expand(self, pcoll):
+    def expand(self, pcolls):
+        pcolls = pcolls if isinstance(pcolls, tuple) else (pcolls,)
         if self.directory is None:
-            return pcoll | "AsPacked" >> beam.Map(_packed_only)
-        return (pcoll
-                | "RouteHandles" >> beam.ParDo(RouteHandlesDoFn(piece_bytes=self.piece_bytes))
+            flat = pcolls[0] if len(pcolls) == 1 else pcolls | "FlattenHandles" >> beam.Flatten()
+            return flat | "AsPacked" >> beam.Map(_packed_only)
+        routed = [pcoll | (f"RouteHandles{i}" if i else "RouteHandles") >> beam.ParDo(
+                      RouteHandlesDoFn(piece_bytes=self.piece_bytes))
+                  for i, pcoll in enumerate(pcolls)]
+        return (routed
+                | "FlattenRouted" >> beam.Flatten()
                 # "run/piece" -> [(offset, length, payload), ...]: the texts starting in one piece;
                 # batch name -> [one bundle's packed texts, at most INLINE_BATCH_BYTES]
                 | "GroupByRun" >> beam.GroupByKey()

@@ -24,15 +24,16 @@ many of them holds more than a configured number of bytes of texts:
    replaces a lifted combiner over texts: Beam's pre-combine table holds up to 100,000
    accumulators per bundle whatever their size, so with texts in them a worker would
    hold up to 100,000 documents.
-2. ``NotFirstText``: the entries' text-free ``(key, digest)`` records go through
-   ``NotSmallest`` (``glmprep.transforms.smallest``: a lifted combiner to (smallest
-   digest, count) per key, then keys with more than ``max_group`` entries through a side
-   input holding only such keys, the others grouped at most ``max_group`` + 1 small
-   records at a time): an entry whose digest is not its key's smallest gets a mark.
-3. ``GroupCopies``: entries and marks meet in a group per (key, digest): at most two
-   values per entry, so its size is bounded by the bundles that saw the record, not by
-   its copies; ``ApplyKeyDecisionDoFn`` reads the group once, holding one handle. With
-   a runs directory, each bundle's merged texts wait in a run file
+2. ``FirstText``: the entries' text-free ``(key, digest)`` records go through
+   ``GroupSmallest`` (``glmprep.transforms.smallest``): a lifted combiner to (smallest
+   digest, count) per key; keys of more than ``max_group`` entries are hot (a side input
+   holding only them), the others get a mark (their first digest).
+3. ``GroupCopies``: an ordinary key's entries meet its mark in one group (at most
+   ``max_group`` + 1 values); a hot key's entries are grouped by text instead, each
+   knowing from the side input whether its text is the key's first, so a group's size is
+   bounded by ``max_group`` or by the bundles that saw the record, never by its copies.
+   ``ApplyKeyDecisionDoFn`` merges the entries of each text (one handle, copies summed).
+   With a runs directory, each bundle's merged texts wait in a run file
    (``glmprep.transforms.text_runs``) and only references cross this shuffle; the texts
    are read back, a run at a time, by whichever worker gets the run: that also spreads a
    compressed file's documents, read by one worker, over all of them.
@@ -50,7 +51,7 @@ from glmprep.core.options import build, option
 from glmprep.core.records import pack_text, unpack_text
 from glmprep.schemas.rejects import make_reject
 from glmprep.transforms.bundle_buffer import BundleBufferDoFn
-from glmprep.transforms.smallest import MAX_GROUP, NotSmallest
+from glmprep.transforms.smallest import MAX_GROUP, GroupSmallest
 from glmprep.transforms.text_runs import ResolveTexts, spill_texts
 
 STAGE = "read"
@@ -108,12 +109,29 @@ class MergeLocalCopiesDoFn(BundleBufferDoFn):
         return [(record_key, (copies, handle)) for (record_key, (copies, _)), handle in zip(merged, handles)]
 
 
+class RouteEntryDoFn(beam.DoFn):
+    """((key, digest), (copies, handle)) -> ((key, group), (digest, copies, handle, later)):
+    an entry of a hot key (in ``hot``: key -> its first digest) goes to the group of its
+    own text, ``group`` its digest, knowing already whether it is a later text; any other
+    entry to its key's group (``group`` empty), ``later`` left to the key's mark."""
+
+    def process(self, entry, hot):
+        (key, digest), (copies, handle) = entry
+        first = hot.get(key)
+        if first is None:
+            yield (key, b""), (digest, copies, handle, None)
+        else:
+            yield (key, digest), (digest, copies, handle, digest != first)
+
+
 class ApplyKeyDecisionDoFn(beam.DoFn):
-    """((key, digest), [(copies, handle) | True, ...]) -> (handle, the document's key: its
-    key or, for a later text under ``keep``, its distinct key), and on ``REJECTS``
-    (handle, (key, detail, kept key, copies)): that many ``duplicate_id`` rejects once the
-    text is back. The values (a bundle's entry or a ``True`` mark: not the key's first
-    text) are read once and never held: one handle is kept, the copies summed."""
+    """((key, group), [(digest, copies, handle, later) | (first digest, 0, None, None), ...])
+    -> for each text of the group: (handle, the document's key: its key or, for a later text
+    under ``keep``, its distinct key), and on ``REJECTS`` (handle, (key, detail, kept key,
+    copies)): that many ``duplicate_id`` rejects once the text is back. A key's group
+    holds at most ``max_group`` entries and its mark (the first digest); a hot key's group
+    is one text's entries, each already knowing whether it is a later text. Entries of
+    one text (from different bundles) are merged: one handle kept, the copies summed."""
 
     def __init__(self, policy: str):
         self._policy = policy
@@ -121,16 +139,25 @@ class ApplyKeyDecisionDoFn(beam.DoFn):
         self.renamed = Metrics.counter(STAGE, DUPLICATE_ID_RENAMED)
 
     def process(self, element):
-        (key, digest), values = element
-        copies, handle, later = 0, None, False
-        for value in values:
-            if value is True:
-                later = True
+        (key, _), values = element
+        first = None
+        texts: Dict[bytes, list] = {}  # digest -> [copies, handle, later]
+        for digest, copies, handle, later in values:
+            if handle is None:
+                first = digest
+                continue
+            text = texts.get(digest)
+            if text is None:
+                texts[digest] = [copies, handle, later]  # identical texts: any handle will do
             else:
-                copies += value[0]
-                handle = value[1] if handle is None else handle  # identical texts: any one will do
-        if copies == 0:  # marks of a text that is not here (cannot happen: marks come from records)
-            return
+                text[0] += copies
+        for digest in sorted(texts):
+            copies, handle, later = texts[digest]
+            if later is None:
+                later = first is not None and digest != first
+            yield from self._decide(key, digest, copies, handle, later)
+
+    def _decide(self, key, digest, copies, handle, later):
         if later and self._policy == "reject":
             self.duplicate_ids.inc(copies)
             yield beam.pvalue.TaggedOutput(REJECTS, (handle, (
@@ -178,15 +205,14 @@ class UniqueKeys(beam.PTransform):
         entries = (docs
                    | "KeyByKeyAndDigest" >> beam.Map(lambda doc: ((doc[0], text_digest(doc[1])), pack_text(doc[1])))
                    | "MergeLocalCopies" >> beam.ParDo(MergeLocalCopiesDoFn(self._merge_bytes, self._runs)))
-        marks = (entries
-                 | "DropTexts" >> beam.Keys()
-                 # ((key, digest), first digest) for every entry whose text is not its key's first
-                 | "NotFirstText" >> NotSmallest(self._max_group)
-                 | "Mark" >> beam.Map(lambda e: (e[0], True)))
+        # key -> its first (smallest) digest, for keys of several entries: hot ones apart
+        hot, marks = entries | "DropTexts" >> beam.Keys() | "FirstText" >> GroupSmallest(self._max_group)
+        routed = entries | "RouteEntries" >> beam.ParDo(RouteEntryDoFn(), hot=beam.pvalue.AsDict(hot))
         result = (
-            (entries, marks)
+            (routed, marks | "AsMarks" >> beam.Map(lambda e: ((e[0], b""), (e[1], 0, None, None))))
             | "FlattenEntriesAndMarks" >> beam.Flatten()
-            # (key, digest) -> [(copies, handle) | True, ...]: two values at most per entry
+            # (key, b"") -> [entry | mark, ...]: at most max_group + 1 values;
+            # (hot key, digest) -> [entry, ...]: one text's entries, one per bundle that saw it
             | "GroupCopies" >> beam.GroupByKey()
             | "ApplyKeyDecision" >> beam.ParDo(ApplyKeyDecisionDoFn(self._policy)).with_outputs(
                 REJECTS, RENAMED, main="docs"))
