@@ -37,15 +37,10 @@ import sys
 import tempfile
 from typing import Dict, Sequence
 
-from memory import process_rss_bytes, run_sampling_peaks
-from scale import pass_through
+from memory import run_sampling_peaks
+from scale import pass_through, peak_rss_bytes
 
 VOCAB = [f"w{i}" for i in range(30000)]
-
-
-def peak_rss_bytes(pid: int) -> int:
-    """The process's peak resident set so far (VmHWM), 0 if it is gone."""
-    return process_rss_bytes(pid, "VmHWM")
 
 
 def measure(args: Sequence[str]) -> Dict[str, object]:

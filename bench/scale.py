@@ -8,8 +8,8 @@ The corpus is generated (seeded, unique texts, so no document is a duplicate): h
 it one large uncompressed JSON Lines file (split into read ranges), the other half
 gzip JSON Lines files; short (20-80 words) and long (2,000-8,000 words) documents,
 English-like and Chinese-like. Every run is a fresh ``python -m glmprep run`` process in
-``multi_processing`` mode with forked workers, near dedup on. Peak RSS is sampled per
-process from /proc every 50 ms: "largest worker" is the largest process other than the
+``multi_processing`` mode with forked workers, near dedup on. Peak RSS is each
+process's VmHWM in /proc (its exact peak), read every 50 ms: "largest worker" is the largest process other than the
 launching one; "launcher" is the launching process. Read ranges per file are what
 ``glmprep.core.reading.files.split_file`` (the function the pipeline uses) makes of it.
 "Beam alone" is the baseline for the workers' memory: the same files, same workers,
@@ -35,7 +35,7 @@ from typing import Dict, List, Sequence, Tuple
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from memory import run_sampling_peaks  # noqa: E402 (bench/memory.py)
+from memory import process_rss_bytes, run_sampling_peaks  # noqa: E402 (bench/memory.py)
 
 from glmprep.core.reading.files import InputFile, split_file  # noqa: E402
 from glmprep.core.reading.options import ReadOptions  # noqa: E402
@@ -96,13 +96,19 @@ def write_corpus(directory: str, total_mb: float, texts: Texts) -> List[str]:
     return paths
 
 
+def peak_rss_bytes(pid: int) -> int:
+    """A process's peak resident set so far (VmHWM: exact, where a sample of VmRSS every
+    50 ms can miss a short peak), 0 if it is gone."""
+    return process_rss_bytes(pid, "VmHWM")
+
+
 def run(inputs: Sequence[str], output: str, workers: int, extra: Sequence[str] = ()) -> Dict[str, float]:
     """One ``glmprep run``: wall seconds, peak RSS of the launcher and of the largest worker."""
     command = [sys.executable, "-m", "glmprep", "run", "--output", output, "--overwrite", "--quiet",
                "--direct_running_mode=multi_processing", f"--direct_num_workers={workers}", *extra]
     for path in inputs:
         command += ["--input", path]
-    seconds, peaks, launcher, _ = run_sampling_peaks(command, env=dict(os.environ, PYTHONPATH=REPO))
+    seconds, peaks, launcher, _ = run_sampling_peaks(command, env=dict(os.environ, PYTHONPATH=REPO), rss=peak_rss_bytes)
     workers_rss = [rss for pid, rss in peaks.items() if pid != launcher]
     return {"seconds": seconds, "launcher_mb": peaks.get(launcher, 0) / MB,
             "worker_mb": max(workers_rss, default=0) / MB}
@@ -131,7 +137,8 @@ with beam.Pipeline(options=options) as p:
 
 def pass_through(inputs: Sequence[str], workers: int) -> float:
     """Largest worker's peak RSS (MB) of ``PASS_THROUGH`` over ``inputs``."""
-    _, peaks, launcher, _ = run_sampling_peaks([sys.executable, "-c", PASS_THROUGH, str(workers), *inputs])
+    _, peaks, launcher, _ = run_sampling_peaks([sys.executable, "-c", PASS_THROUGH, str(workers), *inputs],
+                                                rss=peak_rss_bytes)
     return max((rss for pid, rss in peaks.items() if pid != launcher), default=0) / MB
 
 
