@@ -2,7 +2,7 @@
 and 4x a synthetic corpus, with 1 and 2 worker processes; one large file read by 1 and
 2 workers; adversarial shapes.
 
-    python bench/scale.py [--base-mb 16] [--shapes scale,bigfile,adversarial] [--work DIR]
+    python bench/scale.py [--base-mb 16] [--shapes scale,bigfile,adversarial] [--rounds 3] [--work DIR]
 
 The corpus is generated (seeded, unique texts, so no document is a duplicate): half of
 it one large uncompressed JSON Lines file (split into read ranges), the other half
@@ -12,6 +12,9 @@ English-like and Chinese-like. Every run is a fresh ``python -m glmprep run`` pr
 process's VmHWM in /proc (its exact peak), read every 50 ms: "largest worker" is the largest process other than the
 launching one; "launcher" is the launching process. Read ranges per file are what
 ``glmprep.core.reading.files.split_file`` (the function the pipeline uses) makes of it.
+The big file's runs, whose target is time, are timed alone (no /proc reading beside
+them), ``--rounds`` times per worker count in alternating order; medians, and the range
+of the ratios pair by pair.
 "Beam alone" is the baseline for the workers' memory: the same files, same workers,
 through a pipeline of Beam only that reads, reshuffles and groups the lines and counts
 them. The local runner sends each worker its part of a grouped collection as one message,
@@ -28,8 +31,11 @@ import json
 import os
 import random
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from typing import Dict, List, Sequence, Tuple
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -102,13 +108,23 @@ def peak_rss_bytes(pid: int) -> int:
     return process_rss_bytes(pid, "VmHWM")
 
 
-def run(inputs: Sequence[str], output: str, workers: int, extra: Sequence[str] = ()) -> Dict[str, float]:
-    """One ``glmprep run``: wall seconds, peak RSS of the launcher and of the largest worker."""
+def run(inputs: Sequence[str], output: str, workers: int, extra: Sequence[str] = (),
+        sample_memory: bool = True) -> Dict[str, float]:
+    """One ``glmprep run``: wall seconds, peak RSS of the launcher and of the largest worker.
+    ``sample_memory=False`` times the run alone: reading /proc every 50 ms takes a few
+    percent of a core, which a run with two busy workers on two cores pays in wall time."""
     command = [sys.executable, "-m", "glmprep", "run", "--output", output, "--overwrite", "--quiet",
                "--direct_running_mode=multi_processing", f"--direct_num_workers={workers}", *extra]
     for path in inputs:
         command += ["--input", path]
-    seconds, peaks, launcher, _ = run_sampling_peaks(command, env=dict(os.environ, PYTHONPATH=REPO), rss=peak_rss_bytes)
+    env = dict(os.environ, PYTHONPATH=REPO)
+    if not sample_memory:
+        start = time.perf_counter()
+        done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if done.returncode != 0:
+            raise SystemExit(f"glmprep run failed ({done.returncode}):\n{done.stderr.decode()[-3000:]}")
+        return {"seconds": time.perf_counter() - start}
+    seconds, peaks, launcher, _ = run_sampling_peaks(command, env=env, rss=peak_rss_bytes)
     workers_rss = [rss for pid, rss in peaks.items() if pid != launcher]
     return {"seconds": seconds, "launcher_mb": peaks.get(launcher, 0) / MB,
             "worker_mb": max(workers_rss, default=0) / MB}
@@ -184,7 +200,7 @@ def scale(work: str, base_mb: float, texts: Texts) -> None:
               f"largest worker RSS 4x/1x {m:.2f} (target <= 1.2; Beam alone moving the same files: {b:.2f})")
 
 
-def big_file(work: str, base_mb: float, texts: Texts) -> None:
+def big_file(work: str, base_mb: float, texts: Texts, rounds: int = 3) -> None:
     directory = os.path.join(work, "bigfile")
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, "one.jsonl")
@@ -196,12 +212,20 @@ def big_file(work: str, base_mb: float, texts: Texts) -> None:
             written += len(line.encode())
             n += 1
     size = os.path.getsize(path) / MB
-    one = run([path], os.path.join(work, "out-big-w1"), 1, ["--no-near-dedup"])
-    two = run([path], os.path.join(work, "out-big-w2"), 2, ["--no-near-dedup"])
+    # time is this shape's target: timed alone, in alternating order, the median of ``rounds``
+    times = {1: [], 2: []}
+    for round_ in range(rounds):
+        for workers in ((1, 2) if round_ % 2 == 0 else (2, 1)):
+            times[workers].append(run([path], os.path.join(work, f"out-big-w{workers}"), workers,
+                                      ["--no-near-dedup"], sample_memory=False)["seconds"])
+    one, two = ({"seconds": statistics.median(times[w]), "range": f"{min(times[w]):.1f}-{max(times[w]):.1f}"}
+                for w in (1, 2))
+    ratios = sorted(a / b for a, b in zip(times[1], times[2]))
     print(f"## one big file: {size:.0f} MB, {ranges_of(path)} read ranges, near dedup off")
-    print(f"1 worker {one['seconds']:.1f} s ({size / one['seconds']:.2f} MB/s), "
-          f"2 workers {two['seconds']:.1f} s ({size / two['seconds']:.2f} MB/s): "
-          f"{one['seconds'] / two['seconds']:.2f}x (target >= 1.6)")
+    print(f"1 worker {one['seconds']:.1f} s ({one['range']}; {size / one['seconds']:.2f} MB/s), "
+          f"2 workers {two['seconds']:.1f} s ({two['range']}; {size / two['seconds']:.2f} MB/s), "
+          f"medians of {rounds}: {one['seconds'] / two['seconds']:.2f}x (pairs {ratios[0]:.2f}-{ratios[-1]:.2f}; "
+          f"target >= 1.6)")
 
 
 def adversarial(work: str, texts: Texts, shard_tokens: int, chosen: Sequence[str]) -> None:
@@ -244,6 +268,8 @@ def main(argv=None) -> int:
     parser.add_argument("--adversarial", default="many,huge,shard",
                         help="which adversarial shapes: many (256 x 0.6 MB), huge (one 50 MB document), "
                              "shard (one shard of --shard-tokens)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="runs per worker count of the big file, in alternating order (default 3)")
     parser.add_argument("--work", help="directory for corpora and outputs (default: a temporary one)")
     args = parser.parse_args(argv)
     work = args.work or tempfile.mkdtemp(prefix="glmprep-scale-")
@@ -253,7 +279,7 @@ def main(argv=None) -> int:
         if "scale" in shapes:
             scale(work, args.base_mb, texts)
         if "bigfile" in shapes:
-            big_file(work, args.base_mb, texts)
+            big_file(work, args.base_mb, texts, args.rounds)
         if "adversarial" in shapes:
             adversarial(work, texts, args.shard_tokens, args.adversarial.split(","))
     finally:
