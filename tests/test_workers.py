@@ -20,6 +20,7 @@ import pytest
 from glmprep.pipeline import workers
 
 pytestmark = pytest.mark.skipif(not workers.available(), reason="forked workers are Linux only")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def launch(template, env):
@@ -292,3 +293,22 @@ def test_bad_workers_is_one_line(tmp_path, capsys, extra, message):
     assert len(err.splitlines()) == 1, err
     assert message in err
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("body, code", [("print('ran'); sys.exit(3)", 3), ("print('ran')", 0),
+                                        ("print('ran'); raise ValueError('boom')", 1)])
+def test_a_worker_exits_with_its_code_and_without_the_interpreters_finalization(body, code):
+    """A worker (forked or started cold) ends through ``_exit_now``: what it printed is
+    flushed, its exit code kept, and the interpreter's finalization skipped (Beam's gRPC
+    threads may still be in C code then; finalizing under them has aborted a worker)."""
+    script = ("import atexit, sys\n"
+              "from glmprep.pipeline import workers\n"
+              "atexit.register(lambda: print('finalized'))\n"
+              "def main():\n"
+              f"    {body}\n"
+              "workers._exit_now(workers._exit_code_of(main))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=REPO))
+    assert done.returncode == code, done.stderr
+    assert done.stdout == "ran\n"
+    assert ("ValueError: boom" in done.stderr) == (code == 1)

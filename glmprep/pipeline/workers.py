@@ -235,6 +235,31 @@ def _beam_worker_main() -> None:
     sdk_worker_main.main([])
 
 
+def _exit_code_of(worker_main: Callable[[], None]) -> int:
+    """Run ``worker_main``; the exit code it ended with (a traceback printed if it raised)."""
+    try:
+        worker_main()
+        return 0
+    except SystemExit as exc:
+        return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else _UNKNOWN_EXIT
+    except BaseException:  # noqa: BLE001 - report, exit non-zero so the runner fails the stage
+        traceback.print_exc()
+        return _UNKNOWN_EXIT
+
+
+def _exit_now(code: int) -> None:
+    """Flush what the worker printed and exit without the interpreter's finalization: Beam's
+    gRPC threads may still be running C code then, and finalizing under them can abort the
+    process ("PyGILState_Release ... finalizing") with a dozen lines on the run's stderr,
+    seen when a Ctrl-C stopped a run whose workers were started cold."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 def _run_worker(conn: socket.socket, env: Dict[str, str], worker_main: Callable[[], None]) -> None:
     """Be the worker Beam asked for: its environment, then the worker main."""
     code = _UNKNOWN_EXIT
@@ -244,23 +269,13 @@ def _run_worker(conn: socket.socket, env: Dict[str, str], worker_main: Callable[
         # and its runner stops the workers; a worker of its own would print a traceback.
         os.environ.clear()
         os.environ.update(env)
-        worker_main()
-        code = 0
-    except SystemExit as exc:
-        code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else _UNKNOWN_EXIT
-    except BaseException:  # noqa: BLE001 - report, exit non-zero so the runner fails the stage
-        traceback.print_exc()
+        code = _exit_code_of(worker_main)
     finally:
         try:
             conn.sendall(b"%d" % code)
         except OSError:
             pass
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        os._exit(code)
+        _exit_now(code)
 
 
 def _client(address: str) -> int:
@@ -287,6 +302,6 @@ def _client(address: str) -> int:
 
 if __name__ == "__main__":
     if sys.argv[1:] == [_COLD]:
-        _beam_worker_main()
+        _exit_now(_exit_code_of(_beam_worker_main))
     else:
         sys.exit(_client(sys.argv[1]))
