@@ -35,7 +35,6 @@ import unicodedata
 from typing import Any, Optional, Tuple
 
 import apache_beam as beam
-
 from apache_beam.metrics import Metrics
 
 from glmprep.core.records import pack_text, unpack_text

@@ -354,8 +354,6 @@ class WriteShards(beam.PTransform):
         if self.num_shards > 0:
             # A fixed count: documents go to their shard's runs as they are tokenized.
             num_shards = self.num_shards
-            sections = tokens | "SpillByShard" >> beam.ParDo(SpillByShardDoFn(runs, GATHER_BYTES),
-                                                             num_shards=num_shards)
         else:
             # Only a count crosses into one worker: the total decides how many shards there
             # are. Until it is known the documents wait in run files of one section (a
@@ -365,23 +363,11 @@ class WriteShards(beam.PTransform):
                 | "CountTokens" >> beam.Map(lambda kv: packed_token_count(kv[1]))
                 | "SumTokens" >> beam.CombineGlobally(sum)
                 | "ShardCount" >> beam.Map(num_shards_for, self.tokens_per_shard))
-            sections = (tokens
-                        | "SpillTokens" >> beam.ParDo(SpillByShardDoFn(runs, GATHER_BYTES), num_shards=1)
-                        | "SplitRunsByShard" >> beam.ParDo(SplitRunByShardDoFn(runs, GATHER_BYTES),
-                                                           num_shards=num_shards))
-        gathered = [sections]
+        gathered = [self._sections(tokens, runs, num_shards, RUN, ("SpillByShard", "SpillTokens", "SplitRunsByShard"))]
         if languages is not None:
             codes = languages | "EncodeLanguages" >> beam.Map(lambda kv: (kv[0], kv[1].encode("ascii")))
-            if self.num_shards > 0:
-                language_sections = codes | "SpillLanguagesByShard" >> beam.ParDo(
-                    SpillByShardDoFn(runs, GATHER_BYTES, LANGUAGE_RUN), num_shards=num_shards)
-            else:  # as the documents: to runs of one section as they come, split once the count is known
-                language_sections = (
-                    codes
-                    | "SpillLanguages" >> beam.ParDo(SpillByShardDoFn(runs, GATHER_BYTES, LANGUAGE_RUN), num_shards=1)
-                    | "SplitLanguagesByShard" >> beam.ParDo(
-                        SplitRunByShardDoFn(runs, GATHER_BYTES, LANGUAGE_RUN), num_shards=num_shards))
-            gathered.append(language_sections)
+            gathered.append(self._sections(codes, runs, num_shards, LANGUAGE_RUN, (
+                "SpillLanguagesByShard", "SpillLanguages", "SplitLanguagesByShard")))
         return (
             gathered
             | "FlattenGathered" >> beam.Flatten()
@@ -392,3 +378,15 @@ class WriteShards(beam.PTransform):
                                compression=self.compression),
                 num_shards=num_shards)
         )
+
+    def _sections(self, records, runs, num_shards, tag, labels):
+        """(key, payload) records -> (shard index, (tag, path, offset, length)) references to
+        run sections: straight to their shard's runs with a fixed count, else to runs of one
+        section first, split by shard once the count (a side input) is known. ``labels``:
+        the steps' names, (direct, first, split)."""
+        direct, first, split = labels
+        if self.num_shards > 0:
+            return records | direct >> beam.ParDo(SpillByShardDoFn(runs, GATHER_BYTES, tag), num_shards=num_shards)
+        return (records
+                | first >> beam.ParDo(SpillByShardDoFn(runs, GATHER_BYTES, tag), num_shards=1)
+                | split >> beam.ParDo(SplitRunByShardDoFn(runs, GATHER_BYTES, tag), num_shards=num_shards))

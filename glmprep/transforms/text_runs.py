@@ -22,9 +22,9 @@ holds a whole bundle's texts, and a few runs of different sizes would leave a wo
 idle while another reads the largest. Small pieces (256 KB of packed text), because the
 runner gives each worker the same number of groups, and a piece's cost (its tokens)
 varies with its language and its texts' lengths: with 1 MB pieces, two workers tokenizing
-one 128 MB file were 17 % apart in CPU time; with 256 KB pieces, 0-4 %. Packed texts come along through the same
-grouping, a bundle's in one batch, so that the texts reach the next step only from
-there: never through a flatten, which a runner may hold whole.
+one 128 MB file were 17 % apart in CPU time; with 256 KB pieces, 0-4 %. Packed texts
+come along through the same grouping, a bundle's in one batch, so that the texts reach
+the next step only from there: never through a flatten, which a runner may hold whole.
 
 Runs live in the output's runs directory beside the shard writers' (``shard_runs``),
 under the same kind of name: a name unique to the flush that wrote it, never changed
