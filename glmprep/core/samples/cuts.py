@@ -14,6 +14,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from glmprep.core.rng import draw, piece_key, stream_base
+from glmprep.core.samples.arrays import exclusive_cumsum
 from glmprep.core.samples.options import SampleOptions
 from glmprep.core.samples.spans import SpanPlanner
 from glmprep.schemas.shard import OBJECTIVES
@@ -21,6 +22,10 @@ from glmprep.schemas.shard import OBJECTIVES
 # A cut moves back to the last sentence end within this share of seq_len (16 tokens at
 # 512): at most that much of the row is left for other documents' pieces.
 SENTENCE_END_SLACK = 1 / 32
+
+# Most (piece, sentence L) rows times sentences one step of sentence costs lays out
+# (arrays of 8 bytes a cell): more are costed in several steps.
+SENTENCE_CELLS = 1 << 19
 
 _BLANK, _SENTENCE, _DOCUMENT = range(3)
 
@@ -108,10 +113,10 @@ class PieceCutter:
         blank = np.flatnonzero(objective == _BLANK)
         if len(blank):
             costs[blank] = x_len[blank] + 2 * self._blank_counts_many(bases[blank], lengths[blank], x_len[blank])
-        for d in np.flatnonzero(objective == _SENTENCE).tolist():
-            a = int(start[d])
-            costs[d] = x_len[d] + 2 * self._sentence_counts(bases[d:d + 1], flat_ends[a:a + int(lengths[d, -1])],
-                                                            lengths[d], x_len[d])
+        sentence = np.flatnonzero(objective == _SENTENCE)
+        if len(sentence):
+            costs[sentence] = x_len[sentence] + 2 * self._sentence_counts(
+                bases[sentence], flat_ends, start[sentence], lengths[sentence], x_len[sentence])
         return costs
 
     def _blank_counts_many(self, bases: np.ndarray, text_len: np.ndarray, x_len: np.ndarray) -> np.ndarray:
@@ -128,20 +133,84 @@ class PieceCutter:
         free = text_len - np.take_along_axis(covered, counts - 1, axis=1) - (counts - 1)
         return np.where(free >= 0, counts, targets)
 
-    def _sentence_counts(self, base: np.ndarray, ends: np.ndarray, lengths: np.ndarray,
-                         x_len: np.ndarray) -> np.ndarray:
-        """Sentence spans of pieces of these lengths, as ``SpanPlanner.plan_sentence`` takes them:
-        a piece cut after ``l`` tokens holds the whole sentences ending before token ``l - 1`` and
-        the one holding that token, cut there; sentence j draws key ``1 + j``."""
-        inner = np.flatnonzero(ends[:int(lengths[-1]) - 1])   # ends a piece may hold whole
-        starts = np.concatenate([[0], inner + 1])             # [S] start of sentence j
-        last = np.searchsorted(inner, lengths - 1)            # [C] sentence holding token l - 1
-        whole = np.append(inner + 1 - starts[:-1], 0)         # [S] length of sentence j when whole
-        j = np.arange(len(starts))
-        held = np.where(j < last[:, None], whole, 0)          # [C, S] tokens of sentence j in piece c
-        held[np.arange(len(lengths)), last] = lengths - starts[last]
-        order = np.argsort(draw(base, 1 + j), kind="stable")  # sentences in the order they are taken
-        held = held[:, order]
-        covered_before = np.cumsum(held, axis=1) - held
-        targets = self.planner.targets(lengths, x_len, "sentence")
-        return np.count_nonzero((held > 0) & (covered_before < targets[:, None]), axis=1)
+    def _sentence_counts(self, bases: np.ndarray, flat_ends: np.ndarray, start: np.ndarray,
+                         lengths: np.ndarray, x_len: np.ndarray) -> np.ndarray:
+        """[D, W] sentence spans of piece d at each of ``lengths[d]`` (ascending) text tokens from
+        flat position ``start[d]``, as ``SpanPlanner.plan_sentence`` takes them: a piece cut
+        after ``l`` tokens holds the whole sentences ending before token ``l - 1`` and the one
+        holding that token (sentence L), cut there; sentence j draws key ``1 + j``, and the
+        sentences are taken in the order of their keys until the target is covered.
+
+        The lengths of one piece share a few sentences L; each (piece, L) is one row of
+        ``_sentence_rows``. Pieces with about as many sentences go together, in groups whose
+        rows times sentences stay within ``SENTENCE_CELLS``."""
+        longest = lengths[:, -1]
+        at = np.arange(max(int(longest.max()) - 1, 0))
+        # [D, longest - 1] the sentence ends a piece may hold whole (before its last candidate
+        # token); a piece is at most seq_len long and a chunk's pieces hold CHUNK_TOKENS
+        inner = (at[None, :] < longest[:, None] - 1) & flat_ends[np.minimum(start[:, None] + at, len(flat_ends) - 1)]
+        ends_before = np.concatenate([np.zeros((len(bases), 1), np.int64), np.cumsum(inner, axis=1)], axis=1)
+        last = np.take_along_axis(ends_before, lengths - 1, axis=1)  # [D, W] sentence L holding token l - 1
+        sentences = ends_before[:, -1] + 1                            # [D] sentences a piece may hold
+        rows = 1 + np.count_nonzero(np.diff(last, axis=1), axis=1)    # [D] its distinct L (last ascends)
+        by_size = np.argsort(sentences, kind="stable")
+        rows_before = np.cumsum(rows[by_size])
+        counts = np.zeros(lengths.shape, np.int64)
+        first = 0
+        while first < len(by_size):  # the longest group from ``first`` within the bound (at least one piece)
+            base = rows_before[first - 1] if first else 0
+            cells = (rows_before[first:] - base) * sentences[by_size[first:]]
+            end = first + max(1, int(np.searchsorted(cells, SENTENCE_CELLS, side="right")))
+            group = by_size[first:end]
+            counts[group] = self._sentence_rows(bases[group], inner[group], ends_before[group], last[group],
+                                                lengths[group], x_len[group], int(sentences[group].max()))
+            first = end
+        return counts
+
+    def _sentence_rows(self, bases, inner, ends_before, last, lengths, x_len, sentences) -> np.ndarray:
+        """``_sentence_counts`` of a group of pieces of at most ``sentences`` sentences (the
+        others padded: a padded sentence is taken after every real one and holds nothing).
+
+        For each (piece, L), its sentences are laid out in the order they are taken, with
+        what the whole ones among ``0 … L-1`` cover before each; a length ``l`` only adds
+        ``l - start(L)`` after L's place. A length's count is then two searches in that row
+        (the sentences before L's place against the target, those after it against the
+        target less L's part) and whether L itself starts short of the target."""
+        pieces, width = lengths.shape
+        j = np.arange(sentences)
+        rows, cols = np.nonzero(inner)
+        slot = np.arange(len(rows)) - exclusive_cumsum(np.bincount(rows, minlength=pieces))[rows]
+        starts = np.zeros((pieces, sentences), np.int64)             # [D, S] start of sentence j
+        starts[rows, slot + 1] = cols + 1
+        whole = np.zeros((pieces, sentences), np.int64)              # [D, S] length of sentence j when whole
+        whole[rows, slot] = cols + 1 - starts[rows, slot]
+        keys = draw(np.repeat(bases, sentences), np.tile(1 + j, pieces)).reshape(pieces, sentences)
+        keys[j[None, :] > ends_before[:, -1:]] = np.iinfo(np.uint64).max   # padding
+        order = np.argsort(keys, axis=1, kind="stable")              # [D, S] sentence taken k-th
+        place = np.empty_like(order)                                 # [D, S] where sentence j is taken
+        np.put_along_axis(place, order, np.broadcast_to(j, order.shape), axis=1)
+        # one row per distinct (piece, L); ``row`` [D, W] is each length's
+        code, row = np.unique(np.arange(pieces)[:, None] * sentences + last, return_inverse=True)
+        row = row.reshape(pieces, width)
+        row_piece, row_last = code // sentences, code % sentences
+        taken = order[row_piece]                                     # [U, S] sentence taken k-th
+        member = taken < row_last[:, None]                           # a whole sentence of the piece
+        values = np.where(member, np.take_along_axis(whole[row_piece], taken, axis=1), 0)
+        before = np.cumsum(values, axis=1) - values                  # [U, S] what whole ones cover before k
+        # members before place k of row u: members_before[u * (S + 1) + k]
+        members_before = np.concatenate([np.zeros((len(code), 1), np.int64), np.cumsum(member, axis=1)],
+                                        axis=1).ravel()
+        targets = self.planner.targets(lengths, x_len, "sentence")   # [D, W]
+        part = lengths - np.take_along_axis(starts, last, axis=1)    # [D, W] tokens of L held
+        top = int(before.max()) + 2                                  # rows set apart for one search
+        apart = (before + top * np.arange(len(code))[:, None]).ravel()
+
+        def reaching(threshold):  # [D, W] the first place of the length's row whose ``before`` reaches it
+            found = np.searchsorted(apart, np.clip(threshold, 0, top - 1) + top * row, side="left")
+            return found - sentences * row
+
+        own = place[row_piece, row_last][row]                        # [D, W] L's place in the row
+        at = (sentences + 1) * row
+        before_own = members_before[at + np.minimum(reaching(targets), own)]
+        after_own = members_before[at + np.maximum(reaching(targets - part), own + 1)] - members_before[at + own + 1]
+        return before_own + after_own + (before.ravel()[sentences * row + own] < targets)
