@@ -149,10 +149,13 @@ class PieceCutter:
         # [D, longest - 1] the sentence ends a piece may hold whole (before its last candidate
         # token); a piece is at most seq_len long and a chunk's pieces hold CHUNK_TOKENS
         inner = (at[None, :] < longest[:, None] - 1) & flat_ends[np.minimum(start[:, None] + at, len(flat_ends) - 1)]
-        ends_before = np.concatenate([np.zeros((len(bases), 1), np.int64), np.cumsum(inner, axis=1)], axis=1)
-        last = np.take_along_axis(ends_before, lengths - 1, axis=1)  # [D, W] sentence L holding token l - 1
+        ends_before = np.zeros((len(bases), len(at) + 1), np.int64)
+        np.cumsum(inner, axis=1, out=ends_before[:, 1:])
+        last = ends_before[np.arange(len(bases))[:, None], lengths - 1]  # [D, W] sentence L holding token l - 1
         sentences = ends_before[:, -1] + 1                            # [D] sentences a piece may hold
-        rows = 1 + np.count_nonzero(np.diff(last, axis=1), axis=1)    # [D] its distinct L (last ascends)
+        rows = 1 + np.count_nonzero(last[:, 1:] != last[:, :-1], axis=1)  # [D] its distinct L (last ascends)
+        if int(rows.sum()) * int(sentences.max()) <= SENTENCE_CELLS:
+            return self._sentence_rows(bases, inner, ends_before, last, lengths, x_len, int(sentences.max()))
         by_size = np.argsort(sentences, kind="stable")
         rows_before = np.cumsum(rows[by_size])
         counts = np.zeros(lengths.shape, np.int64)
@@ -177,40 +180,39 @@ class PieceCutter:
         (the sentences before L's place against the target, those after it against the
         target less L's part) and whether L itself starts short of the target."""
         pieces, width = lengths.shape
+        piece = np.arange(pieces)[:, None]
         j = np.arange(sentences)
+        ends = np.zeros((pieces, sentences + 1), np.int64)            # [D, S + 1] sentence ends, padded
         rows, cols = np.nonzero(inner)
-        slot = np.arange(len(rows)) - exclusive_cumsum(np.bincount(rows, minlength=pieces))[rows]
-        starts = np.zeros((pieces, sentences), np.int64)             # [D, S] start of sentence j
-        starts[rows, slot + 1] = cols + 1
-        whole = np.zeros((pieces, sentences), np.int64)              # [D, S] length of sentence j when whole
-        whole[rows, slot] = cols + 1 - starts[rows, slot]
-        keys = draw(np.repeat(bases, sentences), np.tile(1 + j, pieces)).reshape(pieces, sentences)
-        keys[j[None, :] > ends_before[:, -1:]] = np.iinfo(np.uint64).max   # padding
-        order = np.argsort(keys, axis=1, kind="stable")              # [D, S] sentence taken k-th
-        place = np.empty_like(order)                                 # [D, S] where sentence j is taken
-        np.put_along_axis(place, order, np.broadcast_to(j, order.shape), axis=1)
-        # one row per distinct (piece, L); ``row`` [D, W] is each length's
-        code, row = np.unique(np.arange(pieces)[:, None] * sentences + last, return_inverse=True)
-        row = row.reshape(pieces, width)
-        row_piece, row_last = code // sentences, code % sentences
-        taken = order[row_piece]                                     # [U, S] sentence taken k-th
-        member = taken < row_last[:, None]                           # a whole sentence of the piece
-        values = np.where(member, np.take_along_axis(whole[row_piece], taken, axis=1), 0)
-        before = np.cumsum(values, axis=1) - values                  # [U, S] what whole ones cover before k
-        # members before place k of row u: members_before[u * (S + 1) + k]
-        members_before = np.concatenate([np.zeros((len(code), 1), np.int64), np.cumsum(member, axis=1)],
-                                        axis=1).ravel()
-        targets = self.planner.targets(lengths, x_len, "sentence")   # [D, W]
-        part = lengths - np.take_along_axis(starts, last, axis=1)    # [D, W] tokens of L held
-        top = int(before.max()) + 2                                  # rows set apart for one search
-        apart = (before + top * np.arange(len(code))[:, None]).ravel()
-
-        def reaching(threshold):  # [D, W] the first place of the length's row whose ``before`` reaches it
-            found = np.searchsorted(apart, np.clip(threshold, 0, top - 1) + top * row, side="left")
-            return found - sentences * row
-
-        own = place[row_piece, row_last][row]                        # [D, W] L's place in the row
+        ends[rows, ends_before[rows, cols + 1]] = cols + 1           # sentence k ends after token cols
+        ends[:, 1:] = np.maximum.accumulate(ends[:, 1:], axis=1)     # padding: empty sentences
+        starts = ends[:, :-1]                                         # [D, S] start of sentence j
+        whole = ends[:, 1:] - starts                                  # [D, S] its length when whole
+        keys = draw(bases[:, None], 1 + j[None, :])
+        keys[j[None, :] > ends_before[:, -1:]] = np.iinfo(np.uint64).max   # padding last
+        order = np.argsort(keys, axis=1, kind="stable")               # [D, S] sentence taken k-th
+        place = np.empty_like(order)                                  # [D, S] where sentence j is taken
+        place[piece, order] = j
+        # one row per distinct (piece, L), in order; ``row`` [D, W] is each length's
+        new = np.ones((pieces, width), bool)
+        new[:, 1:] = last[:, 1:] != last[:, :-1]
+        row = np.cumsum(new).reshape(pieces, width) - 1
+        row_piece, row_last = np.nonzero(new)[0], last[new]
+        taken = order[row_piece]                                      # [U, S] sentence taken k-th
+        member = taken < row_last[:, None]                            # a whole sentence of the piece
+        values = np.where(member, whole[row_piece[:, None], taken], 0)
+        before = np.cumsum(values, axis=1) - values                   # [U, S] what whole ones cover before k
+        members_before = np.zeros((len(row_piece), sentences + 1), np.int64)
+        np.cumsum(member, axis=1, out=members_before[:, 1:])
+        members_before = members_before.ravel()                       # row u, place k: [u * (S + 1) + k]
+        targets = self.planner.targets(lengths, x_len, "sentence")    # [D, W]
+        part = lengths - starts[piece, last]                          # [D, W] tokens of L held
+        top = int(before.max()) + 2                                   # rows set apart for one search
+        apart = (before + top * np.arange(len(row_piece))[:, None]).ravel()
+        both = np.clip(np.stack([targets, targets - part]), 0, top - 1) + top * row
+        reach = np.searchsorted(apart, both, side="left") - sentences * row   # first place reaching each
+        own = place[row_piece, row_last][row]                         # [D, W] L's place in the row
         at = (sentences + 1) * row
-        before_own = members_before[at + np.minimum(reaching(targets), own)]
-        after_own = members_before[at + np.maximum(reaching(targets - part), own + 1)] - members_before[at + own + 1]
+        before_own = members_before[at + np.minimum(reach[0], own)]
+        after_own = members_before[at + np.maximum(reach[1], own + 1)] - members_before[at + own + 1]
         return before_own + after_own + (before.ravel()[sentences * row + own] < targets)
