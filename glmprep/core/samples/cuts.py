@@ -53,8 +53,8 @@ class PieceCutter:
     def cuts_many(self, keys: Sequence[str], ends: Sequence[np.ndarray],
                   tokens: Optional[Sequence[np.ndarray]] = None) -> List[List[int]]:
         """``cuts`` of several documents: round i cuts piece i of every document not yet cut
-        to its end, all at once (a few array operations per round and objective; sentence
-        pieces one by one), rather than a dozen small array operations per piece."""
+        to its end, all at once (a few array operations per round and objective), rather than a
+        dozen small array operations per piece."""
         seq_len, slack = self.options.seq_len, self.slack
         doc_len = np.array([len(e) for e in ends], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(doc_len)[:-1]]).astype(np.int64)
