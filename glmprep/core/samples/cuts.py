@@ -14,7 +14,6 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from glmprep.core.rng import draw, piece_key, stream_base
-from glmprep.core.samples.arrays import exclusive_cumsum
 from glmprep.core.samples.options import SampleOptions
 from glmprep.core.samples.spans import SpanPlanner
 from glmprep.schemas.shard import OBJECTIVES
@@ -152,25 +151,35 @@ class PieceCutter:
         ends_before = np.zeros((len(bases), len(at) + 1), np.int64)
         np.cumsum(inner, axis=1, out=ends_before[:, 1:])
         last = ends_before[np.arange(len(bases))[:, None], lengths - 1]  # [D, W] sentence L holding token l - 1
+        new = np.ones(lengths.shape, bool)                            # [D, W] a length whose L is new (last ascends)
+        new[:, 1:] = last[:, 1:] != last[:, :-1]
         sentences = ends_before[:, -1] + 1                            # [D] sentences a piece may hold
-        rows = 1 + np.count_nonzero(last[:, 1:] != last[:, :-1], axis=1)  # [D] its distinct L (last ascends)
+        rows = np.count_nonzero(new, axis=1)                          # [D] its distinct L
+        counts = np.zeros(lengths.shape, np.int64)
+        for group in self._sentence_groups(rows, sentences):
+            counts[group] = self._sentence_rows(bases[group], inner[group], ends_before[group], last[group],
+                                                new[group], lengths[group], x_len[group], int(sentences[group].max()))
+        return counts
+
+    @staticmethod
+    def _sentence_groups(rows: np.ndarray, sentences: np.ndarray):
+        """Index groups of pieces (all of them at once when they fit) whose rows times their
+        most sentences stay within ``SENTENCE_CELLS`` (at least one piece a group), pieces of
+        about as many sentences together."""
         if int(rows.sum()) * int(sentences.max()) <= SENTENCE_CELLS:
-            return self._sentence_rows(bases, inner, ends_before, last, lengths, x_len, int(sentences.max()))
+            yield slice(None)
+            return
         by_size = np.argsort(sentences, kind="stable")
         rows_before = np.cumsum(rows[by_size])
-        counts = np.zeros(lengths.shape, np.int64)
         first = 0
-        while first < len(by_size):  # the longest group from ``first`` within the bound (at least one piece)
+        while first < len(by_size):  # the longest group from ``first`` within the bound
             base = rows_before[first - 1] if first else 0
             cells = (rows_before[first:] - base) * sentences[by_size[first:]]
             end = first + max(1, int(np.searchsorted(cells, SENTENCE_CELLS, side="right")))
-            group = by_size[first:end]
-            counts[group] = self._sentence_rows(bases[group], inner[group], ends_before[group], last[group],
-                                                lengths[group], x_len[group], int(sentences[group].max()))
+            yield by_size[first:end]
             first = end
-        return counts
 
-    def _sentence_rows(self, bases, inner, ends_before, last, lengths, x_len, sentences) -> np.ndarray:
+    def _sentence_rows(self, bases, inner, ends_before, last, new, lengths, x_len, sentences) -> np.ndarray:
         """``_sentence_counts`` of a group of pieces of at most ``sentences`` sentences (the
         others padded: a padded sentence is taken after every real one and holds nothing).
 
@@ -193,9 +202,8 @@ class PieceCutter:
         order = np.argsort(keys, axis=1, kind="stable")               # [D, S] sentence taken k-th
         place = np.empty_like(order)                                  # [D, S] where sentence j is taken
         place[piece, order] = j
-        # one row per distinct (piece, L), in order; ``row`` [D, W] is each length's
-        new = np.ones((pieces, width), bool)
-        new[:, 1:] = last[:, 1:] != last[:, :-1]
+        # one row per distinct (piece, L), in order (``new``: a length that starts one);
+        # ``row`` [D, W] is each length's
         row = np.cumsum(new).reshape(pieces, width) - 1
         row_piece, row_last = np.nonzero(new)[0], last[new]
         taken = order[row_piece]                                      # [U, S] sentence taken k-th
