@@ -12,6 +12,7 @@ from scipy import stats
 
 from glmprep.core.samples import (DEFAULT_OBJECTIVE_WEIGHTS, SampleBuilder, SampleOptions, assemble, sentence_table,
                                   split_document, truncated_poisson_pmf)
+from glmprep.core.samples.pieces import PieceTable
 from glmprep.schemas.reader import ShardReader
 from glmprep.schemas.shard import OBJECTIVES, samples_to_table
 from glmprep.core.validate import validate_reader
@@ -433,34 +434,11 @@ def test_character_boundaries_keep_the_truncated_poisson(tokenizer):
     assert_truncated_poisson(lengths, options)
 
 
-def _sentence_count_by_definition(planner, base, ends, length, x_len):
-    """Sentence spans of one piece of ``length`` text tokens whose sentence ends are ``ends``,
-    as plan_sentence takes them, with plain loops: the whole sentences ending before token
-    length - 1 and the one holding it (cut there), taken in the order of key 1 + j until
-    the target is covered."""
-    from glmprep.core.rng import draw
-    bounds, begin = [], 0
-    for t in range(length - 1):
-        if ends[t]:
-            bounds.append((begin, t + 1))
-            begin = t + 1
-    bounds.append((begin, length))
-    keys = draw(np.full(len(bounds), base, dtype=np.uint64), 1 + np.arange(len(bounds)))
-    target = int(planner.targets(np.array([length]), np.array([x_len]), "sentence")[0])
-    covered = count = 0
-    for j in np.argsort(keys, kind="stable").tolist():
-        if covered >= target:
-            break
-        covered += bounds[j][1] - bounds[j][0]
-        count += 1
-    return count
-
-
 @pytest.mark.parametrize("cells", [None, 64])
 @pytest.mark.parametrize("end_rate", [0.0, 0.05, 0.3, 1.0])
 def test_sentence_costs_of_every_cut_length_match_their_definition(end_rate, cells, monkeypatch):
     # The cutter counts a piece's sentence spans for every length it may be cut at, all
-    # pieces at once; each count must be what plan_sentence would take at that length.
+    # pieces at once; each count must be what plan_sentence takes from that piece.
     from glmprep.core.samples import cuts
     if cells is not None:  # pieces costed in many small groups
         monkeypatch.setattr(cuts, "SENTENCE_CELLS", cells)
@@ -475,6 +453,11 @@ def test_sentence_costs_of_every_cut_length_match_their_definition(end_rate, cel
     x_len = lengths + 2
     bases = rng.integers(0, 2**63, pieces, dtype=np.uint64)
     counts = builder.cutter._sentence_counts(bases, flat_ends, start, lengths, x_len)
-    expected = [[_sentence_count_by_definition(builder.spans, bases[d], flat_ends[start[d]:], int(lengths[d, c]),
-                                               int(x_len[d, c])) for c in range(width)] for d in range(pieces)]
-    assert counts.tolist() == expected
+    # the planner itself, each (piece, length) a piece of its own with the ends it would hold
+    cut = [(d, int(n)) for d in range(pieces) for n in lengths[d]]
+    table = PieceTable(np.zeros(sum(n for _, n in cut), np.uint32),
+                       np.concatenate([flat_ends[start[d]:start[d] + n] for d, n in cut]),
+                       [f"p{d}" for d, _ in cut], np.zeros(len(cut), np.int64), np.ones(len(cut), np.int64),
+                       np.array([n for _, n in cut], np.int64))
+    planned = builder.spans.plan_sentence(table, np.repeat(bases, width), x_len.ravel())
+    assert counts.tolist() == planned.counts.reshape(pieces, width).tolist()
