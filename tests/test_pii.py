@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -128,7 +130,7 @@ def reference_find(text, kinds=PiiOptions().kinds):
     """Every pattern in the windows around the text's digits (around "@" for emails): what
     ``find`` did before its patterns ran only around their anchors. Do not optimise."""
     from glmprep.core import pii
-    numeric = pii._regions([m.span() for m in pii._DIGIT_RUN.finditer(text)], pii.REACH, pii.REACH + 2, len(text))
+    numeric = pii._regions([m.span() for m in re.finditer(r"[0-9]+", text)], pii.REACH, pii.REACH + 2, len(text))
     around_at = pii._regions([(i, i + 1) for i, c in enumerate(text) if c == "@"], *pii.EMAIL_REACH, len(text))
     found = []
     for rank, kind in enumerate(k for k in pii.PII_KINDS if k in kinds):
@@ -145,10 +147,10 @@ def reference_find(text, kinds=PiiOptions().kinds):
     return spans
 
 
-PII_PIECES = ["4111 1111 1111 1111", "5555555555554444", "+44 20 7946 0958", "(415) 555-0132", "13812345678",
+PII_PIECES = ["4111 1111 1111 1111", "5555555555554444", "+44 20 7946 0958", "+1 415 555 0132", "(415) 555-0132", "13812345678",
               "138-1234-5678", "+86 139 1234 5678", "44030419900307123X", "185.220.101.34", "2606:4700::1111",
               "a.b@example.org", "1.2.3", "3.11.7"]
-pii_texts = st.lists(st.one_of(st.sampled_from(PII_PIECES), st.sampled_from(list("0123456789 .-+():xX@a中\n")),
+pii_texts = st.lists(st.one_of(st.sampled_from(PII_PIECES), st.sampled_from(list("0123456789 .-+():xX@a中\n٣１")),
                                st.text(alphabet="0123456789 -.", max_size=25)), max_size=40).map("".join)
 
 
@@ -156,3 +158,28 @@ pii_texts = st.lists(st.one_of(st.sampled_from(PII_PIECES), st.sampled_from(list
 @given(pii_texts)
 def test_anchor_windows_find_what_the_digit_windows_find(text):
     assert PiiRedactor().find(text) == reference_find(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(pii_texts)
+def test_numpy_windows_find_what_the_digit_windows_find(text):
+    """The path of long texts (windows, and which of them may hold each anchor, found with
+    NumPy from the runs of digits) taken by every text, short ones included."""
+    from glmprep.core import pii
+    with mock.patch.object(pii, "NUMPY_CHARS", 1):
+        assert PiiRedactor().find(text) == reference_find(text)
+
+
+def test_long_texts_take_the_numpy_path_and_find_the_same():
+    from glmprep.core import pii
+    filler = "see section 4.2, port 8080 and version 3.11.7 in Foo::Bar; "
+    ascii_text = " ".join(piece + " " + filler * (i % 4) for i, piece in enumerate(PII_PIECES * 12))
+    other_digits = ascii_text.replace("section 4", "section ٤")  # an Arabic-Indic digit: every window scanned
+    for text in (ascii_text, other_digits, "no digits at all " * 400):
+        assert len(text) >= pii.NUMPY_CHARS
+        windows, features = pii._windows_and_features(text)
+        assert (features is not None) == (text is ascii_text)
+        assert windows == pii._regions([m.span() for m in re.finditer(r"[0-9]+", text)], pii.REACH,
+                                       pii.REACH + 2, len(text))
+        assert PiiRedactor().find(text) == reference_find(text)
+    assert len(reference_find(ascii_text)) >= 12 * 10

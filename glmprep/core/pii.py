@@ -31,17 +31,26 @@ the ASCII digits of a text (every kind but email holds one; an IPv6 address writ
 without any decimal digit is therefore not found) and around its ``@``s, so prose
 costs one scan for digits and one ``find`` for ``@``; within the digits' windows, each
 pattern but IPv6's runs only around what all its matches hold (``_ANCHORS``: a ``+`` and
-a digit for international phones, 17 digits in a row for identity numbers, ...).
+a digit for international phones, 17 digits in a row for identity numbers, ...), and IPv6's
+only in windows holding a colon. In a long text the windows are found with NumPy from the
+runs of digits, with what each holds (its longest run, a dot between digits, a ``+`` before
+one, its colons), and an anchor is only looked for in the windows that can hold it
+(``_NEEDS``): technical text has tens of windows per page, and a regular expression called
+once per window and pattern cost more than all the scanning.
 
 Where matches overlap, the one starting first wins, then the longer one, then the kind
 listed first above.
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
+import sys
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Pattern, Tuple
+
+import numpy as np
 
 from glmprep.core.options import Switch, option
 
@@ -158,17 +167,23 @@ _DETECTORS: Dict[str, List[Tuple[Pattern[str], Optional[Callable[[str], Optional
     ID_NUMBER: [(_ID_NUMBER, lambda m: m if id_number_valid(m) else None)],
     CARD: [(_CARD, _card)],
 }
-_DIGIT_RUN = re.compile(r"[0-9]+")
 # No match of the numeric kinds (all but email) reaches further than this from one of its
 # own ASCII digits: the longest is an IPv6 address, 45 characters.
 REACH = 46
+# Runs of ASCII digits whose windows touch: at most 2 * REACH + 2 other characters apart.
+_DIGIT_CLUSTER = re.compile(rf"[0-9]++(?:[^0-9]{{1,{2 * REACH + 2}}}+[0-9]++)*+")
+# From this many characters on, the windows and what each holds are found with NumPy, in
+# a few passes over the text's code points (below it, the per-call cost of NumPy exceeds a
+# regular expression's).
+NUMPY_CHARS = 4096
 # Same for an email around its "@": a local part of 64, a domain of 8 labels of 63.
 EMAIL_REACH = (65, 8 * 64 + 25)
 # pattern -> (anchor, reach): what every string the pattern matches holds, and the longest
 # such string. A pattern runs only in windows reaching that far around its anchors, which
 # are searched for in the windows around digits: technical text is full of digits, and
 # few of them are near, say, a "+" and a digit (the anchors are what make a match likely;
-# the patterns then judge). IPv6 has no anchor rarer than the digits themselves.
+# the patterns then judge). IPv6 has no anchor rarer than the digits themselves: it runs in
+# the windows that hold a colon.
 _ANCHORS: Dict[Pattern[str], Tuple[Pattern[str], int]] = {
     _IPV4: (re.compile(r"\d\.\d{1,3}\.\d"), 15),  # its first three octets' inner digits and dots
     _INTERNATIONAL_PHONE: (re.compile(r"\+[1-9]"), 24),
@@ -176,6 +191,19 @@ _ANCHORS: Dict[Pattern[str], Tuple[Pattern[str], int]] = {
     _CN_MOBILE: (re.compile(r"1[3-9]\d[ -]?\d{4}"), 18),
     _ID_NUMBER: (re.compile(r"\d{17}"), 18),
     _CARD: (re.compile(r"\d{4}[ -]?\d"), 34),
+}
+# pattern -> what a window must hold for its anchor (for IPv6: its pattern) to match there,
+# as a test of the window's ``_Features``; a window failing it is not scanned. Each test is
+# implied by the anchor: "\d{17}" needs a run of 17 digits, "\d\.\d{1,3}\.\d" a dot
+# between two digits, and so on (features are found only in texts whose digits are all ASCII).
+_NEEDS: Dict[Pattern[str], Callable[["_Features"], np.ndarray]] = {
+    _IPV4: lambda f: f.dots_between > 0,
+    _INTERNATIONAL_PHONE: lambda f: f.plus_digits > 0,
+    _NANP_PHONE: lambda f: (f.longest_run >= 4) & (f.separators_between > 0),
+    _CN_MOBILE: lambda f: f.longest_run >= 4,
+    _ID_NUMBER: lambda f: f.longest_run >= 17,
+    _CARD: lambda f: f.longest_run >= 4,
+    _IPV6: lambda f: f.colons > 0,
 }
 
 
@@ -191,15 +219,92 @@ def _regions(anchors, before: int, after: int, size: int) -> List[Tuple[int, int
     return [(lo, hi) for lo, hi in regions]
 
 
-def _anchor_regions(text: str, pattern: Pattern[str], numeric: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
-    """Where ``pattern`` runs: ``numeric`` (the windows around digits), or windows around
-    its anchors there, wide enough that no match of it is cut (so the scan in each window
-    finds what a scan of the whole text finds), with two characters more for lookaheads."""
+def _anchor_regions(text: str, pattern: Pattern[str], windows: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
+    """Where ``pattern`` runs: ``windows`` (those around digits that may hold its anchor),
+    or windows around its anchors there, wide enough that no match of it is cut (so the
+    scan in each window finds what a scan of the whole text finds), with two characters
+    more for lookaheads. IPv6 has no anchor: it runs in the windows holding a colon."""
     if pattern not in _ANCHORS:
-        return numeric
+        return [(lo, hi) for lo, hi in windows if text.find(":", lo, hi) >= 0] if ":" in text else []
     anchor, reach = _ANCHORS[pattern]
-    spans = (match.span() for lo, hi in numeric for match in anchor.finditer(text, lo, hi))
+    spans = (match.span() for lo, hi in windows for match in anchor.finditer(text, lo, hi))
     return _regions(spans, reach, reach + 2, len(text))
+
+
+def _digit_windows(text: str) -> List[Tuple[int, int]]:
+    """The merged windows reaching ``REACH`` before and ``REACH + 2`` after each run of
+    ASCII digits, in order (one match of ``_DIGIT_CLUSTER`` is one window)."""
+    size = len(text)
+    return [(max(0, match.start() - REACH), min(size, match.end() + REACH + 2))
+            for match in _DIGIT_CLUSTER.finditer(text)]
+
+
+@dataclass(frozen=True)
+class _Features:
+    """What each window around digits holds (arrays, one value per window), in a text whose
+    only digits are ASCII ones (so that what the anchors' ``\\d`` matches is 0-9)."""
+
+    longest_run: np.ndarray  # digits in the window's longest run
+    dots_between: np.ndarray  # "."s with a digit on either side
+    separators_between: np.ndarray  # "-"s and "."s with a digit on either side
+    plus_digits: np.ndarray  # "+"s followed by an ASCII 1-9
+    colons: np.ndarray
+
+
+@functools.lru_cache(maxsize=1)
+def _other_digits() -> np.ndarray:
+    """code point -> whether a regular expression's ``\\d`` matches it and it is not 0-9."""
+    table = np.zeros(sys.maxunicode + 1, dtype=bool)
+    every = np.arange(128, sys.maxunicode + 1, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    table[[128 + match.start() for match in re.finditer(r"\d", every)]] = True
+    return table
+
+
+def _windows_and_features(text: str) -> Tuple[List[Tuple[int, int]], Optional[_Features]]:
+    """``_digit_windows(text)`` and, for a text of ``NUMPY_CHARS`` or more whose digits are
+    all ASCII, their features (None otherwise: every window is scanned for every anchor).
+
+    Found from the runs of digits: a window is the runs that open it up to the next that
+    opens one; a "." or "-" between two digits is a gap of one character between two runs;
+    a "+" before a digit is the character before a run."""
+    if len(text) < NUMPY_CHARS:
+        return _digit_windows(text), None
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    size = len(codes)
+    ascii_digit = (codes - 48) < 10  # unsigned: only 0-9 fall below 10
+    edges = np.flatnonzero(ascii_digit[1:] != ascii_digit[:-1]) + 1
+    if ascii_digit[0]:
+        edges = np.append(0, edges)
+    if ascii_digit[-1]:
+        edges = np.append(edges, size)
+    starts, ends = edges[0::2], edges[1::2]  # runs of ASCII digits, [start, end)
+    if not len(starts):
+        return [], None
+    # a run opens a window when more than 2 * REACH + 2 characters part it from the last
+    first = np.flatnonzero(starts - np.append(-3 * REACH, ends[:-1]) > 2 * REACH + 2)
+    lows = np.maximum(starts[first] - REACH, 0)
+    highs = np.minimum(ends[np.append(first[1:], len(starts)) - 1] + REACH + 2, size)
+    windows = list(zip(lows.tolist(), highs.tolist()))
+    if not text.isascii() and _other_digits()[codes].any():
+        return windows, None
+
+    gap_char = codes[np.minimum(ends, size - 1)]  # the character after each run
+    one_apart = np.append(starts[1:] - ends[:-1] == 1, False)  # run i and i + 1 parted by one character
+    dot_between = one_apart & (gap_char == 46)
+    plus = np.zeros(len(starts), dtype=bool)  # the run starts with 1-9 after a "+"
+    inner = starts > 0
+    plus[inner] = (codes[starts[inner] - 1] == 43) & (codes[starts[inner]] != 48)
+    colons = np.flatnonzero(codes == 58)
+
+    def per_window(per_run: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(per_run.astype(np.int64), first)
+
+    return windows, _Features(
+        longest_run=np.maximum.reduceat(ends - starts, first),
+        dots_between=per_window(dot_between),
+        separators_between=per_window(dot_between | (one_apart & (gap_char == 45))),
+        plus_digits=per_window(plus),
+        colons=np.searchsorted(colons, highs) - np.searchsorted(colons, lows))
 
 
 def _at_signs(text: str):
@@ -276,12 +381,19 @@ class PiiRedactor:
         # Patterns only run in windows around what every match must hold: an ASCII digit
         # (an "@" for emails). Lookbehinds see the text before a window; each window ends a
         # few characters after the furthest a match can reach, so lookaheads see real text.
-        numeric = _regions(((m.start(), m.end()) for m in _DIGIT_RUN.finditer(text)), REACH, REACH + 2, len(text))
+        numeric, features = _windows_and_features(text)
+        if not numeric and "@" not in text:
+            return []
         around_at = _regions(_at_signs(text), *EMAIL_REACH, len(text)) if "@" in text else []
         found: List[Tuple[int, int, int, str]] = []
         for rank, kind in enumerate(self._kinds):
             for pattern, check in _DETECTORS[kind]:
-                for lo, hi in around_at if kind == EMAIL else _anchor_regions(text, pattern, numeric):
+                if kind == EMAIL:
+                    regions = around_at
+                else:
+                    windows = numeric if features is None else [numeric[i] for i in np.flatnonzero(_NEEDS[pattern](features)).tolist()]
+                    regions = _anchor_regions(text, pattern, windows)
+                for lo, hi in regions:
                     for match in pattern.finditer(text, lo, hi):
                         matched = match.group() if check is None else check(match.group())
                         if matched:
