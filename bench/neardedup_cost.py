@@ -10,12 +10,15 @@ Each round measures, for each input, single-thread ``tiktoken`` over the same te
 order that alternates from round to round (machine drift hits both alike), each a fresh
 process with ``--workers`` DirectRunner workers (multi_processing, forked workers).
 
-Per run: wall seconds of the whole command (Python start and imports included); its CPU
-seconds, user + sys summed over the command and all its processes, each as last read
-from ``/proc/PID/stat`` (less sensitive to load than wall time; Beam's workers are never
-waited for, so ``RUSAGE_CHILDREN`` would miss them); and the peak of the summed PSS of
-the command and all its processes (``/proc/PID/smaps_rollup``; pages shared by forked
-workers count once). Both are sampled every 50 ms.
+Each configuration runs twice per round, back to back. The timed run gives wall seconds
+of the whole command (Python start and imports included) and its CPU seconds, user + sys
+summed over the command and all its processes, each as last read from ``/proc/PID/stat``
+every 50 ms (less sensitive to load than wall time; Beam's workers are never waited for,
+so ``RUSAGE_CHILDREN`` would miss them). The memory run gives the peak of the summed PSS
+of the command and all its processes (``/proc/PID/smaps_rollup`` every 50 ms; pages
+shared by forked workers count once). They are apart because reading smaps_rollup walks
+each process's page tables: sampled that often it made the command about 13 % slower
+(median of 6 paired runs), which is in neither the baseline nor a user's run.
 Printed per input, as medians with [min-max] over rounds:
 
 - near dedup's overhead, ``on / off - 1`` per round, in wall time (target <= 20 %) and CPU;
@@ -67,10 +70,10 @@ def run_argv(inputs: Sequence[str], output: str, workers: int, near_dedup: bool)
         "--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
 
 
-class TreeSample:
-    """``rss(pid)`` for :func:`memory.measure` that returns the PSS and notes the process's CPU
-    seconds so far (user + sys, ``/proc/PID/stat``); ``cpu_seconds()``: their sum over every
-    process seen, each at its last sample."""
+class CpuSample:
+    """``rss(pid)`` for :func:`memory.measure` that notes the process's CPU seconds so far
+    (user + sys, ``/proc/PID/stat``) and returns 0: the timed runs' sampler;
+    ``cpu_seconds()``: their sum over every process seen, each at its last sample."""
 
     TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -81,10 +84,18 @@ class TreeSample:
         fields = stat_fields(pid)
         if len(fields) > 12:
             self._cpu[pid] = (int(fields[11]) + int(fields[12])) / self.TICKS  # utime, stime
-        return pss_bytes(pid)
+        return 0
 
     def cpu_seconds(self) -> float:
         return sum(self._cpu.values())
+
+
+class TreeSample(CpuSample):
+    """``CpuSample`` that returns the process's PSS: the memory runs' sampler."""
+
+    def __call__(self, pid: int) -> int:
+        super().__call__(pid)
+        return pss_bytes(pid)
 
 
 def tiktoken_mbps(tokenizer: GLMTokenizer, texts: List[str], text_mb: float) -> float:
@@ -127,9 +138,10 @@ def main(argv=None) -> int:
             for name, paths in inputs.items():
                 raw[name].append(tiktoken_mbps(tokenizer, texts[name], text_mb[name]))
                 for on in ((False, True) if round_ % 2 == 0 else (True, False)):
-                    sample = TreeSample()
-                    figures = measure(run_argv(paths, os.path.join(work, "out"), args.workers, on), rss=sample)
-                    seconds, pss, cpu = figures["seconds"], figures["tree_rss"], sample.cpu_seconds()
+                    argv_ = run_argv(paths, os.path.join(work, "out"), args.workers, on)
+                    sample = CpuSample()
+                    seconds, cpu = measure(argv_, rss=sample)["seconds"], sample.cpu_seconds()
+                    pss = measure(argv_, rss=TreeSample())["tree_rss"]
                     runs[(name, on)].append((seconds, pss, cpu))
                     print(f"  {name:>14} near dedup {'on ' if on else 'off'}: {seconds:6.1f} s  CPU {cpu:6.1f} s  "
                           f"{text_mb[name] / seconds:5.2f} MB/s  summed PSS {pss / 2**20:6.0f} MiB  "
