@@ -138,10 +138,10 @@ def main(argv=None) -> int:
             for name, paths in inputs.items():
                 raw[name].append(tiktoken_mbps(tokenizer, texts[name], text_mb[name]))
                 for on in ((False, True) if round_ % 2 == 0 else (True, False)):
-                    argv_ = run_argv(paths, os.path.join(work, "out"), args.workers, on)
+                    command = run_argv(paths, os.path.join(work, "out"), args.workers, on)
                     sample = CpuSample()
-                    seconds, cpu = measure(argv_, rss=sample)["seconds"], sample.cpu_seconds()
-                    pss = measure(argv_, rss=TreeSample())["tree_rss"]
+                    seconds, cpu = measure(command, rss=sample)["seconds"], sample.cpu_seconds()
+                    pss = measure(command, rss=TreeSample())["tree_rss"]
                     runs[(name, on)].append((seconds, pss, cpu))
                     print(f"  {name:>14} near dedup {'on ' if on else 'off'}: {seconds:6.1f} s  CPU {cpu:6.1f} s  "
                           f"{text_mb[name] / seconds:5.2f} MB/s  summed PSS {pss / 2**20:6.0f} MiB  "

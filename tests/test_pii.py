@@ -126,11 +126,17 @@ def test_redact_pii_transform_and_previews():
 
 # --- the anchors' windows against a scan of every digit window (as first written) ---
 
+def reference_windows(text):
+    """The windows around the text's runs of ASCII digits, merged where they touch."""
+    from glmprep.core import pii
+    return pii._regions([m.span() for m in re.finditer(r"[0-9]+", text)], pii.REACH, pii.REACH + 2, len(text))
+
+
 def reference_find(text, kinds=PiiOptions().kinds):
     """Every pattern in the windows around the text's digits (around "@" for emails): what
     ``find`` did before its patterns ran only around their anchors. Do not optimise."""
     from glmprep.core import pii
-    numeric = pii._regions([m.span() for m in re.finditer(r"[0-9]+", text)], pii.REACH, pii.REACH + 2, len(text))
+    numeric = reference_windows(text)
     around_at = pii._regions([(i, i + 1) for i, c in enumerate(text) if c == "@"], *pii.EMAIL_REACH, len(text))
     found = []
     for rank, kind in enumerate(k for k in pii.PII_KINDS if k in kinds):
@@ -179,7 +185,6 @@ def test_long_texts_take_the_numpy_path_and_find_the_same():
         assert len(text) >= pii.NUMPY_CHARS
         windows, features = pii._windows_and_features(text)
         assert (features is not None) == (text is ascii_text)
-        assert windows == pii._regions([m.span() for m in re.finditer(r"[0-9]+", text)], pii.REACH,
-                                       pii.REACH + 2, len(text))
+        assert windows == reference_windows(text)
         assert PiiRedactor().find(text) == reference_find(text)
     assert len(reference_find(ascii_text)) >= 12 * 10

@@ -219,13 +219,25 @@ def _regions(anchors, before: int, after: int, size: int) -> List[Tuple[int, int
     return [(lo, hi) for lo, hi in regions]
 
 
+def _candidate_windows(text: str, pattern: Pattern[str], numeric: List[Tuple[int, int]],
+                       features: Optional["_Features"]) -> List[Tuple[int, int]]:
+    """The windows around digits where ``pattern``'s anchor (IPv6: its pattern) may match:
+    those passing its ``_NEEDS`` test when the windows' features are known; else all of them,
+    IPv6's only when they hold a colon."""
+    if features is not None:
+        return [numeric[i] for i in np.flatnonzero(_NEEDS[pattern](features)).tolist()]
+    if pattern is _IPV6:
+        return [(lo, hi) for lo, hi in numeric if text.find(":", lo, hi) >= 0] if ":" in text else []
+    return numeric
+
+
 def _anchor_regions(text: str, pattern: Pattern[str], windows: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
-    """Where ``pattern`` runs: ``windows`` (those around digits that may hold its anchor),
-    or windows around its anchors there, wide enough that no match of it is cut (so the
-    scan in each window finds what a scan of the whole text finds), with two characters
-    more for lookaheads. IPv6 has no anchor: it runs in the windows holding a colon."""
+    """Where ``pattern`` runs: ``windows`` (those around digits that may hold its anchor:
+    ``_candidate_windows``) for IPv6, which has no anchor, else windows around its anchors
+    there, wide enough that no match of it is cut (so the scan in each window finds what a
+    scan of the whole text finds), with two characters more for lookaheads."""
     if pattern not in _ANCHORS:
-        return [(lo, hi) for lo, hi in windows if text.find(":", lo, hi) >= 0] if ":" in text else []
+        return windows
     anchor, reach = _ANCHORS[pattern]
     spans = (match.span() for lo, hi in windows for match in anchor.finditer(text, lo, hi))
     return _regions(spans, reach, reach + 2, len(text))
@@ -388,11 +400,8 @@ class PiiRedactor:
         found: List[Tuple[int, int, int, str]] = []
         for rank, kind in enumerate(self._kinds):
             for pattern, check in _DETECTORS[kind]:
-                if kind == EMAIL:
-                    regions = around_at
-                else:
-                    windows = numeric if features is None else [numeric[i] for i in np.flatnonzero(_NEEDS[pattern](features)).tolist()]
-                    regions = _anchor_regions(text, pattern, windows)
+                regions = around_at if kind == EMAIL else _anchor_regions(
+                    text, pattern, _candidate_windows(text, pattern, numeric, features))
                 for lo, hi in regions:
                     for match in pattern.finditer(text, lo, hi):
                         matched = match.group() if check is None else check(match.group())
