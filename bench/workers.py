@@ -2,7 +2,7 @@
 second worker gives against what this machine can give two processes.
 
     python bench/workers.py [CORPUS.jsonl.gz ...] [--rounds 5] [--copies 2,8,32,64]
-                            [--no-threshold] [--no-speedup]
+                            [--no-threshold] [--no-speedup] [--baseline-args "--min-shards 1"]
 
 Every timing is the whole ``glmprep run`` command in a fresh process (Python start and
 imports included: what a user waits for), near dedup off, in interleaved rounds (each
@@ -18,12 +18,15 @@ Speedup: the corpora (default: en_pydocs, en_perldoc and zh_debref from
 /work/shared/corpora, 30.7 MB of long documents), ``--workers 1`` against ``--workers 2``,
 and in the same rounds the machine's two-process ceiling: single-thread tiktoken over the
 same texts in one process, against two processes encoding them at once (2 x one / two;
-2.0 on two idle cores). Target: 1 -> 2 workers >= 1.7x.
+2.0 on two idle cores). Target: 1 -> 2 workers >= 1.7x. ``--baseline-args`` also times
+both worker counts with those extra ``glmprep run`` flags in the same rounds (e.g.
+``--min-shards 1``, the shard count before the floor) and prints their speedup beside.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import statistics
 import sys
@@ -100,12 +103,15 @@ def threshold(work: str, copies: Sequence[int], rounds: int) -> None:
               f"| {spread(times['--workers auto']):>6} | {spread(gains, 'x')}")
 
 
-def speedup(work: str, inputs: Sequence[str], rounds: int) -> None:
+def speedup(work: str, inputs: Sequence[str], rounds: int, baseline_args: Sequence[str] = ()) -> None:
     texts = corpus.texts(inputs)
     text_mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
     del texts
     out = os.path.join(work, "out")
     configs = {f"--workers {w}": run_argv(inputs, out, ["--workers", w], near_dedup=False) for w in ("1", "2")}
+    if baseline_args:
+        configs.update({f"baseline {w}": run_argv(inputs, out, ["--workers", w, *baseline_args], near_dedup=False)
+                        for w in ("1", "2")})
     print(f"speedup: {len(inputs)} file(s), {text_mb:.1f} MB of text; whole command, seconds; "
           f"tiktoken x1 / x2: one process encoding every text / two at once", flush=True)
     times = time_rounds(configs, rounds, {"tiktoken x1": lambda: tiktoken_together(inputs, 1),
@@ -117,6 +123,12 @@ def speedup(work: str, inputs: Sequence[str], rounds: int) -> None:
     print(f"  1 -> 2 workers: {spread(gains, 'x')} (target {SPEEDUP_TARGET}x: {met})")
     print(f"  machine's two-process ceiling (tiktoken): {spread(ceilings, 'x')}; "
           f"1 -> 2 workers / ceiling: {spread([g / c for g, c in zip(gains, ceilings)], 'x')}")
+    if baseline_args:
+        base_gains = [one / two for one, two in zip(times["baseline 1"], times["baseline 2"])]
+        print(f"  with {' '.join(baseline_args)}: --workers 1 {spread(times['baseline 1'], ' s')}, --workers 2 "
+              f"{spread(times['baseline 2'], ' s')}, 1 -> 2 workers {spread(base_gains, 'x')}; --workers 2 "
+              f"against it: {spread([b / t for b, t in zip(times['baseline 2'], times['--workers 2'])], 'x')} "
+              f"the time")
     print(f"  raw tiktoken, one thread: {spread([text_mb / s for s in times['tiktoken x1']], ' MB/s')}; "
           f"--workers 2 against it: {spread([one / two for one, two in zip(times['tiktoken x1'], times['--workers 2'])], 'x')}")
 
@@ -130,6 +142,9 @@ def main(argv=None) -> int:
                         help="sizes of the threshold runs, as copies of the bundled sample (default: 2,8,32,64)")
     parser.add_argument("--no-threshold", action="store_true", help="skip the threshold runs")
     parser.add_argument("--no-speedup", action="store_true", help="skip the speedup runs")
+    parser.add_argument("--baseline-args", default="", metavar="FLAGS",
+                        help="speedup runs: also time both worker counts with these glmprep run flags "
+                             "(e.g. \"--min-shards 1\") in the same rounds")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
@@ -142,7 +157,7 @@ def main(argv=None) -> int:
         if not args.no_threshold:
             threshold(work, [int(n) for n in args.copies.split(",")], args.rounds)
         if not args.no_speedup:
-            speedup(work, inputs, args.rounds)
+            speedup(work, inputs, args.rounds, shlex.split(args.baseline_args))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -42,6 +42,7 @@ CASES = {
     "tokenizer file empty": (["--tokenizer", "{t}/empty.tiktoken"], "tokenizer ranks file is empty"),
     "negative shard count": (["--num-shards", "-1"], "--num-shards must be ≥ 0"),
     "zero tokens per shard": (["--tokens-per-shard", "0"], "--tokens-per-shard > 0"),
+    "zero minimum shards": (["--min-shards", "0"], "--min-shards ≥ 1"),
     "sequence too short": (["--seq-len", "4"], "--seq-len must be ≥ 8"),
     "min words above max words": (["--min-words", "10", "--max-words", "5"], "--min-words=10 is above --max-words"),
     "document ratio reversed": (["--document-ratio", "0.9,0.2"], "--document-ratio must satisfy"),

@@ -12,7 +12,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from glmprep.core.samples import builder as samples_lib
 from glmprep.core.samples import SampleBuilder, SampleOptions, sentence_table
 from glmprep.schemas.reader import ShardReader
-from glmprep.transforms.shards import WriteShards, num_shards_for, shard_of
+from glmprep.transforms.shards import MIN_SHARD_TOKENS, WriteShards, num_shards_for, shard_of
 from glmprep.transforms.tokenize import TokenizeDocuments
 from glmprep.core.validate import validate_paths
 
@@ -61,6 +61,39 @@ def test_shard_bytes_do_not_depend_on_how_a_bundle_gathers_documents(tmp_path, m
 def test_shard_count_from_tokens():
     assert num_shards_for(0, 100) == 1
     assert num_shards_for(1001, 100) == 11
+
+
+def test_shard_count_has_a_floor_while_shards_stay_large_enough():
+    per_shard = 8_000_000
+    # a few shards' worth: as many shards of MIN_SHARD_TOKENS as fit, up to min_shards
+    assert num_shards_for(MIN_SHARD_TOKENS - 1, per_shard, 8) == 1
+    assert num_shards_for(3 * MIN_SHARD_TOKENS + 7, per_shard, 8) == 3
+    assert num_shards_for(20 * MIN_SHARD_TOKENS, per_shard, 8) == 8
+    # more tokens than min_shards shards of tokens_per_shard: the floor no longer matters
+    assert num_shards_for(10 * per_shard + 1, per_shard, 8) == 11
+    assert num_shards_for(20 * MIN_SHARD_TOKENS, per_shard, 1) == 2
+
+
+def test_a_derived_count_gets_the_floor_of_min_shards(tmp_path, monkeypatch):
+    """With --num-shards 0 the count comes from the total; the floor splits a run of one
+    shard's worth into min_shards shards (shards of at least MIN_SHARD_TOKENS: patched
+    down to fit the test's documents; the in-process runner calls the patched module)."""
+    from glmprep.transforms import shards
+
+    monkeypatch.setattr(shards, "MIN_SHARD_TOKENS", 50)
+    counts = {}
+    for min_shards in (1, 4):
+        out = tmp_path / str(min_shards)
+        with TestPipeline() as p:
+            tokens, _ = p | beam.Create(DOCS) | TokenizeDocuments()
+            _ = tokens | WriteShards(str(out), SampleOptions(seq_len=64), min_shards=min_shards)
+        files = sorted(out.glob("*.arrow"))
+        assert validate_paths([str(f) for f in files]).ok
+        keys = {k for f in files for ids in ShardReader(str(f)).table.column("source_ids").to_pylist() for k in ids}
+        assert keys == {k for k, t in DOCS if t}
+        counts[min_shards] = [f.name for f in files]
+    assert counts[1] == ["part-00000-of-00001.arrow"]
+    assert counts[4] == [f"part-0000{i}-of-00004.arrow" for i in range(4)]
 
 
 def test_batches_do_not_depend_on_chunking(tokenizer, monkeypatch):

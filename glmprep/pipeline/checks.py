@@ -30,7 +30,7 @@ def config_from(opts) -> RunConfig:
             read=read_options_from(opts), duplicate_ids=key_options_from(opts).duplicate_ids,
             filters=filter_options_from(opts),
             near_dedup=neardedup_options_from(opts), tokenizer=job.tokenizer,
-            num_shards=job.num_shards, tokens_per_shard=job.tokens_per_shard,
+            num_shards=job.num_shards, tokens_per_shard=job.tokens_per_shard, min_shards=job.min_shards,
             tokenizer_threads=tokenizer_threads_for(opts), language=stages.language, pii=stages.pii,
             decontaminate=tuple(stages.decontaminate.benchmark_files),
             decontaminate_ngram=stages.decontaminate.benchmark_ngram,
@@ -86,8 +86,8 @@ def check_inputs(cfg: RunConfig, offline: bool = False) -> None:
             SpecialIds.from_map(max(ranks.values()) + 1, cfg.sample.special_tokens)
         except (TokenizerError, OSError) as exc:
             raise UsageError(f"--special-tokens: {exc}") from None
-    if cfg.num_shards < 0 or cfg.tokens_per_shard <= 0:
-        raise UsageError("--num-shards must be ≥ 0 and --tokens-per-shard > 0")
+    if cfg.num_shards < 0 or cfg.tokens_per_shard <= 0 or cfg.min_shards < 1:
+        raise UsageError("--num-shards must be ≥ 0, --tokens-per-shard > 0 and --min-shards ≥ 1")
     if not is_remote(cfg.output):
         _check_output_directory(cfg.output)
 

