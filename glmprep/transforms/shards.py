@@ -111,7 +111,7 @@ DEFAULT_TOKENS_PER_SHARD = 8_000_000
 # a shard is built by one writer, so a run of a few shards' worth of tokens would otherwise
 # leave every worker but one idle while its only shard is written.
 DEFAULT_MIN_SHARDS = 8
-MIN_SHARD_TOKENS = 500_000
+MIN_SHARD_TOKENS = 1_000_000
 
 
 def num_shards_for(total_tokens: int, tokens_per_shard: int, min_shards: int = 1) -> int:
