@@ -64,14 +64,14 @@ def test_shard_count_from_tokens():
 
 
 def test_shard_count_has_a_floor_while_shards_stay_large_enough():
-    per_shard = 8_000_000
+    per_shard = 16 * MIN_SHARD_TOKENS
     # a few shards' worth: as many shards of MIN_SHARD_TOKENS as fit, up to min_shards
     assert num_shards_for(MIN_SHARD_TOKENS - 1, per_shard, 8) == 1
     assert num_shards_for(3 * MIN_SHARD_TOKENS + 7, per_shard, 8) == 3
     assert num_shards_for(20 * MIN_SHARD_TOKENS, per_shard, 8) == 8
     # more tokens than min_shards shards of tokens_per_shard: the floor no longer matters
     assert num_shards_for(10 * per_shard + 1, per_shard, 8) == 11
-    assert num_shards_for(20 * MIN_SHARD_TOKENS, per_shard, 1) == 2
+    assert num_shards_for(20 * MIN_SHARD_TOKENS, per_shard, 1) == 2  # ceil(20 / 16)
 
 
 def test_a_derived_count_gets_the_floor_of_min_shards(tmp_path, monkeypatch):
