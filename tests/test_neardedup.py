@@ -479,6 +479,19 @@ def test_bucket_verified_on_small_sub_keys_equals_the_unbounded_star(tmp_path, o
     assert bounded[1] == unbounded[1]
     assert len(bounded[1]) == 1999
     assert bounded[2]["candidate_pairs"] == unbounded[2]["candidate_pairs"]
+    # Buckets of different sizes sharing a centre spread its partners over different
+    # sub-keys; each left and right member is still verified once, as unbounded.
+    assert bounded[2]["pairs_verified"] == unbounded[2]["pairs_verified"]
+
+
+def test_a_pair_asked_for_at_several_sub_keys_of_one_left_is_verified_at_one():
+    from glmprep.transforms.neardedup import RouteCandidateDoFn
+    values = [("to", ("a", 3)), ("doc", b"handle"), ("to", ("a", 0)), ("to", ("b", 1)),
+              ("to", ("k", 1)), ("to", ("k", 0)), ("to", ("a", 0))]
+    out = list(RouteCandidateDoFn().process(("k", values)))
+    assert out[0].tag == "candidate" and out[0].value == ("k", b"handle")
+    # every sub-key k leads gets its payload; as a right member, one per left
+    assert out[1:] == [(b"handle", ("k", [("a", 0), ("b", 1), ("k", 0), ("k", 1)]))]
 
 
 def test_routing_sends_payloads_to_at_most_fan_out_partners_per_key():
