@@ -18,7 +18,7 @@ from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions
 from apache_beam.portability import python_urns
 from apache_beam.runners.portability.fn_api_runner import fn_runner
 
-from glmprep.pipeline import heap, workers
+from glmprep.pipeline import heap, signatures, workers
 from glmprep.pipeline.options import AUTO_WORKERS_MIN_BYTES, GLMPrepOptions, UsageError
 
 
@@ -155,13 +155,15 @@ def new_pipeline(options: PipelineOptions) -> beam.Pipeline:
     a worker pool (half a second per run, and a network call) before falling back.
 
     Local multi-process runs fork their workers from a warm template (``workers.py``)
-    unless ``--no-fork-workers`` is given. Local runs, and portable runs whose workers loop
+    unless ``--no-fork-workers`` is given. They remember the signatures Beam reads off DoFn
+    methods (``signatures.py``), the template's forks too. Local runs, and portable runs whose workers loop
     back into this process, fix glibc's memory thresholds first (``heap.py``), so the runner
     and its workers give freed buffers back."""
     if is_local(options) or loops_back(options):
         heap.fix_thresholds()  # freed buffers go back to the system (heap.py), in the workers too
     if not is_local(options):
         return beam.Pipeline(options=options)
+    signatures.remember()  # Beam reads each DoFn's method signatures again and again (signatures.py)
     # Everything loaded so far (Beam, pyarrow, glmprep: a few hundred thousand objects)
     # lives as long as the process. Frozen, the cyclic garbage collector stops walking it:
     # each full collection during a run cost 0.1 s, and a forked worker's also copied
