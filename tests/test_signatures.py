@@ -13,15 +13,21 @@ from glmprep.pipeline import signatures
 
 
 @pytest.fixture
-def memo(monkeypatch):
-    """Beam's own function (a local run earlier in the session may have installed the memo
-    already), with a fresh memo installed for one test; what was there is put back after it."""
+def beams_own(monkeypatch):
+    """Beam's own function, in place for one test (a local run earlier in the session may
+    have installed the memo already); what was there is put back after it."""
     installed = core.get_function_args_defaults
     read = getattr(installed, "read", installed)
     monkeypatch.setattr(core, "get_function_args_defaults", read)
-    signatures.remember()
-    assert core.get_function_args_defaults is not read
     return read
+
+
+@pytest.fixture
+def memo(beams_own):
+    """Beam's own function, with a fresh memo of it installed for one test."""
+    signatures.remember()
+    assert core.get_function_args_defaults is not beams_own
+    return beams_own
 
 
 class CountPerKeyDoFn(beam.DoFn):
@@ -81,10 +87,8 @@ def test_state_is_still_found_and_a_stateful_pipeline_still_runs(memo):
         assert_that(counts, equal_to([("a", 2), ("b", 1)]))
 
 
-def test_a_local_pipeline_installs_the_memo(monkeypatch):
+def test_a_local_pipeline_installs_the_memo(beams_own):
     from glmprep.pipeline.local import build_pipeline_options, new_pipeline
 
-    installed = core.get_function_args_defaults
-    monkeypatch.setattr(core, "get_function_args_defaults", getattr(installed, "read", installed))
     new_pipeline(build_pipeline_options([]))
     assert isinstance(core.get_function_args_defaults, signatures._Memo)

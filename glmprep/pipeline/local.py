@@ -155,10 +155,10 @@ def new_pipeline(options: PipelineOptions) -> beam.Pipeline:
     a worker pool (half a second per run, and a network call) before falling back.
 
     Local multi-process runs fork their workers from a warm template (``workers.py``)
-    unless ``--no-fork-workers`` is given. They remember the signatures Beam reads off DoFn
-    methods (``signatures.py``), the template's forks too. Local runs, and portable runs whose workers loop
-    back into this process, fix glibc's memory thresholds first (``heap.py``), so the runner
-    and its workers give freed buffers back."""
+    unless ``--no-fork-workers`` is given. Local runs remember the signatures Beam reads
+    off DoFn methods (``signatures.py``), and so do the template's forks. Local runs, and
+    portable runs whose workers loop back into this process, fix glibc's memory thresholds
+    first (``heap.py``), so the runner and its workers give freed buffers back."""
     if is_local(options) or loops_back(options):
         heap.fix_thresholds()  # freed buffers go back to the system (heap.py), in the workers too
     if not is_local(options):
